@@ -1,0 +1,27 @@
+/* mb_mem: size arithmetic that cannot overflow, and the memory guard that
+ * refuses an allocation this machine cannot hold before it is attempted.
+ *
+ * The limit is the machine's physical memory (MemTotal) or, when set, the
+ * environment variable MOEBENCH_MEM_LIMIT (bytes, with optional K/M/G suffix),
+ * which tests use to exercise the refusal without huge models. */
+#ifndef MB_MEM_H
+#define MB_MEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/mb_error.h"
+
+/* *out = a * b; returns 0, or -1 when the product overflows size_t. */
+int mb_mul_size(size_t a, size_t b, size_t *out);
+/* Bytes this process may use for one large object (see above). */
+uint64_t mb_mem_limit(void);
+/* 0 when `bytes` fits under the limit; else -1 with a message naming `what`,
+ * the size, the limit and `fix`. */
+int mb_mem_check(uint64_t bytes, const char *what, const char *fix, mb_error_t *err);
+/* "1.23 GiB"-style rendering into buf. */
+const char *mb_human_bytes(uint64_t bytes, char *buf, size_t len);
+/* Peak resident set size of this process in bytes (0 when unknown). */
+uint64_t mb_peak_rss(void);
+
+#endif

@@ -1,0 +1,59 @@
+/* cli: shared command-line helpers (see cli.h). */
+#include "harness/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int cli_error(const mb_error_t *err)
+{
+    fprintf(stderr, "moebench: %s\n", err->msg);
+    return 1;
+}
+
+int cli_errorf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("moebench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_int(const char *opt, const char *text, long lo, long hi, long *out, mb_error_t *err)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi)
+        return mb_fail(err, "%s: '%s' is not a whole number in [%ld, %ld]", opt, text, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int cli_float(const char *opt, const char *text, double lo, double hi, double *out, mb_error_t *err)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < lo || v > hi)
+        return mb_fail(err, "%s: '%s' is not a number in [%g, %g]", opt, text, lo, hi);
+    *out = v;
+    return 0;
+}
+
+int cli_bad_option(const char *cmd, int c, char **argv, int optind, int optopt)
+{
+    const char *arg = argv[optind - 1];
+    if (c == ':')
+        fprintf(stderr, "moebench: %s: option '%s' needs a value; see 'moebench %s --help'\n", cmd, arg, cmd);
+    else if (optopt)
+        fprintf(stderr, "moebench: %s: unknown option '-%c'; see 'moebench %s --help'\n", cmd, optopt, cmd);
+    else
+        fprintf(stderr, "moebench: %s: unknown option '%s'; see 'moebench %s --help'\n", cmd, arg, cmd);
+    return 2;
+}

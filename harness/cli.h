@@ -1,0 +1,34 @@
+/* cli: what the subcommands of the moebench program share: the table of
+ * subcommands, option parsing helpers and the error printing convention.
+ * Each subcommand lives in its own harness/cmd_*.c and is listed in main.c. */
+#ifndef CLI_H
+#define CLI_H
+
+#include "common/mb_error.h"
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} cli_command_t;
+
+/* Prints "moebench: <msg>" on stderr and returns the exit status 1. */
+int cli_error(const mb_error_t *err);
+/* printf-style variant for errors found by the command line itself. */
+int cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parses a whole decimal integer within [lo, hi]; returns 0 or -1 with a message
+ * naming the option. */
+int cli_int(const char *opt, const char *text, long lo, long hi, long *out, mb_error_t *err);
+int cli_float(const char *opt, const char *text, double lo, double hi, double *out, mb_error_t *err);
+/* getopt_long's '?' or ':' (optstring starts with ':' and opterr = 0) as one
+ * line naming the option and pointing at --help; returns exit status 2. */
+int cli_bad_option(const char *cmd, int c, char **argv, int optind, int optopt);
+
+/* Subcommands (one file each). */
+int cmd_init(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_translate(int argc, char **argv);
+int cmd_backends(int argc, char **argv);
+
+#endif

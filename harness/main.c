@@ -1,0 +1,44 @@
+/* main: the moebench program: finds the subcommand and runs it.
+ * Subcommands live one per file (harness/cmd_*.c); this file only lists them. */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/cli.h"
+#include "harness/version.h"
+
+static const cli_command_t commands[] = {
+    {"init", "create a model file from a preset with random weights", cmd_init},
+    {"info", "parameter counts and memory of a model file or preset", cmd_info},
+    {"extract", "cut a task's sub-network out of a task-moe model", cmd_extract},
+    {"translate", "decode sentences (token ids) with a model", cmd_translate},
+    {"backends", "list the compute backends compiled in", cmd_backends},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: moebench SUBCOMMAND [options]   (moebench SUBCOMMAND --help for details)\n\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n  --version  print the version\n  --help     this text\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("moebench %s\n", MOEBENCH_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "moebench: unknown subcommand '%s'; see 'moebench --help'\n", argv[1]);
+    return 2;
+}
