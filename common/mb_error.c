@@ -20,12 +20,16 @@ int mb_prefix(mb_error_t *err, const char *fmt, ...)
 {
     if (!err)
         return -1;
-    char head[256], old[sizeof err->msg];
+    char head[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(head, sizeof head, fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s%s", head, old);
+    size_t h = strlen(head), old = strnlen(err->msg, sizeof err->msg - 1);
+    if (old > sizeof err->msg - 1 - h)
+        old = sizeof err->msg - 1 - h; /* the tail of a long message is what gets cut */
+    memmove(err->msg + h, err->msg, old);
+    memcpy(err->msg, head, h);
+    err->msg[h + old] = '\0';
     return -1;
 }

@@ -1,0 +1,117 @@
+/* backend: the one interface between the model code and compute libraries.
+ *
+ * A backend is a const table of function pointers (be_ops_t). Only `gemm` is
+ * required; every other op is an optional override, and when a backend leaves
+ * it NULL the portable C version in backends/portable.c runs instead. Model
+ * code calls the be_* dispatch functions below and never includes a BLAS or
+ * oneDNN header, so it does not know which backend runs it.
+ *
+ * Weights are be_weight_t: a float32 matrix [n_out, n_in] (row-major, the
+ * PyTorch Linear layout) plus a bias, and a slot `prepared` where a backend
+ * may keep its own copy (bf16, reordered blocks) made once by weight_prepare.
+ * This module does not own weights; the model does. */
+#ifndef BACKEND_H
+#define BACKEND_H
+
+#include <stddef.h>
+
+#include "common/mb_error.h"
+
+typedef enum be_precision {
+    BE_PRECISION_FP32 = 0,
+    BE_PRECISION_BF16 = 1,
+} be_precision_t;
+
+typedef struct be_options {
+    int threads;               /* 0 = the backend's default */
+    be_precision_t precision;
+} be_options_t;
+
+typedef struct be_weight {
+    const float *w;            /* [n_out, n_in] */
+    const float *b;            /* [n_out] or NULL */
+    int n_out, n_in;
+    void *prepared;            /* backend-owned; NULL until weight_prepare */
+} be_weight_t;
+
+typedef struct be be_t;
+
+typedef struct be_ops {
+    const char *name;
+    const char *summary;
+    /* Sets up be->state; fails (with a message) when the precision or thread
+     * count cannot be honoured. Optional. */
+    int (*init)(be_t *be, mb_error_t *err);
+    void (*shutdown)(be_t *be);
+    /* Library and version, e.g. "OpenBLAS 0.3.21 (Haswell)". Optional. */
+    const char *(*version)(be_t *be);
+
+    /* C[M,N] = alpha * op(A) * op(B) + beta * C, row-major, op(X) = X or X^T.
+     * A: [M,K] (lda) or, transposed, [K,M]; B: [K,N] (ldb) or, transposed, [N,K]. */
+    void (*gemm)(be_t *be, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+    /* ---- optional overrides ---- */
+    int (*weight_prepare)(be_t *be, be_weight_t *w, mb_error_t *err);
+    void (*weight_release)(be_t *be, be_weight_t *w);
+    /* y[M, n_out] = x[M, n_in] * W^T + b */
+    void (*linear)(be_t *be, const be_weight_t *w, const float *x, int M, float *y);
+    /* y[M,D] = (x - mean) / sqrt(var + eps) * g + b, per row; y may equal x */
+    void (*layernorm)(be_t *be, const float *x, const float *g, const float *b, int M, int D,
+                      float eps, float *y);
+    /* x[n] = max(x, 0) */
+    void (*relu)(be_t *be, float *x, size_t n);
+    /* Multi-head scaled dot-product attention of nq queries over nk keys.
+     * q: [nq, H*dh] (row stride ldq), k, v: [nk, H*dh] (ldk, ldv), out: [nq, H*dh] (ldo).
+     * Query i sits at position q_pos0 + i and, when causal, sees keys 0..q_pos0+i.
+     * scratch holds at least nk floats. */
+    void (*attention)(be_t *be, const float *q, int ldq, const float *k, int ldk, const float *v,
+                      int ldv, int nq, int nk, int n_heads, int d_head, int causal, int q_pos0,
+                      float *out, int ldo, float *scratch);
+} be_ops_t;
+
+struct be {
+    const be_ops_t *ops;
+    be_options_t opt;
+    void *state;               /* backend-private */
+};
+
+/* Backends compiled in (registry.c). */
+int be_count(void);
+const be_ops_t *be_at(int i);
+const be_ops_t *be_find(const char *name);
+/* Opens backend `name`; unknown names and unsupported options are errors that
+ * list what is available. */
+int be_open(const char *name, const be_options_t *opt, be_t *be, mb_error_t *err);
+void be_close(be_t *be);
+const char *be_precision_name(be_precision_t p);
+int be_precision_parse(const char *text, be_precision_t *out, mb_error_t *err);
+
+/* ---- dispatch: the backend's override or the portable version ---- */
+static inline void be_gemm(be_t *be, int ta, int tb, int M, int N, int K, float alpha,
+                           const float *A, int lda, const float *B, int ldb, float beta,
+                           float *C, int ldc)
+{
+    be->ops->gemm(be, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+int be_weight_prepare(be_t *be, be_weight_t *w, mb_error_t *err);
+void be_weight_release(be_t *be, be_weight_t *w);
+void be_linear(be_t *be, const be_weight_t *w, const float *x, int M, float *y);
+void be_layernorm(be_t *be, const float *x, const float *g, const float *b, int M, int D, float eps,
+                  float *y);
+void be_relu(be_t *be, float *x, size_t n);
+void be_attention(be_t *be, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
+                  int nq, int nk, int n_heads, int d_head, int causal, int q_pos0, float *out, int ldo,
+                  float *scratch);
+
+/* The portable versions themselves (portable.c), for backends that wrap them
+ * and for tests that compare against them. */
+void portable_linear(be_t *be, const be_weight_t *w, const float *x, int M, float *y);
+void portable_layernorm(be_t *be, const float *x, const float *g, const float *b, int M, int D,
+                        float eps, float *y);
+void portable_relu(be_t *be, float *x, size_t n);
+void portable_attention(be_t *be, const float *q, int ldq, const float *k, int ldk, const float *v,
+                        int ldv, int nq, int nk, int n_heads, int d_head, int causal, int q_pos0,
+                        float *out, int ldo, float *scratch);
+
+#endif

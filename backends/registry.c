@@ -1,0 +1,70 @@
+/* registry: which backends are compiled in, and opening one by name. */
+#include <stdio.h>
+#include <string.h>
+
+#include "backends/registry.h"
+
+static const be_ops_t *const backends[] = {
+    &be_ref_ops,
+};
+
+int be_count(void)
+{
+    return (int)(sizeof backends / sizeof backends[0]);
+}
+
+const be_ops_t *be_at(int i)
+{
+    return i >= 0 && i < be_count() ? backends[i] : NULL;
+}
+
+const be_ops_t *be_find(const char *name)
+{
+    for (int i = 0; i < be_count(); i++)
+        if (!strcmp(backends[i]->name, name))
+            return backends[i];
+    return NULL;
+}
+
+int be_open(const char *name, const be_options_t *opt, be_t *be, mb_error_t *err)
+{
+    const be_ops_t *ops = be_find(name);
+    if (!ops) {
+        char list[256] = "";
+        for (int i = 0; i < be_count(); i++) {
+            strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+            strncat(list, backends[i]->name, sizeof list - strlen(list) - 1);
+        }
+        return mb_fail(err, "unknown backend '%s'; compiled in: %s (see 'moebench backends')", name, list);
+    }
+    memset(be, 0, sizeof *be);
+    be->ops = ops;
+    be->opt = *opt;
+    if (ops->init && ops->init(be, err) != 0)
+        return -1;
+    return 0;
+}
+
+void be_close(be_t *be)
+{
+    if (be->ops && be->ops->shutdown)
+        be->ops->shutdown(be);
+    be->ops = NULL;
+    be->state = NULL;
+}
+
+const char *be_precision_name(be_precision_t p)
+{
+    return p == BE_PRECISION_BF16 ? "bf16" : "fp32";
+}
+
+int be_precision_parse(const char *text, be_precision_t *out, mb_error_t *err)
+{
+    if (!strcmp(text, "fp32"))
+        *out = BE_PRECISION_FP32;
+    else if (!strcmp(text, "bf16"))
+        *out = BE_PRECISION_BF16;
+    else
+        return mb_fail(err, "--precision: unknown precision '%s'; use fp32 or bf16", text);
+    return 0;
+}

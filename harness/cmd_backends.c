@@ -1,0 +1,41 @@
+/* cmd_backends: `moebench backends`: the compute backends compiled in. */
+#include <stdio.h>
+#include <string.h>
+
+#include "backends/backend.h"
+#include "harness/cli.h"
+
+int cmd_backends(int argc, char **argv)
+{
+    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        printf("usage: moebench backends\n\nLists the compiled-in backends, their library versions and the "
+               "precisions each accepts.\n");
+        return 0;
+    }
+    if (argc > 1)
+        return cli_errorf("backends: unexpected argument '%s'; see 'moebench backends --help'", argv[1]);
+    printf("%-10s %-12s %s\n", "backend", "precisions", "library / summary");
+    for (int i = 0; i < be_count(); i++) {
+        const be_ops_t *ops = be_at(i);
+        char prec[32] = "";
+        be_precision_t ps[] = {BE_PRECISION_FP32, BE_PRECISION_BF16};
+        for (int p = 0; p < 2; p++) {
+            be_t be;
+            be_options_t o = {0, ps[p]};
+            if (be_open(ops->name, &o, &be, NULL) == 0) {
+                snprintf(prec + strlen(prec), sizeof prec - strlen(prec), "%s%s", prec[0] ? "," : "",
+                         be_precision_name(ps[p]));
+                be_close(&be);
+            }
+        }
+        be_t be;
+        be_options_t o = {0, BE_PRECISION_FP32};
+        const char *ver = "";
+        if (be_open(ops->name, &o, &be, NULL) == 0) {
+            ver = ops->version ? ops->version(&be) : "";
+            printf("%-10s %-12s %s: %s\n", ops->name, prec, ver, ops->summary);
+            be_close(&be);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,70 @@
+/* cmd_init: `moebench init`: a model file from a preset with random weights. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/mb_mem.h"
+#include "harness/cli.h"
+#include "harness/model_args.h"
+#include "models/model.h"
+
+static void help(void)
+{
+    printf("usage: moebench init --preset P --variant V [options] -o MODEL.safetensors\n\n"
+           "Creates a model with deterministic random weights (the same --seed gives the same file).\n\n"
+           "%s"
+           "  --seed N              random seed (default 1)\n"
+           "  -o, --output FILE     where to write the model (written to a temporary file, then renamed)\n",
+           MODEL_ARGS_HELP);
+}
+
+int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        MODEL_ARGS_LONGOPTS, {"seed", required_argument, 0, 's'}, {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    model_args_t a;
+    model_args_init(&a);
+    const char *out = NULL;
+    long seed = 1;
+    mb_error_t err;
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
+        int r = model_args_parse(&a, c, optarg, &err);
+        if (r < 0)
+            return cli_error(&err);
+        if (r > 0)
+            continue;
+        switch (c) {
+        case 's':
+            if (cli_int("--seed", optarg, 0, 0x7fffffffL, &seed, &err))
+                return cli_error(&err);
+            break;
+        case 'o': out = optarg; break;
+        case 'h': help(); return 0;
+        default: return cli_bad_option("init", c, argv, optind, optopt);
+        }
+    }
+    if (optind < argc)
+        return cli_errorf("init: unexpected argument '%s'; see 'moebench init --help'", argv[optind]);
+    if (!out)
+        return cli_errorf("init: no output file; add -o MODEL.safetensors");
+    if (!strcmp(a.variant, "task-subnet"))
+        return cli_errorf("init: a task-subnet is cut from a task-moe model: run 'moebench init --variant "
+                          "task-moe ...' then 'moebench extract MODEL --task T -o SUB'");
+    model_config_t cfg;
+    model_t *m;
+    if (model_args_config(&a, &cfg, &err) || model_create(&cfg, &m, &err))
+        return cli_error(&err);
+    model_init_random(m, (uint64_t)seed);
+    int rc = model_save(m, out, &err);
+    if (rc == 0) {
+        char size[32];
+        fprintf(stderr, "moebench: wrote %s (%s/%s, %.2f M parameters, %s)\n", out, cfg.preset, cfg.variant,
+                (double)m->n_params / 1e6, mb_human_bytes(m->n_params * 4, size, sizeof size));
+    }
+    model_free(m);
+    return rc ? cli_error(&err) : 0;
+}

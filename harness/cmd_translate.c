@@ -1,0 +1,255 @@
+/* cmd_translate: `moebench translate`: decode sentences from stdin with a
+ * model file on a chosen backend; token ids in, token ids out. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/cli.h"
+#include "models/decode.h"
+#include "models/model.h"
+
+static void help(void)
+{
+    printf("usage: moebench translate MODEL.safetensors --task T --ids [options] < SRC > HYP\n\n"
+           "Reads one source sentence per line and writes one translation per line, in order.\n"
+           "The target-language tag (<2xx>) and EOS are added to each source by moebench.\n\n"
+           "  --task T              task to translate (en-de), or a task-key value (de); may be left out\n"
+           "                        when the model serves a single key\n"
+           "  --ids                 lines are whitespace-separated token ids, in and out (required\n"
+           "                        until models carry a vocabulary)\n"
+           "  --backend B           compute backend (default ref; see 'moebench backends')\n"
+           "  --threads N           threads for the backend (default: the backend's)\n"
+           "  --precision P         fp32 | bf16 (default fp32)\n"
+           "  --beam K              beam size; 1 = greedy (default 1)\n"
+           "  --len-penalty A       GNMT length penalty alpha for beam search (default 0.6)\n"
+           "  --max-len N           at most N output tokens, and at most 2 * source + 10 (default 256)\n"
+           "  --batch N             sentences per batch (default 32)\n"
+           "  --capacity-factor F   override the model's expert capacity factor (0 = unlimited)\n"
+           "  --scores              append a tab and the hypothesis log-probability to each line\n"
+           "  --stats               print routing statistics (dropped assignments) to stderr\n");
+}
+
+typedef struct lines {
+    int n, cap;
+    int **ids;
+    int *len;
+} lines_t;
+
+static void lines_free(lines_t *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->ids[i]);
+    free(l->ids);
+    free(l->len);
+}
+
+/* Reads every line of f as token ids. */
+static int read_ids(FILE *f, lines_t *l, mb_error_t *err)
+{
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    memset(l, 0, sizeof *l);
+    while ((got = getline(&buf, &cap, f)) >= 0) {
+        if (l->n == l->cap) {
+            l->cap = l->cap ? 2 * l->cap : 256;
+            int **ids = realloc(l->ids, sizeof *ids * (size_t)l->cap);
+            int *len = realloc(l->len, sizeof *len * (size_t)l->cap);
+            if (ids)
+                l->ids = ids;
+            if (len)
+                l->len = len;
+            if (!ids || !len)
+                goto oom;
+        }
+        int *row = malloc(sizeof(int) * ((size_t)got / 2 + 1)), n = 0;
+        if (!row)
+            goto oom;
+        l->ids[l->n] = row;
+        l->len[l->n++] = 0;
+        for (char *p = buf; *p;) {
+            while (isspace((unsigned char)*p))
+                p++;
+            if (!*p)
+                break;
+            char *end;
+            errno = 0;
+            long v = strtol(p, &end, 10);
+            if (end == p || errno || v < 0 || v > 0x7fffffff || (*end && !isspace((unsigned char)*end))) {
+                int w = 0;
+                while (p[w] && !isspace((unsigned char)p[w]) && w < 20)
+                    w++;
+                free(buf);
+                return mb_fail(err, "stdin:%d: '%.*s' is not a token id; with --ids each line holds "
+                                    "whitespace-separated non-negative integers", l->n, w, p);
+            }
+            row[n++] = (int)v;
+            p = end;
+        }
+        l->len[l->n - 1] = n;
+    }
+    free(buf);
+    return 0;
+oom:
+    free(buf);
+    return mb_fail(err, "stdin: out of memory after %d lines", l->n);
+}
+
+/* A task name, or a key value meaning its first task. */
+static int resolve_task(const model_config_t *c, const char *name)
+{
+    if (!name) {
+        if (c->subnet_key >= 0 || c->n_keys == 1 || c->n_tasks == 1)
+            for (int t = 0; t < c->n_tasks; t++)
+                if (model_serves_task(c, t))
+                    return t;
+        return -2;
+    }
+    int t = model_find_task(c, name);
+    if (t >= 0)
+        return t;
+    int key = model_find_key(c, name);
+    for (t = 0; key >= 0 && t < c->n_tasks; t++)
+        if (model_task_key_index(c, t) == key)
+            return t;
+    return -1;
+}
+
+int cmd_translate(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"task", required_argument, 0, 't'},      {"ids", no_argument, 0, 'i'},
+        {"backend", required_argument, 0, 'b'},   {"threads", required_argument, 0, 'T'},
+        {"precision", required_argument, 0, 'p'}, {"beam", required_argument, 0, 'k'},
+        {"len-penalty", required_argument, 0, 'a'}, {"max-len", required_argument, 0, 'm'},
+        {"batch", required_argument, 0, 'B'},     {"capacity-factor", required_argument, 0, 'c'},
+        {"scores", no_argument, 0, 's'},          {"stats", no_argument, 0, 'S'},
+        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+    const char *task_name = NULL, *backend = "ref";
+    int ids = 0, scores = 0, stats = 0, c;
+    long threads = 0, batch = 32, v;
+    double f, capacity = -1.0;
+    be_options_t bo = {0, BE_PRECISION_FP32};
+    decode_opts_t dopt;
+    decode_opts_default(&dopt);
+    mb_error_t err;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        int bad = 0;
+        switch (c) {
+        case 't': task_name = optarg; break;
+        case 'i': ids = 1; break;
+        case 'b': backend = optarg; break;
+        case 'T': bad = cli_int("--threads", optarg, 1, 1024, &threads, &err); break;
+        case 'p': bad = be_precision_parse(optarg, &bo.precision, &err); break;
+        case 'k': bad = cli_int("--beam", optarg, 1, 64, &v, &err); dopt.beam = (int)v; break;
+        case 'a': bad = cli_float("--len-penalty", optarg, 0, 10, &f, &err); dopt.len_penalty = (float)f; break;
+        case 'm': bad = cli_int("--max-len", optarg, 0, 4096, &v, &err); dopt.max_len = (int)v; break;
+        case 'B': bad = cli_int("--batch", optarg, 1, 4096, &batch, &err); break;
+        case 'c': bad = cli_float("--capacity-factor", optarg, 0, 1000, &capacity, &err); break;
+        case 's': scores = 1; break;
+        case 'S': stats = 1; break;
+        case 'h': help(); return 0;
+        default: return cli_bad_option("translate", c, argv, optind, optopt);
+        }
+        if (bad)
+            return cli_error(&err);
+    }
+    if (optind != argc - 1)
+        return cli_errorf("translate: give exactly one model file; see 'moebench translate --help'");
+    if (!ids)
+        return cli_errorf("translate: models made by 'moebench init' carry no vocabulary yet; pass token ids "
+                          "with --ids");
+    bo.threads = (int)threads;
+    model_t *m;
+    if (model_load(argv[optind], &m, &err))
+        return cli_error(&err);
+    if (capacity >= 0)
+        m->cfg.capacity_factor = (float)capacity;
+    int task = resolve_task(&m->cfg, task_name);
+    if (task < 0 || !model_serves_task(&m->cfg, task)) {
+        if (task == -2)
+            cli_errorf("translate: %s serves several tasks; choose one with --task", argv[optind]);
+        else if (task == -1)
+            cli_errorf("translate: %s has no task or task key '%s'", argv[optind], task_name);
+        else
+            cli_errorf("translate: %s is a sub-network for %s %s and does not serve %s; extract one for it",
+                       argv[optind], model_key_name(m->cfg.task_key), m->cfg.keys[m->cfg.subnet_key],
+                       m->cfg.tasks[task]);
+        model_free(m);
+        return 1;
+    }
+    be_t be;
+    decode_ctx_t *dc = NULL;
+    lines_t in = {0};
+    int rc = 1;
+    if (be_open(backend, &bo, &be, &err)) {
+        model_free(m);
+        return cli_error(&err);
+    }
+    if (model_prepare(m, &be, &err) || decode_ctx_create(m, &be, &dopt, &dc, &err) || read_ids(stdin, &in, &err))
+        goto out;
+    decode_request_t *req = calloc((size_t)batch, sizeof *req);
+    decode_result_t *res = calloc((size_t)batch, sizeof *res);
+    int tty = isatty(2);
+    for (int s0 = 0; req && res && s0 < in.n; s0 += (int)batch) {
+        int n = in.n - s0 < batch ? in.n - s0 : (int)batch;
+        for (int i = 0; i < n; i++)
+            req[i] = (decode_request_t){task, in.ids[s0 + i], in.len[s0 + i]};
+        if (decode_batch(dc, req, n, res, &err)) {
+            mb_prefix(&err, "stdin:%d+: ", s0 + 1);
+            free(req);
+            free(res);
+            goto out;
+        }
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < res[i].len; j++)
+                printf(j ? " %d" : "%d", res[i].ids[j]);
+            if (scores)
+                printf("\t%.6f", (double)res[i].logprob);
+            putchar('\n');
+        }
+        if (tty)
+            fprintf(stderr, "\rmoebench: translated %d/%d sentences", s0 + n, in.n);
+    }
+    if (tty && in.n)
+        fputc('\n', stderr);
+    if (!req || !res) {
+        mb_fail(&err, "out of memory for batches of %ld", batch);
+        free(req);
+        free(res);
+        goto out;
+    }
+    free(req);
+    free(res);
+    if (stats) {
+        const decode_stats_t *st = decode_get_stats(dc);
+        fprintf(stderr, "moebench: %llu sentences, %llu source tokens, %llu output tokens, %llu decoder steps\n",
+                (unsigned long long)st->sentences, (unsigned long long)st->src_tokens,
+                (unsigned long long)st->out_tokens, (unsigned long long)st->steps);
+        const moe_stats_t *ms[2] = {&st->moe_encoder, &st->moe_decoder};
+        for (int s = 0; s < 2; s++)
+            fprintf(stderr, "moebench: %s MoE: %llu token routings, %llu expert assignments, %llu dropped "
+                            "(capacity factor %g)\n", s ? "decoder" : "encoder",
+                    (unsigned long long)ms[s]->tokens, (unsigned long long)ms[s]->assignments,
+                    (unsigned long long)ms[s]->dropped, (double)m->cfg.capacity_factor);
+    }
+    if (fflush(stdout) == 0)
+        rc = 0;
+    else
+        mb_fail(&err, "translate: writing stdout failed");
+out:
+    if (rc)
+        cli_error(&err);
+    decode_ctx_free(dc);
+    lines_free(&in);
+    model_release(m, &be);
+    be_close(&be);
+    model_free(m);
+    return rc;
+}

@@ -1,0 +1,27 @@
+/* layers: the small plain functions the forward pass is built from, each over
+ * flat float arrays with sizes passed in (llm.c style), so that a backward
+ * pass can later sit beside each one. Heavy ops (GEMM, layer norm,
+ * attention) go through the backend (backends/backend.h), not here. */
+#ifndef MODEL_LAYERS_H
+#define MODEL_LAYERS_H
+
+#include <stddef.h>
+
+/* out[i,:] = table[ids[i],:] * scale + sinusoid(pos[i])
+ * table: [vocab, d]; ids, pos: [n]; out: [n, d] */
+void layer_embed(const float *table, int d, const int *ids, const int *pos, int n, float scale, float *out);
+/* The sinusoidal position code of Vaswani et al.: out[2i] = sin(p / 10000^(2i/d)),
+ * out[2i+1] = cos(same); out: [d] */
+void layer_position(int pos, int d, float *out);
+/* x[n] += y[n] */
+void layer_add(float *x, const float *y, size_t n);
+/* Running mean of rows: sum[d] += x[d]; mean[d] = sum / count.
+ * Used for sentence routing so that whole-prefix and incremental decoding
+ * compute the same bits. */
+void layer_running_mean(float *sum, const float *x, int d, int count, float *mean);
+/* Log-softmax of one row in place: x[n] -> x - logsumexp(x). */
+void layer_log_softmax(float *x, int n);
+/* Index of the largest value (the first one on ties). */
+int layer_argmax(const float *x, int n);
+
+#endif

@@ -1,0 +1,106 @@
+/* model: the weights of one encoder-decoder Transformer in memory: their
+ * names and shapes (derived from the config alone, so parameters can be
+ * counted without allocating), allocation under the memory guard,
+ * deterministic random initialisation, and safetensors save/load.
+ *
+ * All weights live in one float32 arena; the structs below point into it.
+ * Linear weights are be_weight_t ([n_out, n_in], PyTorch layout) so a backend
+ * can prepare its own copy. The forward pass is in transformer.c. */
+#ifndef MODEL_MODEL_H
+#define MODEL_MODEL_H
+
+#include <stdint.h>
+
+#include "backends/backend.h"
+#include "models/config.h"
+
+typedef struct model_ln {
+    const float *g, *b;        /* [d_model] */
+} model_ln_t;
+
+typedef struct model_attn {
+    be_weight_t q, k, v, o;    /* [d_model, d_model] */
+} model_attn_t;
+
+typedef struct model_ffn {
+    be_weight_t fc1;           /* [d_ff, d_model] */
+    be_weight_t fc2;           /* [d_model, d_ff] */
+} model_ffn_t;
+
+typedef struct model_moe {
+    model_route_t routing;
+    int n_experts;             /* stored experts: E, or top_k when fixed */
+    int fixed;                 /* task-subnet: experts and weights chosen at extraction */
+    const float *gate;         /* [E, d_model] (NULL when fixed) */
+    const float *fixed_weight; /* [top_k] gate weights, in rank order (fixed only) */
+    model_ffn_t *experts;      /* [n_experts] */
+} model_moe_t;
+
+typedef struct model_layer {
+    model_ln_t ln_self, ln_cross, ln_ffn;
+    model_attn_t self, cross;  /* cross: decoder only */
+    int is_moe;
+    model_ffn_t ffn;           /* dense FFN */
+    model_moe_t moe;
+} model_layer_t;
+
+typedef enum model_part { MODEL_PART_EMBED = 0, MODEL_PART_ENCODER, MODEL_PART_DECODER } model_part_t;
+
+typedef struct model_tensor_spec {
+    char name[48];
+    int ndim;
+    int64_t shape[2];
+    uint64_t n;                /* elements */
+    model_part_t part;
+    int expert;                /* index within its MoE layer, else -1 */
+    int task_layer;            /* part of a (non-fixed) task-routed MoE layer */
+    int gate;                  /* a gate matrix or task embedding */
+} model_tensor_spec_t;
+
+typedef struct model_counts {
+    uint64_t total, embedding, encoder, decoder;
+    /* What serving one task needs: in task-routed layers only its top_k
+     * experts (and fixed gate weights instead of gates and task embeddings). */
+    uint64_t served_total, served_encoder, served_decoder;
+    /* Touched per token: everything but the experts, plus top_k per MoE layer. */
+    uint64_t active_per_token;
+    int moe_layers[2];
+    int n_tensors;
+} model_counts_t;
+
+typedef struct model {
+    model_config_t cfg;
+    float *arena;
+    uint64_t n_params;
+    int n_tensors;
+    model_tensor_spec_t *specs;    /* [n_tensors] */
+    float **tensor;                /* [n_tensors] -> into arena */
+    const float *enc_embed, *dec_embed; /* [vocab, d_model] */
+    const float *enc_task_embed, *dec_task_embed; /* [n_keys, d_model] or NULL */
+    be_weight_t out_proj;          /* [vocab, d_model], no bias */
+    model_layer_t *enc, *dec;
+    model_ln_t enc_ln, dec_ln;     /* final layer norms */
+} model_t;
+
+/* Counts parameters of a config without allocating anything. */
+int model_count(const model_config_t *cfg, model_counts_t *out, mb_error_t *err);
+/* Allocates a zeroed model (layer norms at gain 1), after checking that its
+ * weights fit in memory; *out is NULL on failure. */
+int model_create(const model_config_t *cfg, model_t **out, mb_error_t *err);
+void model_free(model_t *m);
+/* Deterministic random weights: each tensor from its own stream of `seed`
+ * (so a tensor's values do not depend on which other tensors exist). */
+void model_init_random(model_t *m, uint64_t seed);
+/* Tensor index by name, or -1. */
+int model_tensor_index(const model_t *m, const char *name);
+
+/* safetensors I/O (model_io.c). save writes to a temporary file and renames. */
+int model_save(const model_t *m, const char *path, mb_error_t *err);
+int model_load(const char *path, model_t **out, mb_error_t *err);
+
+/* Lets backend `be` prepare its own copy of every linear weight (and
+ * releases them); call once after load and before freeing. */
+int model_prepare(model_t *m, be_t *be, mb_error_t *err);
+void model_release(model_t *m, be_t *be);
+
+#endif

@@ -1,0 +1,99 @@
+/* model_io: a model to and from a safetensors file: the config travels in
+ * __metadata__, every tensor is checked against the layout the config
+ * implies (names, shapes, dtypes) before it is read. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/model.h"
+#include "models/safetensors.h"
+
+int model_save(const model_t *m, const char *path, mb_error_t *err)
+{
+    model_meta_t meta;
+    model_config_to_meta(&m->cfg, &meta);
+    const char *keys[MODEL_META_MAX], *values[MODEL_META_MAX];
+    for (int i = 0; i < meta.n; i++) {
+        keys[i] = meta.key[i];
+        values[i] = meta.value[i];
+    }
+    st_out_tensor_t *t = calloc((size_t)m->n_tensors, sizeof *t);
+    if (!t)
+        return mb_fail(err, "%s: out of memory", path);
+    for (int i = 0; i < m->n_tensors; i++) {
+        t[i].name = m->specs[i].name;
+        t[i].dtype = ST_F32;
+        t[i].ndim = m->specs[i].ndim;
+        t[i].shape[0] = m->specs[i].shape[0];
+        t[i].shape[1] = m->specs[i].shape[1];
+        t[i].data = m->tensor[i];
+    }
+    int rc = st_write(path, keys, values, meta.n, t, m->n_tensors, err);
+    free(t);
+    return rc;
+}
+
+static const char *meta_get(void *ctx, const char *key)
+{
+    return st_meta((const st_file_t *)ctx, key);
+}
+
+static int check_tensor(const model_tensor_spec_t *s, const st_tensor_t *t, const char *path, mb_error_t *err)
+{
+    if (!t)
+        return mb_fail(err, "%s: tensor '%s' is missing; the file does not match the config in its "
+                            "__metadata__", path, s->name);
+    if (t->dtype != ST_F32 && t->dtype != ST_BF16 && t->dtype != ST_F16)
+        return mb_fail(err, "%s: tensor '%s' has dtype %s; weights must be F32, BF16 or F16", path, s->name,
+                       st_dtype_name(t->dtype));
+    int same = t->ndim == s->ndim;
+    for (int d = 0; same && d < s->ndim; d++)
+        same = t->shape[d] == s->shape[d];
+    if (!same) {
+        char want[48], got[96] = "";
+        snprintf(want, sizeof want, s->ndim == 2 ? "[%lld, %lld]" : "[%lld]", (long long)s->shape[0],
+                 (long long)s->shape[1]);
+        for (int d = 0; d < t->ndim && d < 4; d++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+        return mb_fail(err, "%s: tensor '%s' has shape [%s] but the config needs %s", path, s->name, got, want);
+    }
+    return 0;
+}
+
+int model_load(const char *path, model_t **out, mb_error_t *err)
+{
+    *out = NULL;
+    st_file_t *f;
+    if (st_open(path, &f, err) != 0)
+        return -1;
+    model_config_t cfg;
+    model_t *m = NULL;
+    if (model_config_from_meta(&cfg, meta_get, f, path, err) != 0)
+        goto fail;
+    if (model_create(&cfg, &m, err) != 0) {
+        mb_prefix(err, "%s: ", path);
+        goto fail;
+    }
+    /* every tensor present and well-shaped before any is read */
+    for (int i = 0; i < m->n_tensors; i++)
+        if (check_tensor(&m->specs[i], st_find(f, m->specs[i].name), path, err) != 0)
+            goto fail;
+    for (int i = 0; i < st_count(f); i++) {
+        const st_tensor_t *t = st_tensor_at(f, i);
+        if (model_tensor_index(m, t->name) < 0) {
+            mb_fail(err, "%s: unexpected tensor '%s' for a %s model; the file does not match its __metadata__",
+                    path, t->name, cfg.variant);
+            goto fail;
+        }
+    }
+    for (int i = 0; i < m->n_tensors; i++)
+        if (st_read_f32(f, st_find(f, m->specs[i].name), m->tensor[i], m->specs[i].n, err) != 0)
+            goto fail;
+    st_close(f);
+    *out = m;
+    return 0;
+fail:
+    model_free(m);
+    st_close(f);
+    return -1;
+}

@@ -1,0 +1,394 @@
+/* transformer: encoder, teacher-forced decoder and KV-cached decoder step of
+ * the pre-LN Transformer (see transformer.h). Read top to bottom: each
+ * sublayer is norm -> compute -> residual add. */
+#include "models/transformer.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/layers.h"
+
+#define LN_EPS 1e-5f
+
+static int grow(void **p, size_t n, size_t elem)
+{
+    void *q = realloc(*p, n > 0 ? n * elem : 1);
+    if (!q)
+        return -1;
+    *p = q;
+    return 0;
+}
+
+static int max_experts(const model_t *m)
+{
+    int e = 1;
+    for (int s = 0; s < 2; s++) {
+        const model_layer_t *L = s ? m->dec : m->enc;
+        int n = s ? m->cfg.dec_layers : m->cfg.enc_layers;
+        for (int i = 0; i < n; i++)
+            if (L[i].is_moe && L[i].moe.n_experts > e)
+                e = L[i].moe.n_experts;
+    }
+    return e;
+}
+
+int tf_ws_reserve(tf_ws_t *ws, const model_t *m, int tokens, int src_tokens, int max_len, mb_error_t *err)
+{
+    const model_config_t *c = &m->cfg;
+    int scratch = tokens > src_tokens ? tokens : src_tokens;
+    scratch = scratch > max_len ? scratch : max_len;
+    /* MoE gate rows: tokens, sentences or task keys, whichever is more */
+    int gate_rows = tokens > c->n_keys ? tokens : c->n_keys;
+    if (moe_ws_reserve(&ws->moe, gate_rows, c->d_model, c->d_ff, max_experts(m), c->top_k, err) != 0)
+        return -1;
+    if (tokens > ws->cap_tokens) {
+        size_t td = (size_t)tokens * (size_t)c->d_model;
+        float **bufs[] = {&ws->x, &ws->h, &ws->q, &ws->k, &ws->v, &ws->att, &ws->y, &ws->gate_in};
+        for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+            if (grow((void **)bufs[i], td, sizeof(float)))
+                goto oom;
+        if (grow((void **)&ws->ff, (size_t)tokens * (size_t)c->d_ff, sizeof(float)) ||
+            grow((void **)&ws->pos, (size_t)tokens, sizeof(int)) ||
+            grow((void **)&ws->group, (size_t)tokens, sizeof(int)) ||
+            grow((void **)&ws->sum, (size_t)c->d_model, sizeof(float)))
+            goto oom;
+        ws->cap_tokens = tokens;
+    }
+    if (src_tokens > ws->cap_src) {
+        size_t sd = (size_t)src_tokens * (size_t)c->d_model;
+        if (grow((void **)&ws->ck, sd, sizeof(float)) || grow((void **)&ws->cv, sd, sizeof(float)))
+            goto oom;
+        ws->cap_src = src_tokens;
+    }
+    if (scratch > ws->cap_scratch) {
+        if (grow((void **)&ws->scratch, (size_t)scratch, sizeof(float)))
+            goto oom;
+        ws->cap_scratch = scratch;
+    }
+    return 0;
+oom:
+    return mb_fail(err, "out of memory for the forward-pass workspace (%d tokens)", tokens);
+}
+
+void tf_ws_free(tf_ws_t *ws)
+{
+    float *bufs[] = {ws->x, ws->h, ws->q, ws->k, ws->v, ws->att, ws->y, ws->ff, ws->gate_in, ws->sum,
+                     ws->ck, ws->cv, ws->scratch};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(ws->pos);
+    free(ws->group);
+    moe_ws_free(&ws->moe);
+    memset(ws, 0, sizeof *ws);
+}
+
+/* ---- sublayers shared by all entry points ---- */
+
+/* y[T,d] = FFN or MoE of h[T,d]; the caller has set up the routing input. */
+static void ffn_sublayer(const model_t *m, be_t *be, tf_ws_t *ws, const model_layer_t *L, const float *h,
+                         int T, const float *gate_in, int G, const int *group, float *y, moe_stats_t *stats)
+{
+    const model_config_t *c = &m->cfg;
+    if (L->is_moe) {
+        moe_forward(be, &L->moe, c->d_model, c->d_ff, c->top_k, c->capacity_factor, h, T, gate_in, G, group,
+                    y, &ws->moe, stats);
+        return;
+    }
+    be_linear(be, &L->ffn.fc1, h, T, ws->ff);
+    be_relu(be, ws->ff, (size_t)T * c->d_ff);
+    be_linear(be, &L->ffn.fc2, ws->ff, T, y);
+}
+
+/* Routing input of a MoE layer over packed sequences: sets *gate_in, *G and
+ * ws->group. `causal` (decoder) makes sentence routing use the mean of the
+ * tokens so far, as incremental decoding must. */
+static void route_packed(const model_t *m, tf_ws_t *ws, const model_layer_t *L, const float *task_embed,
+                         const tf_seqs_t *seqs, const int *keys, const float *h, int causal,
+                         const float **gate_in, int *G, const int **group)
+{
+    const int d = m->cfg.d_model, T = seqs->offset[seqs->n];
+    *group = NULL;
+    *gate_in = h;
+    *G = T;
+    if (!L->is_moe || L->moe.fixed || L->moe.routing == MODEL_ROUTE_TOKEN)
+        return;
+    if (L->moe.routing == MODEL_ROUTE_TASK) {
+        for (int s = 0; s < seqs->n; s++)
+            for (int t = seqs->offset[s]; t < seqs->offset[s + 1]; t++)
+                ws->group[t] = keys[s];
+        *gate_in = task_embed;
+        *G = m->cfg.n_keys;
+        *group = ws->group;
+        return;
+    }
+    /* sentence routing */
+    for (int s = 0; s < seqs->n; s++) {
+        int a = seqs->offset[s], b = seqs->offset[s + 1];
+        memset(ws->sum, 0, sizeof(float) * (size_t)d);
+        for (int t = a; t < b; t++) {
+            float *row = causal ? ws->gate_in + (size_t)t * d : ws->gate_in + (size_t)s * d;
+            layer_running_mean(ws->sum, h + (size_t)t * d, d, t - a + 1, row);
+            ws->group[t] = causal ? t : s;
+        }
+    }
+    *gate_in = ws->gate_in;
+    *G = causal ? T : seqs->n;
+    *group = ws->group;
+}
+
+static void positions(const tf_seqs_t *seqs, int *pos)
+{
+    for (int s = 0; s < seqs->n; s++)
+        for (int t = seqs->offset[s]; t < seqs->offset[s + 1]; t++)
+            pos[t] = t - seqs->offset[s];
+}
+
+/* Self-attention sublayer over packed sequences: x += O(attn(LN(x))). */
+static void self_attn_packed(const model_t *m, be_t *be, tf_ws_t *ws, const model_layer_t *L,
+                             const tf_seqs_t *seqs, int causal)
+{
+    const model_config_t *c = &m->cfg;
+    const int d = c->d_model, T = seqs->offset[seqs->n], dh = d / c->n_heads;
+    be_layernorm(be, ws->x, L->ln_self.g, L->ln_self.b, T, d, LN_EPS, ws->h);
+    be_linear(be, &L->self.q, ws->h, T, ws->q);
+    be_linear(be, &L->self.k, ws->h, T, ws->k);
+    be_linear(be, &L->self.v, ws->h, T, ws->v);
+    for (int s = 0; s < seqs->n; s++) {
+        size_t o = (size_t)seqs->offset[s] * d;
+        int len = seqs->offset[s + 1] - seqs->offset[s];
+        be_attention(be, ws->q + o, d, ws->k + o, d, ws->v + o, d, len, len, c->n_heads, dh, causal, 0,
+                     ws->att + o, d, ws->scratch);
+    }
+    be_linear(be, &L->self.o, ws->att, T, ws->y);
+    layer_add(ws->x, ws->y, (size_t)T * d);
+}
+
+/* FFN sublayer over packed sequences: x += FFN(LN(x)). */
+static void ffn_packed(const model_t *m, be_t *be, tf_ws_t *ws, const model_layer_t *L, const float *task_embed,
+                       const tf_seqs_t *seqs, const int *keys, int causal, moe_stats_t *stats)
+{
+    const int d = m->cfg.d_model, T = seqs->offset[seqs->n];
+    const float *gate_in;
+    const int *group;
+    int G;
+    be_layernorm(be, ws->x, L->ln_ffn.g, L->ln_ffn.b, T, d, LN_EPS, ws->h);
+    route_packed(m, ws, L, task_embed, seqs, keys, ws->h, causal, &gate_in, &G, &group);
+    ffn_sublayer(m, be, ws, L, ws->h, T, gate_in, G, group, ws->y, stats);
+    layer_add(ws->x, ws->y, (size_t)T * d);
+}
+
+/* ---- encoder ---- */
+
+void tf_encode(const model_t *m, be_t *be, tf_ws_t *ws, const tf_seqs_t *src, float *enc_out,
+               moe_stats_t *stats)
+{
+    const model_config_t *c = &m->cfg;
+    const int d = c->d_model, T = src->offset[src->n];
+    positions(src, ws->pos);
+    layer_embed(m->enc_embed, d, src->ids, ws->pos, T, sqrtf((float)d), ws->x);
+    for (int i = 0; i < c->enc_layers; i++) {
+        const model_layer_t *L = &m->enc[i];
+        self_attn_packed(m, be, ws, L, src, 0);
+        ffn_packed(m, be, ws, L, m->enc_task_embed, src, src->key, 0, stats);
+    }
+    be_layernorm(be, ws->x, m->enc_ln.g, m->enc_ln.b, T, d, LN_EPS, enc_out);
+}
+
+/* ---- decoder over whole prefixes ---- */
+
+void tf_decode_full(const model_t *m, be_t *be, tf_ws_t *ws, const tf_seqs_t *src, const float *enc_out,
+                    const tf_seqs_t *tgt, float *logits, moe_stats_t *stats)
+{
+    const model_config_t *c = &m->cfg;
+    const int d = c->d_model, T = tgt->offset[tgt->n], S = src->offset[src->n], dh = d / c->n_heads;
+    positions(tgt, ws->pos);
+    layer_embed(m->dec_embed, d, tgt->ids, ws->pos, T, sqrtf((float)d), ws->x);
+    for (int i = 0; i < c->dec_layers; i++) {
+        const model_layer_t *L = &m->dec[i];
+        self_attn_packed(m, be, ws, L, tgt, 1);
+        /* cross-attention: queries from the target, keys/values from the source */
+        be_layernorm(be, ws->x, L->ln_cross.g, L->ln_cross.b, T, d, LN_EPS, ws->h);
+        be_linear(be, &L->cross.q, ws->h, T, ws->q);
+        be_linear(be, &L->cross.k, enc_out, S, ws->ck);
+        be_linear(be, &L->cross.v, enc_out, S, ws->cv);
+        for (int s = 0; s < tgt->n; s++) {
+            size_t qo = (size_t)tgt->offset[s] * d, ko = (size_t)src->offset[s] * d;
+            be_attention(be, ws->q + qo, d, ws->ck + ko, d, ws->cv + ko, d, tgt->offset[s + 1] - tgt->offset[s],
+                         src->offset[s + 1] - src->offset[s], c->n_heads, dh, 0, 0, ws->att + qo, d,
+                         ws->scratch);
+        }
+        be_linear(be, &L->cross.o, ws->att, T, ws->y);
+        layer_add(ws->x, ws->y, (size_t)T * d);
+        ffn_packed(m, be, ws, L, m->dec_task_embed, tgt, tgt->key, 1, stats);
+    }
+    be_layernorm(be, ws->x, m->dec_ln.g, m->dec_ln.b, T, d, LN_EPS, ws->h);
+    be_linear(be, &m->out_proj, ws->h, T, logits);
+}
+
+/* ---- incremental decoding ---- */
+
+int tf_cache_reserve(tf_cache_t *c, const model_t *m, int slots, int max_len, int src_tokens, int n_seq,
+                     mb_error_t *err)
+{
+    const model_config_t *cfg = &m->cfg;
+    const int L = cfg->dec_layers, d = cfg->d_model;
+    if (!c->k) {
+        c->n_layers = L;
+        c->d = d;
+        if (!(c->k = calloc((size_t)L, sizeof *c->k)) || !(c->v = calloc((size_t)L, sizeof *c->v)) ||
+            !(c->sum = calloc((size_t)L, sizeof *c->sum)) || !(c->ck = calloc((size_t)L, sizeof *c->ck)) ||
+            !(c->cv = calloc((size_t)L, sizeof *c->cv)))
+            goto oom;
+    }
+    if (slots > c->cap_slots || max_len > c->cap_len) {
+        slots = slots > c->cap_slots ? slots : c->cap_slots;
+        max_len = max_len > c->cap_len ? max_len : c->cap_len;
+        size_t n = (size_t)slots * (size_t)max_len * (size_t)d;
+        for (int i = 0; i < L; i++) {
+            if (grow((void **)&c->k[i], n, sizeof(float)) || grow((void **)&c->v[i], n, sizeof(float)))
+                goto oom;
+            if (m->dec[i].is_moe && m->dec[i].moe.routing == MODEL_ROUTE_SENTENCE &&
+                grow((void **)&c->sum[i], (size_t)slots * d, sizeof(float)))
+                goto oom;
+        }
+        if (grow((void **)&c->tmp, n, sizeof(float)))
+            goto oom;
+        c->cap_slots = slots;
+        c->cap_len = max_len;
+    }
+    if (src_tokens > c->cap_src) {
+        for (int i = 0; i < L; i++)
+            if (grow((void **)&c->ck[i], (size_t)src_tokens * d, sizeof(float)) ||
+                grow((void **)&c->cv[i], (size_t)src_tokens * d, sizeof(float)))
+                goto oom;
+        c->cap_src = src_tokens;
+    }
+    if (n_seq > c->cap_seq) {
+        if (grow((void **)&c->src_offset, (size_t)n_seq + 1, sizeof(int)) ||
+            grow((void **)&c->src_key, (size_t)n_seq, sizeof(int)))
+            goto oom;
+        c->cap_seq = n_seq;
+    }
+    return 0;
+oom:
+    return mb_fail(err, "out of memory for the decoder's key/value cache (%d slots x %d positions)", slots,
+                   max_len);
+}
+
+void tf_cache_free(tf_cache_t *c)
+{
+    for (int i = 0; c->k && i < c->n_layers; i++) {
+        free(c->k[i]);
+        free(c->v[i]);
+        free(c->sum[i]);
+        free(c->ck[i]);
+        free(c->cv[i]);
+    }
+    free(c->k);
+    free(c->v);
+    free(c->sum);
+    free(c->ck);
+    free(c->cv);
+    free(c->tmp);
+    free(c->src_offset);
+    free(c->src_key);
+    memset(c, 0, sizeof *c);
+}
+
+void tf_cache_begin(tf_cache_t *c, const model_t *m, be_t *be, const tf_seqs_t *src, const float *enc_out)
+{
+    const int S = src->offset[src->n];
+    for (int i = 0; i < c->n_layers; i++) {
+        be_linear(be, &m->dec[i].cross.k, enc_out, S, c->ck[i]);
+        be_linear(be, &m->dec[i].cross.v, enc_out, S, c->cv[i]);
+    }
+    c->n_seq = src->n;
+    memcpy(c->src_offset, src->offset, sizeof(int) * ((size_t)src->n + 1));
+    for (int s = 0; s < src->n; s++)
+        c->src_key[s] = src->key ? src->key[s] : 0;
+}
+
+void tf_cache_clear(tf_cache_t *c, int n, const int *slots)
+{
+    for (int i = 0; i < c->n_layers; i++)
+        for (int r = 0; c->sum[i] && r < n; r++)
+            memset(c->sum[i] + (size_t)slots[r] * c->d, 0, sizeof(float) * (size_t)c->d);
+}
+
+void tf_cache_copy(tf_cache_t *c, int n, const int *from, const int *to, int len)
+{
+    const size_t d = (size_t)c->d, slot = (size_t)c->cap_len * d, bytes = (size_t)len * d * sizeof(float);
+    for (int i = 0; i < c->n_layers; i++) {
+        float *bufs[2] = {c->k[i], c->v[i]};
+        for (int b = 0; b < 2; b++) {
+            for (int r = 0; r < n; r++)
+                memcpy(c->tmp + (size_t)r * slot, bufs[b] + (size_t)from[r] * slot, bytes);
+            for (int r = 0; r < n; r++)
+                memcpy(bufs[b] + (size_t)to[r] * slot, c->tmp + (size_t)r * slot, bytes);
+        }
+        if (c->sum[i]) {
+            for (int r = 0; r < n; r++)
+                memcpy(c->tmp + (size_t)r * d, c->sum[i] + (size_t)from[r] * d, d * sizeof(float));
+            for (int r = 0; r < n; r++)
+                memcpy(c->sum[i] + (size_t)to[r] * d, c->tmp + (size_t)r * d, d * sizeof(float));
+        }
+    }
+}
+
+void tf_decode_step(const model_t *m, be_t *be, tf_ws_t *ws, tf_cache_t *c, int n, const int *tok,
+                    const int *pos, const int *seq, const int *slot, float *logits, moe_stats_t *stats)
+{
+    const model_config_t *cfg = &m->cfg;
+    const int d = cfg->d_model, dh = d / cfg->n_heads;
+    const size_t slot_stride = (size_t)c->cap_len * d;
+    layer_embed(m->dec_embed, d, tok, pos, n, sqrtf((float)d), ws->x);
+    for (int i = 0; i < cfg->dec_layers; i++) {
+        const model_layer_t *L = &m->dec[i];
+        /* self-attention over the cached prefix */
+        be_layernorm(be, ws->x, L->ln_self.g, L->ln_self.b, n, d, LN_EPS, ws->h);
+        be_linear(be, &L->self.q, ws->h, n, ws->q);
+        be_linear(be, &L->self.k, ws->h, n, ws->k);
+        be_linear(be, &L->self.v, ws->h, n, ws->v);
+        for (int r = 0; r < n; r++) {
+            float *kc = c->k[i] + (size_t)slot[r] * slot_stride, *vc = c->v[i] + (size_t)slot[r] * slot_stride;
+            memcpy(kc + (size_t)pos[r] * d, ws->k + (size_t)r * d, sizeof(float) * (size_t)d);
+            memcpy(vc + (size_t)pos[r] * d, ws->v + (size_t)r * d, sizeof(float) * (size_t)d);
+            be_attention(be, ws->q + (size_t)r * d, d, kc, d, vc, d, 1, pos[r] + 1, cfg->n_heads, dh, 0, 0,
+                         ws->att + (size_t)r * d, d, ws->scratch);
+        }
+        be_linear(be, &L->self.o, ws->att, n, ws->y);
+        layer_add(ws->x, ws->y, (size_t)n * d);
+        /* cross-attention over the sentence's encoder output */
+        be_layernorm(be, ws->x, L->ln_cross.g, L->ln_cross.b, n, d, LN_EPS, ws->h);
+        be_linear(be, &L->cross.q, ws->h, n, ws->q);
+        for (int r = 0; r < n; r++) {
+            int a = c->src_offset[seq[r]], b = c->src_offset[seq[r] + 1];
+            be_attention(be, ws->q + (size_t)r * d, d, c->ck[i] + (size_t)a * d, d, c->cv[i] + (size_t)a * d, d,
+                         1, b - a, cfg->n_heads, dh, 0, 0, ws->att + (size_t)r * d, d, ws->scratch);
+        }
+        be_linear(be, &L->cross.o, ws->att, n, ws->y);
+        layer_add(ws->x, ws->y, (size_t)n * d);
+        /* FFN or MoE; routing input per row */
+        be_layernorm(be, ws->x, L->ln_ffn.g, L->ln_ffn.b, n, d, LN_EPS, ws->h);
+        const float *gate_in = ws->h;
+        const int *group = NULL;
+        int G = n;
+        if (L->is_moe && !L->moe.fixed && L->moe.routing == MODEL_ROUTE_SENTENCE) {
+            for (int r = 0; r < n; r++)
+                layer_running_mean(c->sum[i] + (size_t)slot[r] * d, ws->h + (size_t)r * d, d, pos[r] + 1,
+                                   ws->gate_in + (size_t)r * d);
+            gate_in = ws->gate_in;
+        } else if (L->is_moe && !L->moe.fixed && L->moe.routing == MODEL_ROUTE_TASK) {
+            for (int r = 0; r < n; r++)
+                ws->group[r] = c->src_key[seq[r]];
+            gate_in = m->dec_task_embed;
+            G = cfg->n_keys;
+            group = ws->group;
+        }
+        ffn_sublayer(m, be, ws, L, ws->h, n, gate_in, G, group, ws->y, stats);
+        layer_add(ws->x, ws->y, (size_t)n * d);
+    }
+    be_layernorm(be, ws->x, m->dec_ln.g, m->dec_ln.b, n, d, LN_EPS, ws->h);
+    be_linear(be, &m->out_proj, ws->h, n, logits);
+}
