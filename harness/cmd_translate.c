@@ -83,9 +83,10 @@ static int read_ids(FILE *f, lines_t *l, mb_error_t *err)
                 int w = 0;
                 while (p[w] && !isspace((unsigned char)p[w]) && w < 20)
                     w++;
+                mb_fail(err, "stdin:%d: '%.*s' is not a token id; with --ids each line holds "
+                             "whitespace-separated non-negative integers", l->n, w, p);
                 free(buf);
-                return mb_fail(err, "stdin:%d: '%.*s' is not a token id; with --ids each line holds "
-                                    "whitespace-separated non-negative integers", l->n, w, p);
+                return -1;
             }
             row[n++] = (int)v;
             p = end;

@@ -45,6 +45,7 @@ struct decode_ctx {
 void decode_opts_default(decode_opts_t *o)
 {
     o->beam = 1;
+    o->force_beam = 0;
     o->len_penalty = 0.6f;
     o->max_len = 256;
     o->max_len_a = 2.0f;
@@ -377,7 +378,7 @@ int decode_batch(decode_ctx_t *c, const decode_request_t *req, int n, decode_res
     tf_cache_begin(&c->cache, c->m, c->be, &src, c->enc_out);
 
     const int K = c->opt.beam;
-    if (K == 1) {
+    if (K == 1 && !c->opt.force_beam) {
         int *len = c->g_len, *finished = c->g_finished;
         float *lp = c->g_lp;
         greedy(c, n, len, lp, finished);

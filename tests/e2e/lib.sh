@@ -19,6 +19,6 @@ check_fails() {
         not_ok "$name" "expected failure, got success"; return 0
     fi
     lines=$(wc -l <"$WORK/.err")
-    if [ "$lines" -eq 1 ] && grep -Eq "$pat" "$WORK/.err"; then ok "$name"
+    if [ "$lines" -eq 1 ] && grep -Eq -- "$pat" "$WORK/.err"; then ok "$name"
     else not_ok "$name" "stderr ($lines lines): $(cat "$WORK/.err")"; fi
 }

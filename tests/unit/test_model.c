@@ -1,0 +1,391 @@
+/* The engine's invariants (DESIGN.md), on tiny random models and the ref
+ * backend:
+ *  - same seed -> same weights and outputs; batch composition does not
+ *    change a sentence's translation (capacity off);
+ *  - token-moe with one expert and top-1 == dense with the same weights;
+ *  - an extracted task sub-network == the full task-moe model for its task
+ *    (identical tokens, greedy and beam; logits within 1e-5), and its size is
+ *    what the config's "served per task" count says;
+ *  - KV-cached decoding == recomputing the whole prefix; beam 1 == greedy. */
+#include "testutil.h"
+
+#include "models/decode.h"
+#include "models/extract.h"
+#include "models/transformer.h"
+
+#define MAXLEN 40
+
+typedef struct outs {
+    int n;
+    int len[16], finished[16];
+    int ids[16][MAXLEN + 1];
+    float logprob[16];
+} outs_t;
+
+/* A fixed batch: sentences of different lengths over several tasks. */
+static int batch_reqs(const model_t *m, int task_override, decode_request_t *req)
+{
+    static int src[6][12] = {{10, 11, 12, 13, 14}, {40, 41}, {7, 8, 9, 10, 11, 12, 13, 14, 15},
+                             {100, 200, 300},      {},       {55, 66, 77, 88, 99, 111, 122}};
+    static const int len[6] = {5, 2, 9, 3, 0, 7};
+    for (int i = 0; i < 6; i++) {
+        req[i].task = task_override >= 0 ? task_override : i % m->cfg.n_tasks;
+        req[i].src = src[i];
+        req[i].src_len = len[i];
+    }
+    return 6;
+}
+
+/* beam 0 = beam search with beam 1 (the beam code path, not greedy's) */
+static void run(const model_t *m, int beam, const decode_request_t *req, int n, outs_t *o)
+{
+    be_t be = test_ref_backend();
+    decode_opts_t opt;
+    decode_opts_default(&opt);
+    opt.beam = beam ? beam : 1;
+    opt.force_beam = beam == 0;
+    opt.max_len = MAXLEN - 8; /* random models rarely stop: keep runs short */
+    decode_ctx_t *dc;
+    decode_result_t res[16];
+    mb_error_t err;
+    if (decode_ctx_create(m, &be, &opt, &dc, &err) || decode_batch(dc, req, n, res, &err))
+        fail_msg("decode: %s", err.msg);
+    o->n = n;
+    for (int i = 0; i < n; i++) {
+        o->len[i] = res[i].len;
+        o->finished[i] = res[i].finished;
+        o->logprob[i] = res[i].logprob;
+        memcpy(o->ids[i], res[i].ids, sizeof(int) * (size_t)res[i].len);
+    }
+    decode_ctx_free(dc);
+}
+
+static void assert_same_tokens(const outs_t *a, const outs_t *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (int i = 0; i < a->n; i++) {
+        assert_int_equal(a->len[i], b->len[i]);
+        assert_memory_equal(a->ids[i], b->ids[i], sizeof(int) * (size_t)a->len[i]);
+        assert_int_equal(a->finished[i], b->finished[i]);
+    }
+}
+
+/* Teacher-forced logits of the decoder over tgt = [BOS, out...] for one
+ * request; returns a malloc'ed [len+1, vocab] array. */
+static float *full_logits(const model_t *m, const decode_request_t *r, const int *out, int len)
+{
+    be_t be = test_ref_backend();
+    const model_config_t *c = &m->cfg;
+    int sids[64], tids[MAXLEN + 2], so[2] = {0, r->src_len + 2}, to[2] = {0, len + 1};
+    int key = model_task_key_index(c, r->task);
+    sids[0] = model_task_tag(c, r->task);
+    memcpy(sids + 1, r->src, sizeof(int) * (size_t)r->src_len);
+    sids[r->src_len + 1] = MODEL_EOS;
+    tids[0] = MODEL_BOS;
+    memcpy(tids + 1, out, sizeof(int) * (size_t)len);
+    tf_seqs_t src = {1, so, sids, &key}, tgt = {1, to, tids, &key};
+    tf_ws_t ws = {0};
+    mb_error_t err;
+    if (tf_ws_reserve(&ws, m, len + 1 > so[1] ? len + 1 : so[1], so[1], len + 1, &err))
+        fail_msg("%s", err.msg);
+    float *enc = malloc(sizeof(float) * (size_t)so[1] * c->d_model);
+    float *logits = malloc(sizeof(float) * (size_t)(len + 1) * c->vocab);
+    tf_encode(m, &be, &ws, &src, enc, NULL);
+    tf_decode_full(m, &be, &ws, &src, enc, &tgt, logits, NULL);
+    tf_ws_free(&ws);
+    free(enc);
+    return logits;
+}
+
+/* ---- determinism ---- */
+
+static void test_same_seed_same_model_and_output(void **state)
+{
+    (void)state;
+    model_t *a = test_model("token-moe", 5, 2.0f), *b = test_model("token-moe", 5, 2.0f),
+            *c = test_model("token-moe", 6, 2.0f);
+    assert_int_equal(a->n_params, b->n_params);
+    assert_memory_equal(a->arena, b->arena, sizeof(float) * a->n_params);
+    assert_true(memcmp(a->arena, c->arena, sizeof(float) * a->n_params) != 0);
+    decode_request_t req[6];
+    int n = batch_reqs(a, -1, req);
+    outs_t o1, o2;
+    run(a, 1, req, n, &o1);
+    run(a, 1, req, n, &o2);
+    assert_same_tokens(&o1, &o2);
+    for (int i = 0; i < n; i++)
+        assert_true(o1.logprob[i] == o2.logprob[i]);
+    model_free(a), model_free(b), model_free(c);
+}
+
+/* With capacity off, sentences do not interact: a batch translates each
+ * sentence as it would alone (packing, masks and leaving the batch). */
+static void test_batch_equals_one_by_one(void **state)
+{
+    (void)state;
+    const char *variants[] = {"dense", "token-moe", "sentence-moe", "task-moe"};
+    for (int v = 0; v < 4; v++) {
+        model_t *m = test_model(variants[v], 11, 0.0f);
+        decode_request_t req[6];
+        int n = batch_reqs(m, -1, req);
+        for (int beam = 1; beam <= 3; beam += 2) {
+            outs_t all, one;
+            run(m, beam, req, n, &all);
+            for (int i = 0; i < n; i++) {
+                run(m, beam, &req[i], 1, &one);
+                assert_int_equal(one.len[0], all.len[i]);
+                assert_memory_equal(one.ids[0], all.ids[i], sizeof(int) * (size_t)one.len[0]);
+                assert_true(fabsf(one.logprob[0] - all.logprob[i]) <= 1e-4f);
+            }
+        }
+        model_free(m);
+    }
+}
+
+/* ---- token-moe with one expert == dense ---- */
+
+static void test_one_expert_top1_equals_dense(void **state)
+{
+    (void)state;
+    model_t *dense = test_model("dense", 21, 0.0f), *moe;
+    model_config_t c;
+    mb_error_t err;
+    assert_int_equal(model_preset("tiny", "token-moe", &c, &err), 0);
+    c.n_experts = 1;
+    c.top_k = 1;
+    c.capacity_factor = 1.0f; /* capacity = T: nothing can drop */
+    assert_int_equal(model_config_finish(&c, &err), 0);
+    assert_int_equal(model_create(&c, &moe, &err), 0);
+    model_init_random(moe, 99); /* the gate stays random: with one expert it cannot matter */
+    for (int i = 0; i < moe->n_tensors; i++) {
+        char name[64];
+        const char *s = moe->specs[i].name, *p = strstr(s, ".moe.0.");
+        if (p)
+            snprintf(name, sizeof name, "%.*s.ffn.%s", (int)(p - s), s, p + 7);
+        else
+            snprintf(name, sizeof name, "%s", s);
+        int j = model_tensor_index(dense, name);
+        if (strstr(s, ".moe.gate"))
+            continue;
+        assert_true(j >= 0);
+        memcpy(moe->tensor[i], dense->tensor[j], sizeof(float) * moe->specs[i].n);
+    }
+    decode_request_t req[6];
+    int n = batch_reqs(dense, -1, req);
+    outs_t a, b;
+    run(dense, 1, req, n, &a);
+    run(moe, 1, req, n, &b);
+    assert_same_tokens(&a, &b);
+    run(dense, 3, req, n, &a);
+    run(moe, 3, req, n, &b);
+    assert_same_tokens(&a, &b);
+    /* the logits are bit-identical: gate weight 1.0, the same rows through the same GEMM */
+    float *la = full_logits(dense, &req[2], a.ids[2], a.len[2]), *lb = full_logits(moe, &req[2], a.ids[2], a.len[2]);
+    assert_memory_equal(la, lb, sizeof(float) * (size_t)(a.len[2] + 1) * c.vocab);
+    free(la), free(lb);
+    model_free(dense), model_free(moe);
+}
+
+/* ---- task sub-network == full task-moe ---- */
+
+static void check_subnet(model_t *full, const char *key_name)
+{
+    be_t be = test_ref_backend();
+    mb_error_t err;
+    model_t *sub;
+    assert_int_equal(model_extract(full, &be, key_name, &sub, &err), 0);
+    /* its size is what the config says serving one task costs */
+    model_counts_t k;
+    model_count(&full->cfg, &k, &err);
+    assert_int_equal(sub->n_params, k.served_total);
+    assert_true(sub->n_params < full->n_params);
+    int key = model_find_key(&full->cfg, key_name);
+    for (int t = 0; t < full->cfg.n_tasks; t++) {
+        if (model_task_key_index(&full->cfg, t) != key) {
+            /* other tasks are refused with a message naming the fix */
+            decode_request_t r = {t, NULL, 0};
+            decode_opts_t opt;
+            decode_opts_default(&opt);
+            decode_ctx_t *dc;
+            decode_result_t res;
+            assert_int_equal(decode_ctx_create(sub, &be, &opt, &dc, &err), 0);
+            assert_int_equal(decode_batch(dc, &r, 1, &res, &err), -1);
+            assert_non_null(strstr(err.msg, "extract"));
+            decode_ctx_free(dc);
+            continue;
+        }
+        decode_request_t req[6];
+        int n = batch_reqs(full, t, req);
+        for (int beam = 1; beam <= 4; beam += 3) {
+            outs_t a, b;
+            run(full, beam, req, n, &a);
+            run(sub, beam, req, n, &b);
+            assert_same_tokens(&a, &b);
+            for (int i = 0; i < n; i++) {
+                assert_true(fabsf(a.logprob[i] - b.logprob[i]) <= 1e-5f);
+                float *la = full_logits(full, &req[i], a.ids[i], a.len[i]);
+                float *lb = full_logits(sub, &req[i], a.ids[i], a.len[i]);
+                assert_true(test_max_abs_diff(la, lb, (size_t)(a.len[i] + 1) * full->cfg.vocab) <= 1e-5f);
+                free(la), free(lb);
+            }
+        }
+    }
+    model_free(sub);
+}
+
+static void test_subnet_equals_full_target_routing(void **state)
+{
+    (void)state;
+    model_t *full = test_model("task-moe", 31, 2.0f); /* token encoder (capacity on), target-routed decoder */
+    check_subnet(full, "de");
+    check_subnet(full, "en");
+    model_free(full);
+}
+
+static void test_subnet_equals_full_pair_routing_both_stacks(void **state)
+{
+    (void)state;
+    model_config_t c;
+    mb_error_t err;
+    model_t *full;
+    assert_int_equal(model_preset("tiny", "task-moe", &c, &err), 0);
+    c.routing[MODEL_ENCODER] = c.routing[MODEL_DECODER] = MODEL_ROUTE_TASK;
+    c.task_key = MODEL_KEY_PAIR;
+    assert_int_equal(model_config_finish(&c, &err), 0);
+    assert_int_equal(model_create(&c, &full, &err), 0);
+    model_init_random(full, 32);
+    check_subnet(full, "fr-en");
+    model_free(full);
+}
+
+static void test_extract_refusals(void **state)
+{
+    (void)state;
+    be_t be = test_ref_backend();
+    mb_error_t err;
+    model_t *tok = test_model("token-moe", 1, 2.0f), *task = test_model("task-moe", 1, 2.0f), *sub;
+    assert_int_equal(model_extract(tok, &be, "de", &sub, &err), -1);
+    assert_non_null(strstr(err.msg, "no task-routed layers"));
+    assert_int_equal(model_extract(task, &be, "xx", &sub, &err), -1);
+    assert_non_null(strstr(err.msg, "keys: cs, de, en, fr"));
+    assert_int_equal(model_extract(task, &be, "en-de", &sub, &err), 0);
+    model_t *again;
+    assert_int_equal(model_extract(sub, &be, "de", &again, &err), -1);
+    assert_non_null(strstr(err.msg, "already a sub-network"));
+    model_free(sub), model_free(tok), model_free(task);
+}
+
+/* ---- KV cache == recompute; beam 1 == greedy ---- */
+
+static void test_kv_cache_equals_recompute(void **state)
+{
+    (void)state;
+    const char *variants[] = {"dense", "token-moe", "sentence-moe", "task-moe"};
+    for (int v = 0; v < 4; v++) {
+        /* capacity off: a step routes fewer tokens at once than a full pass */
+        model_t *m = test_model(variants[v], 41 + v, 0.0f);
+        decode_request_t req[6];
+        int n = batch_reqs(m, -1, req);
+        for (int beam = 1; beam <= 3; beam += 2) {
+            outs_t o;
+            run(m, beam, req, n, &o);
+            for (int i = 0; i < n; i++) {
+                /* greedy's choice at every step is the argmax of the recomputed
+                 * logits; for greedy and beam, the reported log-probability of
+                 * the output is the recomputed one */
+                float *lg = full_logits(m, &req[i], o.ids[i], o.len[i]);
+                double lp = 0;
+                for (int t = 0; t <= o.len[i]; t++) {
+                    float *row = lg + (size_t)t * m->cfg.vocab;
+                    int want = t < o.len[i] ? o.ids[i][t] : MODEL_EOS;
+                    if (t == o.len[i] && !o.finished[i])
+                        break;
+                    float mx = row[0];
+                    int arg = 0;
+                    for (int j = 1; j < m->cfg.vocab; j++)
+                        if (row[j] > mx)
+                            mx = row[j], arg = j;
+                    if (beam == 1)
+                        assert_int_equal(arg, want);
+                    double sum = 0;
+                    for (int j = 0; j < m->cfg.vocab; j++)
+                        sum += exp((double)row[j] - mx);
+                    lp += row[want] - mx - log(sum);
+                }
+                assert_true(fabs(lp - o.logprob[i]) <= 1e-4 * (1 + fabs(lp)));
+                free(lg);
+            }
+        }
+        model_free(m);
+    }
+}
+
+/* The step's logits themselves, fed a fixed target, against the full pass. */
+static void test_step_logits_equal_full_logits(void **state)
+{
+    (void)state;
+    const char *variants[] = {"dense", "token-moe", "sentence-moe", "task-moe"};
+    for (int v = 0; v < 4; v++) {
+        model_t *m = test_model(variants[v], 51 + v, 0.0f);
+        be_t be = test_ref_backend();
+        const model_config_t *c = &m->cfg;
+        enum { L = 7 };
+        int tgt[L] = {MODEL_BOS, 30, 31, 32, 33, 34, 35}, src_ids[5] = {model_task_tag(c, 1), 9, 8, 7, MODEL_EOS};
+        int key = model_task_key_index(c, 1), so[2] = {0, 5}, to[2] = {0, L};
+        tf_seqs_t src = {1, so, src_ids, &key}, tg = {1, to, tgt, &key};
+        tf_ws_t ws = {0};
+        tf_cache_t cache = {0};
+        mb_error_t err;
+        assert_int_equal(tf_ws_reserve(&ws, m, L, 5, L, &err), 0);
+        assert_int_equal(tf_cache_reserve(&cache, m, 2, L, 5, 1, &err), 0);
+        float *enc = malloc(sizeof(float) * 5 * c->d_model);
+        float *full = malloc(sizeof(float) * L * c->vocab), *step = malloc(sizeof(float) * c->vocab);
+        tf_encode(m, &be, &ws, &src, enc, NULL);
+        tf_decode_full(m, &be, &ws, &src, enc, &tg, full, NULL);
+        tf_cache_begin(&cache, m, &be, &src, enc);
+        int slot = 1, seq = 0;
+        tf_cache_clear(&cache, 1, &slot);
+        for (int t = 0; t < L; t++) {
+            tf_decode_step(m, &be, &ws, &cache, 1, &tgt[t], &t, &seq, &slot, step, NULL);
+            assert_true(test_max_abs_diff(step, full + (size_t)t * c->vocab, c->vocab) <= 1e-5f);
+        }
+        free(enc), free(full), free(step);
+        tf_ws_free(&ws);
+        tf_cache_free(&cache);
+        model_free(m);
+    }
+}
+
+static void test_beam1_equals_greedy(void **state)
+{
+    (void)state;
+    const char *variants[] = {"dense", "token-moe", "sentence-moe", "task-moe"};
+    for (int v = 0; v < 4; v++) {
+        model_t *m = test_model(variants[v], 61 + v, 2.0f);
+        decode_request_t req[6];
+        int n = batch_reqs(m, -1, req);
+        outs_t g, b;
+        run(m, 1, req, n, &g);
+        run(m, 0, req, n, &b);
+        assert_same_tokens(&g, &b);
+        for (int i = 0; i < n; i++) /* the same tokens, so the same log-probability */
+            assert_true(fabsf(g.logprob[i] - b.logprob[i]) <= 1e-5f * (1 + fabsf(g.logprob[i])));
+        model_free(m);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_seed_same_model_and_output),
+        cmocka_unit_test(test_batch_equals_one_by_one),
+        cmocka_unit_test(test_one_expert_top1_equals_dense),
+        cmocka_unit_test(test_subnet_equals_full_target_routing),
+        cmocka_unit_test(test_subnet_equals_full_pair_routing_both_stacks),
+        cmocka_unit_test(test_extract_refusals),
+        cmocka_unit_test(test_kv_cache_equals_recompute),
+        cmocka_unit_test(test_step_logits_equal_full_logits),
+        cmocka_unit_test(test_beam1_equals_greedy),
+    };
+    return cmocka_run_group_tests_name("model", tests, NULL, NULL);
+}
