@@ -27,6 +27,7 @@ struct decode_ctx {
     tf_cache_t cache;
     int cap_n, cap_src, cap_len;
     int *src_offset, *src_ids, *src_key, *limit;     /* per batch */
+    int *forced;                                     /* [n] EOS masked until the limit */
     float *enc_out;                                  /* [src tokens, d] */
     float *logits;                                   /* [slots, vocab] */
     int *tok, *pos, *seq, *slot, *from, *to;         /* [slots] rows of a step */
@@ -75,7 +76,7 @@ void decode_ctx_free(decode_ctx_t *c)
         return;
     tf_ws_free(&c->ws);
     tf_cache_free(&c->cache);
-    void *bufs[] = {c->src_offset, c->src_ids, c->src_key, c->limit, c->enc_out, c->logits, c->tok, c->pos,
+    void *bufs[] = {c->src_offset, c->src_ids, c->src_key, c->limit, c->forced, c->enc_out, c->logits, c->tok, c->pos,
                     c->seq, c->slot, c->from, c->to, c->hist, c->hist_tmp, c->beam_lp, c->beam_lp_tmp,
                     c->n_fin, c->fin, c->fin_ids, c->cand, c->next_tok, c->next_seq, c->g_len, c->g_finished, c->g_lp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -113,6 +114,7 @@ static int reserve(decode_ctx_t *c, int n, int src_tokens, int max_out, mb_error
         size_t cs = (size_t)cn * K;
         fail |= grow((void **)&c->src_offset, (size_t)cn + 1, sizeof(int)) ||
                 grow((void **)&c->src_key, (size_t)cn, sizeof(int)) || grow((void **)&c->limit, (size_t)cn, sizeof(int)) ||
+                grow((void **)&c->forced, (size_t)cn, sizeof(int)) ||
                 grow((void **)&c->logits, cs * V, sizeof(float)) || grow((void **)&c->tok, cs, sizeof(int)) ||
                 grow((void **)&c->pos, cs, sizeof(int)) || grow((void **)&c->seq, cs, sizeof(int)) ||
                 grow((void **)&c->slot, cs, sizeof(int)) || grow((void **)&c->from, cs, sizeof(int)) ||
@@ -173,6 +175,8 @@ static void greedy(decode_ctx_t *c, int n, int *out_len, float *out_lp, int *fin
             int s = c->seq[r];
             float *lp = c->logits + (size_t)r * V;
             layer_log_softmax(lp, V);
+            if (c->forced[s])
+                lp[MODEL_EOS] = -INFINITY;
             int next = layer_argmax(lp, V);
             out_lp[s] += lp[next];
             if (next == MODEL_EOS) {
@@ -268,8 +272,11 @@ static void beam(decode_ctx_t *c, int n)
         tf_decode_step(c->m, c->be, &c->ws, &c->cache, rows, c->tok, c->pos, c->seq, c->slot, c->logits,
                        &c->stats.moe_decoder);
         c->stats.steps++;
-        for (int r = 0; r < rows; r++)
+        for (int r = 0; r < rows; r++) {
             layer_log_softmax(c->logits + (size_t)r * V, V);
+            if (c->forced[c->seq[r]])
+                c->logits[(size_t)r * V + MODEL_EOS] = -INFINITY;
+        }
         int next_rows = 0, moves = 0;
         for (int r0 = 0; r0 < rows;) {
             int s = c->seq[r0], r1 = r0;
@@ -332,6 +339,15 @@ static void beam(decode_ctx_t *c, int n)
 
 /* ---- the batch ---- */
 
+/* Most output tokens of a request: its forced length, or min(max_len, a * src + b). */
+static int output_limit(const decode_opts_t *o, const decode_request_t *r)
+{
+    if (r->out_len > 0)
+        return r->out_len < o->max_len ? r->out_len : o->max_len;
+    double lim = (double)o->max_len_a * r->src_len + o->max_len_b;
+    return lim < o->max_len ? (lim > 0 ? (int)lim : 0) : o->max_len;
+}
+
 int decode_batch(decode_ctx_t *c, const decode_request_t *req, int n, decode_result_t *out, mb_error_t *err)
 {
     const model_config_t *cfg = &c->m->cfg;
@@ -352,9 +368,10 @@ int decode_batch(decode_ctx_t *c, const decode_request_t *req, int n, decode_res
             if (req[s].src[i] < 0 || req[s].src[i] >= cfg->vocab)
                 return mb_fail(err, "sentence %d, token %d: id %d is outside the vocabulary [0, %d)", s + 1,
                                i + 1, req[s].src[i], cfg->vocab);
+        if (req[s].out_len < 0)
+            return mb_fail(err, "sentence %d: output length %d is negative", s + 1, req[s].out_len);
         src_tokens += req[s].src_len + 2;
-        double lim = (double)c->opt.max_len_a * req[s].src_len + c->opt.max_len_b;
-        int l = lim < c->opt.max_len ? (int)lim : c->opt.max_len;
+        int l = output_limit(&c->opt, &req[s]);
         max_out = l > max_out ? l : max_out;
     }
     if (reserve(c, n, src_tokens, max_out, err) != 0)
@@ -363,8 +380,8 @@ int decode_batch(decode_ctx_t *c, const decode_request_t *req, int n, decode_res
     /* pack the sources: <2xx> tag, tokens, EOS */
     int o = 0;
     for (int s = 0; s < n; s++) {
-        double lim = (double)c->opt.max_len_a * req[s].src_len + c->opt.max_len_b;
-        c->limit[s] = lim < c->opt.max_len ? (lim > 0 ? (int)lim : 0) : c->opt.max_len;
+        c->limit[s] = output_limit(&c->opt, &req[s]);
+        c->forced[s] = req[s].out_len > 0;
         c->src_offset[s] = o;
         c->src_key[s] = model_task_key_index(cfg, req[s].task);
         c->src_ids[o++] = model_task_tag(cfg, req[s].task);

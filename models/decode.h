@@ -30,6 +30,9 @@ typedef struct decode_request {
     int task;                  /* index into the model's tasks */
     const int *src;            /* [src_len] token ids, without tag or EOS */
     int src_len;
+    int out_len;               /* > 0: generate exactly this many tokens (EOS is never
+                                  chosen earlier), to measure random-weight models at a
+                                  realistic output length; 0: the model decides */
 } decode_request_t;
 
 typedef struct decode_result {

@@ -28,6 +28,7 @@ static int batch_reqs(const model_t *m, int task_override, decode_request_t *req
     static int src[6][12] = {{10, 11, 12, 13, 14}, {40, 41}, {7, 8, 9, 10, 11, 12, 13, 14, 15},
                              {100, 200, 300},      {},       {55, 66, 77, 88, 99, 111, 122}};
     static const int len[6] = {5, 2, 9, 3, 0, 7};
+    memset(req, 0, sizeof(decode_request_t) * 6);
     for (int i = 0; i < 6; i++) {
         req[i].task = task_override >= 0 ? task_override : i % m->cfg.n_tasks;
         req[i].src = src[i];
@@ -203,7 +204,7 @@ static void check_subnet(model_t *full, const char *key_name)
     for (int t = 0; t < full->cfg.n_tasks; t++) {
         if (model_task_key_index(&full->cfg, t) != key) {
             /* other tasks are refused with a message naming the fix */
-            decode_request_t r = {t, NULL, 0};
+            decode_request_t r = {t, NULL, 0, 0};
             decode_opts_t opt;
             decode_opts_default(&opt);
             decode_ctx_t *dc;
@@ -374,6 +375,28 @@ static void test_beam1_equals_greedy(void **state)
     }
 }
 
+/* A forced output length is met exactly, by greedy and beam search alike,
+ * and is the same translation as far as the unforced one went before EOS. */
+static void test_forced_output_length(void **state)
+{
+    (void)state;
+    model_t *m = test_model("token-moe", 71, 0.0f);
+    decode_request_t req[6];
+    int n = batch_reqs(m, -1, req);
+    for (int i = 0; i < n; i++)
+        req[i].out_len = 3 + 2 * i;
+    for (int beam = 1; beam <= 3; beam += 2) {
+        outs_t o;
+        run(m, beam, req, n, &o);
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(o.len[i], 3 + 2 * i);
+            for (int j = 0; j < o.len[i]; j++)
+                assert_int_not_equal(o.ids[i][j], MODEL_EOS);
+        }
+    }
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -386,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_kv_cache_equals_recompute),
         cmocka_unit_test(test_step_logits_equal_full_logits),
         cmocka_unit_test(test_beam1_equals_greedy),
+        cmocka_unit_test(test_forced_output_length),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

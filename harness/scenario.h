@@ -1,0 +1,73 @@
+/* scenario: a benchmark scenario file (INI, parsed with Debian's libinih),
+ * its defaults and its validation. Every key is documented in
+ * scenarios/README.md. A bad file is reported as "FILE:LINE: what is wrong"
+ * before anything runs. This module only describes the run; runner.c
+ * executes it. */
+#ifndef SCENARIO_H
+#define SCENARIO_H
+
+#include <stdint.h>
+
+#include "common/mb_error.h"
+
+#define SCN_MAX_LIST 16
+#define SCN_TEXT 256
+
+typedef enum scn_mode { SCN_OFFLINE = 0, SCN_SINGLE_STREAM, SCN_SERVER } scn_mode_t;
+typedef enum scn_outlen { SCN_OUT_AUTO = 0, SCN_OUT_MODEL, SCN_OUT_SOURCE, SCN_OUT_REFERENCE } scn_outlen_t;
+
+typedef struct scn {
+    char path[SCN_TEXT];
+    /* [scenario] */
+    char name[64];
+    char description[SCN_TEXT];
+    uint64_t seed;
+    int n_modes;
+    scn_mode_t modes[3];
+    int n_batch_sizes;
+    int batch_sizes[SCN_MAX_LIST];
+    int n_qps;
+    double target_qps[SCN_MAX_LIST];
+    int max_batch;
+    double batch_timeout_ms, latency_bound_ms;
+    /* [model] */
+    char preset[24];
+    int n_variants;
+    char variants[8][24];
+    char model_tasks[SCN_TEXT];          /* empty: the workload's tasks */
+    long experts, top_k, d_model, d_ff, layers, vocab;  /* -1: the preset's */
+    double capacity_factor;              /* -1: the preset's */
+    long student_layers, student_d_model, student_d_ff; /* -1: same as dense */
+    /* [workload] */
+    char data[SCN_TEXT];                 /* "synthetic", a set name, or a path template with {lang} */
+    char data_dir[SCN_TEXT];
+    char tasks[SCN_TEXT];
+    int sentences;                       /* per task */
+    int beam;                            /* 1 = greedy */
+    int max_len;
+    scn_outlen_t output_length;
+    /* [measure] */
+    int n_backends;
+    char backends[8][16];
+    int n_precisions;
+    char precisions[2][8];
+    int n_threads;
+    int threads[SCN_MAX_LIST];
+    int warmup, repetitions;
+    double min_time_s;
+    int n_counters;
+    char counters[8][32];
+} scn_t;
+
+/* Defaults for every key (see scenarios/README.md). */
+void scn_defaults(scn_t *s);
+/* Reads and checks FILE; on error the message is "FILE:LINE: ...". */
+int scn_load(const char *path, scn_t *s, mb_error_t *err);
+/* The same from a string (tests); `name` stands in for the file name. */
+int scn_load_string(const char *text, const char *name, scn_t *s, mb_error_t *err);
+
+const char *scn_mode_name(scn_mode_t m);
+/* "greedy" or "beam:K" */
+const char *scn_decode_name(const scn_t *s, char *buf, int len);
+
+#endif

@@ -1,0 +1,43 @@
+/* workload: the requests of a scenario, per task: source token ids, the
+ * output length to generate, and the reference text when the data has one.
+ *
+ * Data is synthetic (sentence lengths drawn from a log-normal fitted to the
+ * English side of WMT newstest2013: log-mean 2.75, log-sd 0.64, i.e. median
+ * 16 and mean 19 words; uniformly random word ids) or real line-aligned
+ * files read in place (plain or gzip). Models made by `init` have no
+ * vocabulary, so real sentences are split into words and punctuation and
+ * each word is hashed to an id: lengths and repetitions are real, meanings
+ * are not. */
+#ifndef WORKLOAD_H
+#define WORKLOAD_H
+
+#include "common/mb_error.h"
+#include "harness/scenario.h"
+
+typedef struct wl_task {
+    char name[16];             /* "en-de" */
+    int n;                     /* sentences */
+    int **src;                 /* [n] token ids */
+    int *src_len;              /* [n] */
+    int *out_len;              /* [n] forced output length, 0 = the model decides */
+    char **ref;                /* [n] reference text, or NULL (synthetic) */
+} wl_task_t;
+
+typedef struct wl {
+    int n_tasks;
+    wl_task_t task[64];
+    char source[SCN_TEXT];     /* what the data was, for messages */
+} wl_t;
+
+/* Builds the workload of s for a model of `vocab` ids whose ordinary words
+ * start at `first_word`. Missing data files are an error that names the
+ * file and how to point moebench at the data. */
+int wl_build(const scn_t *s, int vocab, int first_word, wl_t *out, mb_error_t *err);
+void wl_free(wl_t *w);
+/* Resolves the file of `lang` for s->data (a set name or a path template). */
+int wl_data_path(const scn_t *s, const char *lang, char *out, int len, mb_error_t *err);
+/* Splits text into words and punctuation and hashes each to an id in
+ * [first_word, vocab); returns the count (at most max). */
+int wl_hash_tokens(const char *text, int vocab, int first_word, int *ids, int max);
+
+#endif
