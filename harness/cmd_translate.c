@@ -201,7 +201,7 @@ int cmd_translate(int argc, char **argv)
     for (int s0 = 0; req && res && s0 < in.n; s0 += (int)batch) {
         int n = in.n - s0 < batch ? in.n - s0 : (int)batch;
         for (int i = 0; i < n; i++)
-            req[i] = (decode_request_t){task, in.ids[s0 + i], in.len[s0 + i]};
+            req[i] = (decode_request_t){task, in.ids[s0 + i], in.len[s0 + i], 0};
         if (decode_batch(dc, req, n, res, &err)) {
             mb_prefix(&err, "stdin:%d+: ", s0 + 1);
             free(req);
