@@ -15,10 +15,10 @@ BUILD    = build-san
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-PKGS     = libcjson
-CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -MMD -MP $(SANFLAGS) \
+PKGS     = libcjson inih papi zlib openblas
+CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -I$(BUILD) -MMD -MP $(SANFLAGS) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -ldnnl -fopenmp -lm -lpthread
 LDFLAGS += $(SANFLAGS)
 
 # Every .c under these folders is part of the library; harness/main.c is the program.
@@ -28,12 +28,18 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test demo deps clean
+.PHONY: all test demo deps clean FORCE
 all: $(BUILD)/moebench
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# The git revision results rows carry; rewritten only when it changes.
+$(BUILD)/gitrev.h: FORCE
+	@mkdir -p $(BUILD); rev=$$(git describe --always --dirty 2>/dev/null || echo unknown); \
+	echo "#define MOEBENCH_GIT_REV \"$$rev\"" > $@.new; cmp -s $@.new $@ || mv $@.new $@; rm -f $@.new
+$(BUILD)/obj/harness/sysinfo.o: $(BUILD)/gitrev.h
 
 $(BUILD)/libmoebench.a: $(LIB_OBJ)
 	@rm -f $@
@@ -52,6 +58,12 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory $(BUILD)/moebench $(TEST_BIN)
 	@tests/run.sh $(BUILD)
+
+# The main job on the built-in default scenario; results/demo.csv.
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/moebench
+	$(BUILD)/moebench run scenarios/demo.ini --out results
+	@echo "moebench: results in results/demo.csv (columns: results/README.md)"
 
 clean:
 	rm -rf build build-san

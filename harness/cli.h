@@ -30,5 +30,6 @@ int cmd_info(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_translate(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

@@ -103,7 +103,10 @@ static int each_item(const char *v, int (*item)(void *ctx, const char *it, mb_er
         return mb_fail(err, "the list is too long");
     snprintf(buf, sizeof buf, "%s", v);
     int n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    for (char *tok = buf, *next; tok; tok = next) {
+        next = strchr(tok, ',');
+        if (next)
+            *next++ = '\0';
         while (isspace((unsigned char)*tok))
             tok++;
         char *e = tok + strlen(tok);
@@ -385,7 +388,9 @@ static int handler(void *user, const char *section, const char *name, const char
     if (ps->n_seen < 64)
         snprintf(ps->seen[ps->n_seen++], sizeof ps->seen[0], "%s", id);
     if (set_key(ps->s, section, name, value, &ps->err) != 0) {
-        if (!strstr(ps->err.msg, "unknown"))
+        size_t n = strlen(name);
+        int about_key = !strncmp(ps->err.msg, "unknown key", 11) || !strncmp(ps->err.msg, "unknown section", 15);
+        if (!about_key && !(strncmp(ps->err.msg, name, n) == 0 && ps->err.msg[n] == ':'))
             mb_prefix(&ps->err, "%s: ", name);
         ps->failed = 1;
         return 0;

@@ -203,3 +203,14 @@ void wl_free(wl_t *w)
     }
     memset(w, 0, sizeof *w);
 }
+
+void wl_arrivals(uint64_t seed, const char *stream, double qps, int n, double *out)
+{
+    mb_rng_t r;
+    mb_rng_for(&r, seed, stream);
+    double t = 0;
+    for (int i = 0; i < n; i++) {
+        t += -log(1.0 - mb_rng_uniform(&r)) / qps;
+        out[i] = t;
+    }
+}

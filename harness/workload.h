@@ -11,6 +11,8 @@
 #ifndef WORKLOAD_H
 #define WORKLOAD_H
 
+#include <stdint.h>
+
 #include "common/mb_error.h"
 #include "harness/scenario.h"
 
@@ -39,5 +41,9 @@ int wl_data_path(const scn_t *s, const char *lang, char *out, int len, mb_error_
 /* Splits text into words and punctuation and hashes each to an id in
  * [first_word, vocab); returns the count (at most max). */
 int wl_hash_tokens(const char *text, int vocab, int first_word, int *ids, int max);
+
+/* Arrival times (seconds from 0) of n requests of a Poisson process at
+ * `qps`: exponential gaps from the stream `stream` of `seed`. */
+void wl_arrivals(uint64_t seed, const char *stream, double qps, int n, double *out);
 
 #endif

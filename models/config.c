@@ -127,8 +127,12 @@ int model_config_set_tasks(model_config_t *cfg, const char *list, mb_error_t *er
     int n = 0;
     const char *p = list;
     while (*p) {
+        while (*p == ' ' || *p == '\t') /* "en-de, de-en" reads as written */
+            p++;
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
         const char *dash = memchr(p, '-', len);
         if (!dash || !valid_lang(p, (size_t)(dash - p)) ||
             !valid_lang(dash + 1, len - (size_t)(dash - p) - 1))
@@ -143,7 +147,7 @@ int model_config_set_tasks(model_config_t *cfg, const char *list, mb_error_t *er
             if (!strcmp(cfg->tasks[i], cfg->tasks[n]))
                 return mb_fail(err, "tasks: '%s' is listed twice", cfg->tasks[n]);
         n++;
-        p = end ? end + 1 : p + len;
+        p = end ? end + 1 : p + strlen(p);
         if (end && !*p)
             return mb_fail(err, "tasks: the list ends with a comma");
     }

@@ -1,0 +1,16 @@
+/* sysinfo: facts about this machine and build that every results row
+ * carries: CPU model, core count, git revision, run id, timestamps. */
+#ifndef SYSINFO_H
+#define SYSINFO_H
+
+#include <stddef.h>
+
+const char *sys_cpu_model(void);       /* /proc/cpuinfo "model name", or "unknown" */
+int sys_cores(void);                   /* online CPUs */
+const char *sys_git_rev(void);         /* git describe of the build, or "unknown" */
+/* A fresh hex id for one run. */
+void sys_run_id(char *buf, size_t len);
+/* Now as ISO 8601 UTC, e.g. 2026-11-25T08:30:00Z. */
+void sys_timestamp(char *buf, size_t len);
+
+#endif

@@ -1,0 +1,72 @@
+# End-to-end checks of `moebench run`: the quick scenario gives rows for all
+# six variants; a bad scenario is refused before anything runs; Ctrl-C
+# keeps the complete rows and exits 130.
+. tests/e2e/lib.sh
+M=$MOEBENCH
+
+start=$(date +%s)
+if $M run scenarios/quick.ini --out "$WORK" 2>"$WORK/quick.err"; then
+    ok "run scenarios/quick.ini"
+else not_ok "run scenarios/quick.ini" "$(tail -3 "$WORK/quick.err")"; fi
+echo "# quick.ini took $(( $(date +%s) - start )) s"
+csv="$WORK/quick.csv"
+for v in dense token-moe sentence-moe task-moe task-subnet student; do
+    n=$(awk -F, -v v="$v" 'NR > 1 && $9 == v' "$csv" 2>/dev/null | wc -l)
+    # 2 batch sizes + single-stream + server, 2 repetitions each
+    if [ "$n" -eq 8 ]; then ok "quick.csv has 8 rows for $v"; else not_ok "quick.csv has 8 rows for $v" "got $n"; fi
+done
+cols=$(head -1 "$csv" | awk -F, '{print NF}')
+# (quoted cells, which may hold commas, are blanked before counting)
+if sed 's/"[^"]*"//g' "$csv" | awk -F, -v c="$cols" 'NF != c { bad = 1 } END { exit bad }'; then ok "every row has all $cols columns"
+else not_ok "every row has all columns"; fi
+if [ ! -e "$csv.tmp" ]; then ok "no temporary file left"; else not_ok "no temporary file left"; fi
+
+printf '[scenario]\nname = bad\n[measure]\nrepetitons = 3\n' >"$WORK/bad.ini"
+check_fails "a misspelt key is refused with file:line" "bad.ini:4: unknown key 'repetitons' in \[measure\]" \
+    $M run "$WORK/bad.ini" --out "$WORK"
+if [ ! -e "$WORK/bad.csv" ]; then ok "nothing written for a bad scenario"; else not_ok "nothing written for a bad scenario"; fi
+check_fails "a missing scenario file" "nothere.ini: cannot open" $M run "$WORK/nothere.ini"
+check_fails "an unknown backend" "backend 'gpu' is not compiled into this build" \
+    $M run scenarios/quick.ini --backend gpu --out "$WORK"
+check_fails "missing real data is named" "cannot read the data file; point \[workload\] data_dir" \
+    sh -c "printf '[workload]\ndata = newstest2013\ndata_dir = $WORK/none\n' > '$WORK/d.ini'; $M run '$WORK/d.ini' --out '$WORK'"
+
+# Ctrl-C: complete rows kept, the file renamed, status 130
+cat >"$WORK/long.ini" <<'INI'
+[scenario]
+name = long
+modes = offline
+batch_sizes = 1
+[model]
+preset = tiny
+variants = dense, token-moe, task-moe
+[workload]
+sentences = 16
+[measure]
+warmup = 0
+repetitions = 1000
+INI
+$M run "$WORK/long.ini" --out "$WORK" 2>/dev/null &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid
+rc=$?
+if [ $rc -eq 130 ]; then ok "Ctrl-C exits 130"; else not_ok "Ctrl-C exits 130" "status $rc"; fi
+rows=$(($(wc -l <"$WORK/long.csv" 2>/dev/null || echo 1) - 1))
+if [ "$rows" -gt 0 ] && [ ! -e "$WORK/long.csv.tmp" ] &&
+   sed 's/"[^"]*"//g' "$WORK/long.csv" | awk -F, -v c="$cols" 'NF != c { bad = 1 } END { exit bad }'; then
+    ok "Ctrl-C keeps the $rows complete rows in a renamed file"
+else not_ok "Ctrl-C keeps complete rows" "rows $rows"; fi
+
+# real data, read in place (skipped where the data is absent)
+if [ -f "$MOEBENCH_DATA/wmt/newstest2013.de" ]; then
+    printf '[workload]\ndata = newstest2013\ndata_dir = %s\ntasks = en-de, ru-en\nsentences = 4\n[measure]\nwarmup = 0\nrepetitions = 1\n' \
+        "$MOEBENCH_DATA" >"$WORK/real.ini"
+    if $M run "$WORK/real.ini" --out "$WORK" 2>"$WORK/real.err" &&
+       [ "$(awk -F, 'NR > 1 && ($14 == "en-de" || $14 == "ru-en")' "$WORK/real.csv" | wc -l)" -eq 2 ]; then
+        ok "newstest2013 en-de and ru-en from $MOEBENCH_DATA"
+    else not_ok "newstest2013 run" "$(cat "$WORK/real.err")"; fi
+else
+    skip "newstest2013 run" "no data at $MOEBENCH_DATA (set MOEBENCH_DATA)"
+fi
