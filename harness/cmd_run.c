@@ -1,6 +1,12 @@
 /* cmd_run: `moebench run`: a scenario file in, a results CSV out. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <valgrind/valgrind.h>
 
 #include "harness/cli.h"
 #include "harness/runner.h"
@@ -17,7 +23,53 @@ static void help(void)
            "  --out DIR             folder for the CSV (default results)\n"
            "  -o, --output FILE     write exactly this CSV file\n"
            "  --quick               at most 8 sentences per task, no warm-up, one repetition\n"
+           "  --count-instructions  run under valgrind's callgrind, counting the instructions of each\n"
+           "                        measured region exactly (column callgrind_ir); for CI on machines\n"
+           "                        without hardware counters. About 50x slower: use a small scenario\n"
+           "                        such as scenarios/ci-regression.ini\n"
            "Scenario keys: scenarios/README.md.\n");
+}
+
+/* --count-instructions: this same command again, inside callgrind with
+ * collection off (the runner switches it on around measured regions). */
+static int rerun_under_callgrind(int argc, char **argv)
+{
+    char dir[] = "/tmp/moebench-callgrind-XXXXXX", out[64], self[4096];
+    if (!mkdtemp(dir))
+        return cli_errorf("run: cannot make a folder for callgrind's files: %s", strerror(errno));
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return cli_errorf("run: cannot find this program's path: %s", strerror(errno));
+    self[n] = '\0';
+    snprintf(out, sizeof out, "--callgrind-out-file=%s/cg.out", dir);
+    char **args = calloc((size_t)argc + 8, sizeof *args);
+    int k = 0;
+    args[k++] = "valgrind";
+    args[k++] = "--tool=callgrind";
+    args[k++] = "--collect-atstart=no";
+    args[k++] = "-q";
+    args[k++] = out;
+    args[k++] = self;
+    for (int i = 0; i < argc; i++) /* argv[0] is "run" */
+        args[k++] = argv[i];
+    setenv("MOEBENCH_CALLGRIND_DIR", dir, 1);
+    fprintf(stderr, "moebench: counting instructions under callgrind (slow)\n");
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp("valgrind", args);
+        fprintf(stderr, "moebench: run: --count-instructions needs valgrind (Debian package valgrind): %s\n",
+                strerror(errno));
+        _exit(127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        status = 1 << 8;
+    free(args);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    if (system(rm) != 0)
+        fprintf(stderr, "moebench: could not remove %s\n", dir);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
 int cmd_run(int argc, char **argv)
@@ -25,7 +77,7 @@ int cmd_run(int argc, char **argv)
     static const struct option opts[] = {{"backend", required_argument, 0, 'b'}, {"threads", required_argument, 0, 't'},
                                          {"out", required_argument, 0, 'd'},     {"output", required_argument, 0, 'o'},
                                          {"quick", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+                                         {"count-instructions", no_argument, 0, 'I'}, {0, 0, 0, 0}};
     run_opts_t ro = {0};
     mb_error_t err;
     long threads;
@@ -43,6 +95,7 @@ int cmd_run(int argc, char **argv)
         case 'd': ro.out_dir = optarg; break;
         case 'o': ro.out_file = optarg; break;
         case 'q': ro.quick = 1; break;
+        case 'I': ro.count_instructions = 1; break;
         case 'h': help(); return 0;
         default: return cli_bad_option("run", c, argv, optind, optopt);
         }
@@ -52,6 +105,8 @@ int cmd_run(int argc, char **argv)
     scn_t s;
     if (scn_load(argv[optind], &s, &err))
         return cli_error(&err);
+    if (ro.count_instructions && !RUNNING_ON_VALGRIND)
+        return rerun_under_callgrind(argc, argv);
     char csv[1024];
     int rc = runner_run(&s, &ro, csv, sizeof csv, &err);
     if (rc < 0)

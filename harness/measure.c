@@ -91,7 +91,7 @@ void meas_counters_open(meas_counters_t *c, char names[][32], int n)
     }
     if (missing == c->n) /* the usual case in a VM: one short note for all */
         snprintf(c->note, sizeof c->note, "no hardware counters: PAPI has none of %d requested events "
-                 "(PAPI_ENOEVNT; no PMU, e.g. in a VM)", c->n);
+                 "(PAPI_ENOEVNT: no PMU as in most VMs)", c->n);
     if (counting == 0) {
         PAPI_cleanup_eventset(c->event_set);
         PAPI_destroy_eventset(&c->event_set);

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+#include <valgrind/callgrind.h>
 
 #include "backends/backend.h"
 #include "common/mb_mem.h"
@@ -49,6 +51,7 @@ typedef struct run {
     csvout_row_t base;         /* cells shared by every row */
     int n_combos;
     combo_t combos[64];
+    int dumps;                 /* --count-instructions: callgrind dumps so far */
 } run_t;
 
 /* What one repetition measured. */
@@ -58,6 +61,7 @@ typedef struct rep {
     double *lat;               /* seconds, per batch (offline) or per sentence */
     int n_lat;
     uint64_t routed, dropped;
+    long long instructions;    /* callgrind's count of the region, or -1 */
 } rep_t;
 
 /* One measured configuration. */
@@ -150,6 +154,39 @@ static int rep_server(run_t *R, conf_t *c, int rep, rep_t *r, decode_result_t *r
     return rc;
 }
 
+/* Under `--count-instructions` the process runs inside valgrind's callgrind
+ * with collection off; each region switches it on and off and dumps its
+ * count, which is read back from the dump file at once. */
+static void count_begin(run_t *R)
+{
+    if (!R->o->count_instructions)
+        return;
+    CALLGRIND_ZERO_STATS;
+    CALLGRIND_TOGGLE_COLLECT;
+}
+
+static long long count_end(run_t *R)
+{
+    if (!R->o->count_instructions)
+        return -1;
+    CALLGRIND_TOGGLE_COLLECT;
+    CALLGRIND_DUMP_STATS_AT("moebench measured region");
+    const char *dir = getenv("MOEBENCH_CALLGRIND_DIR");
+    char path[1024], line[256];
+    snprintf(path, sizeof path, "%s/cg.out.%d", dir ? dir : ".", ++R->dumps);
+    long long ir = -1;
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "summary:", 8) || !strncmp(line, "totals:", 7)) {
+            ir = atoll(strchr(line, ':') + 1);
+            break;
+        }
+    if (f)
+        fclose(f);
+    unlink(path);
+    return ir;
+}
+
 static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
 {
     decode_result_t *res = malloc(sizeof *res * (size_t)(c->batch > R->s.max_batch ? c->batch : R->s.max_batch));
@@ -161,7 +198,9 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
     }
     decode_stats_t before = *decode_get_stats(c->dc);
     meas_begin(&R->counters, &r->region);
+    count_begin(R);
     int rc = c->mode == SCN_SERVER ? rep_server(R, c, rep, r, res, err) : rep_offline(c, r, res, err);
+    r->instructions = count_end(R);
     meas_end(&R->counters, &r->region);
     const decode_stats_t *after = decode_get_stats(c->dc);
     r->routed = after->moe_encoder.assignments + after->moe_decoder.assignments - before.moe_encoder.assignments -
@@ -229,6 +268,8 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
     csvout_set(&row, CSV_task_clock_ms, "%.3f", r->region.cpu_s * 1e3);
     csvout_set(&row, CSV_page_faults, "%ld", r->region.faults);
     csvout_set(&row, CSV_counters_note, "%s", R->counters.note);
+    if (r->instructions >= 0)
+        csvout_set(&row, CSV_callgrind_ir, "%lld", r->instructions);
     if (*rc == 0 && csvout_write(R->csv, &row, err) != 0)
         *rc = -1;
 }

@@ -70,3 +70,18 @@ if [ -f "$MOEBENCH_DATA/wmt/newstest2013.de" ]; then
 else
     skip "newstest2013 run" "no data at $MOEBENCH_DATA (set MOEBENCH_DATA)"
 fi
+
+# --count-instructions: exact counts under callgrind, the same run after run
+if command -v valgrind >/dev/null 2>&1; then
+    printf '[scenario]\nname = cg\nbatch_sizes = 4\n[model]\npreset = tiny\nvariants = token-moe\n[workload]\nsentences = 4\n[measure]\nwarmup = 1\nrepetitions = 2\n' >"$WORK/cg.ini"
+    ir_of() { sed 's/"[^"]*"//g' "$1" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "callgrind_ir") c = i } NR > 1 { print $c }'; }
+    $M run "$WORK/cg.ini" --count-instructions -o "$WORK/cg1.csv" 2>/dev/null
+    $M run "$WORK/cg.ini" --count-instructions -o "$WORK/cg2.csv" 2>/dev/null
+    a=$(ir_of "$WORK/cg1.csv" | tr '\n' ' '); b=$(ir_of "$WORK/cg2.csv" | tr '\n' ' ')
+    if [ -n "$(echo $a)" ] && echo "$a|$b" | awk -F'|' '{ n = split($1, x, " "); split($2, y, " ");
+            for (i = 1; i <= n; i++) if (x[i] <= 0 || (x[i] - y[i]) / x[i] > 0.001 || (y[i] - x[i]) / x[i] > 0.001) exit 1 }'; then
+        ok "instruction counts of two runs agree within 0.1% ($a/ $b)"
+    else not_ok "instruction counts agree within 0.1%" "$a vs $b"; fi
+else
+    skip "instruction counts agree within 0.1%" "valgrind is not installed"
+fi
