@@ -268,6 +268,9 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
     csvout_set(&row, CSV_task_clock_ms, "%.3f", r->region.cpu_s * 1e3);
     csvout_set(&row, CSV_page_faults, "%ld", r->region.faults);
     csvout_set(&row, CSV_counters_note, "%s", R->counters.note);
+    csvout_set(&row, CSV_quality_note, "%s",
+               c->wt->ref ? "no BLEU: the model has no vocabulary (random weights), so its outputs are not text"
+                          : "no BLEU: synthetic data has no references");
     if (r->instructions >= 0)
         csvout_set(&row, CSV_callgrind_ir, "%lld", r->instructions);
     if (*rc == 0 && csvout_write(R->csv, &row, err) != 0)

@@ -258,6 +258,7 @@ static void test_run_csv_column_by_column(void **state)
         assert_true(atoll(cell(&t, r, CSV_routed_assignments)) > 0);
         /* no vocabulary: no BLEU, never a made-up number */
         assert_string_equal(cell(&t, r, CSV_bleu), "");
+        assert_non_null(strstr(cell(&t, r, CSV_quality_note), "no references"));
         /* counters: a value, or an empty cell and a note saying why */
         if (cell(&t, r, CSV_papi_tot_ins)[0] == '\0')
             assert_true(strlen(cell(&t, r, CSV_counters_note)) > 0);
