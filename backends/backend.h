@@ -68,6 +68,9 @@ typedef struct be_ops {
     void (*attention)(be_t *be, const float *q, int ldq, const float *k, int ldk, const float *v,
                       int ldv, int nq, int nk, int n_heads, int d_head, int causal, int q_pos0,
                       float *out, int ldo, float *scratch);
+    /* x[M,N] -> x - logsumexp(x) per row, in place (the decoder's output
+     * distribution over the vocabulary). */
+    void (*log_softmax)(be_t *be, float *x, int M, int N);
 } be_ops_t;
 
 struct be {
@@ -103,6 +106,7 @@ void be_relu(be_t *be, float *x, size_t n);
 void be_attention(be_t *be, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
                   int nq, int nk, int n_heads, int d_head, int causal, int q_pos0, float *out, int ldo,
                   float *scratch);
+void be_log_softmax(be_t *be, float *x, int M, int N);
 
 /* The portable versions themselves (portable.c), for backends that wrap them
  * and for tests that compare against them. */
@@ -113,5 +117,6 @@ void portable_relu(be_t *be, float *x, size_t n);
 void portable_attention(be_t *be, const float *q, int ldq, const float *k, int ldk, const float *v,
                         int ldv, int nq, int nk, int n_heads, int d_head, int causal, int q_pos0,
                         float *out, int ldo, float *scratch);
+void portable_log_softmax(be_t *be, float *x, int M, int N);
 
 #endif

@@ -86,6 +86,22 @@ void portable_attention(be_t *be, const float *q, int ldq, const float *k, int l
     }
 }
 
+void portable_log_softmax(be_t *be, float *x, int M, int N)
+{
+    (void)be;
+    for (int i = 0; i < M; i++) {
+        float *r = x + (size_t)i * N, mx = r[0];
+        for (int j = 1; j < N; j++)
+            mx = r[j] > mx ? r[j] : mx;
+        double sum = 0.0; /* a double sum: the oracle should not lose small terms */
+        for (int j = 0; j < N; j++)
+            sum += exp((double)(r[j] - mx));
+        float lse = mx + (float)log(sum);
+        for (int j = 0; j < N; j++)
+            r[j] -= lse;
+    }
+}
+
 /* ---- dispatch ---- */
 
 int be_weight_prepare(be_t *be, be_weight_t *w, mb_error_t *err)
@@ -124,4 +140,9 @@ void be_attention(be_t *be, const float *q, int ldq, const float *k, int ldk, co
 {
     (be->ops->attention ? be->ops->attention : portable_attention)(
         be, q, ldq, k, ldk, v, ldv, nq, nk, n_heads, d_head, causal, q_pos0, out, ldo, scratch);
+}
+
+void be_log_softmax(be_t *be, float *x, int M, int N)
+{
+    (be->ops->log_softmax ? be->ops->log_softmax : portable_log_softmax)(be, x, M, N);
 }

@@ -376,6 +376,7 @@ static int run_variant(run_t *R, const char *variant, model_t *m, mb_error_t *er
             decode_opts_default(&dopt);
             dopt.beam = R->s.beam;
             dopt.max_len = R->s.max_len;
+            dopt.scores = 0; /* a server takes the argmax; it need not normalise */
             decode_ctx_t *dc = NULL;
             decode_request_t *req = calloc((size_t)wt->n, sizeof *req);
             if (!req || decode_ctx_create(use, &be, &dopt, &dc, err)) {

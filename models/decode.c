@@ -47,6 +47,7 @@ void decode_opts_default(decode_opts_t *o)
 {
     o->beam = 1;
     o->force_beam = 0;
+    o->scores = 1;
     o->len_penalty = 0.6f;
     o->max_len = 256;
     o->max_len_a = 2.0f;
@@ -170,15 +171,17 @@ static void greedy(decode_ctx_t *c, int n, int *out_len, float *out_lp, int *fin
         tf_decode_step(c->m, c->be, &c->ws, &c->cache, rows, c->tok, c->pos, c->seq, c->slot, c->logits,
                        &c->stats.moe_decoder);
         c->stats.steps++;
+        if (c->opt.scores)
+            be_log_softmax(c->be, c->logits, rows, V);
         int kept = 0;
         for (int r = 0; r < rows; r++) {
             int s = c->seq[r];
             float *lp = c->logits + (size_t)r * V;
-            layer_log_softmax(lp, V);
             if (c->forced[s])
                 lp[MODEL_EOS] = -INFINITY;
             int next = layer_argmax(lp, V);
-            out_lp[s] += lp[next];
+            if (c->opt.scores)
+                out_lp[s] += lp[next];
             if (next == MODEL_EOS) {
                 finished[s] = 1;
                 continue; /* leaves the batch */
@@ -272,11 +275,10 @@ static void beam(decode_ctx_t *c, int n)
         tf_decode_step(c->m, c->be, &c->ws, &c->cache, rows, c->tok, c->pos, c->seq, c->slot, c->logits,
                        &c->stats.moe_decoder);
         c->stats.steps++;
-        for (int r = 0; r < rows; r++) {
-            layer_log_softmax(c->logits + (size_t)r * V, V);
+        be_log_softmax(c->be, c->logits, rows, V);
+        for (int r = 0; r < rows; r++)
             if (c->forced[c->seq[r]])
                 c->logits[(size_t)r * V + MODEL_EOS] = -INFINITY;
-        }
         int next_rows = 0, moves = 0;
         for (int r0 = 0; r0 < rows;) {
             int s = c->seq[r0], r1 = r0;

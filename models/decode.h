@@ -17,13 +17,16 @@
 typedef struct decode_opts {
     int beam;                  /* 1 = greedy search */
     int force_beam;            /* run the beam-search code even for beam 1 (tests) */
+    int scores;                /* greedy: compute log-probabilities (a log-softmax over the
+                                  vocabulary per token); off, greedy takes the argmax of the
+                                  logits and reports logprob 0 */
     float len_penalty;         /* GNMT alpha: score / ((5 + len) / 6)^alpha */
     int max_len;               /* cap on output tokens */
     float max_len_a;           /* per sentence: at most a * source length + b */
     int max_len_b;
 } decode_opts_t;
 
-/* greedy (beam 1), alpha 0.6, max_len 256, a 2.0, b 10 */
+/* greedy (beam 1) with scores, alpha 0.6, max_len 256, a 2.0, b 10 */
 void decode_opts_default(decode_opts_t *o);
 
 typedef struct decode_request {

@@ -40,20 +40,6 @@ void layer_running_mean(float *sum, const float *x, int d, int count, float *mea
     }
 }
 
-void layer_log_softmax(float *x, int n)
-{
-    float mx = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > mx)
-            mx = x[i];
-    double sum = 0.0;
-    for (int i = 0; i < n; i++)
-        sum += exp((double)(x[i] - mx));
-    float lse = mx + (float)log(sum);
-    for (int i = 0; i < n; i++)
-        x[i] -= lse;
-}
-
 int layer_argmax(const float *x, int n)
 {
     int best = 0;

@@ -19,8 +19,6 @@ void layer_add(float *x, const float *y, size_t n);
  * Used for sentence routing so that whole-prefix and incremental decoding
  * compute the same bits. */
 void layer_running_mean(float *sum, const float *x, int d, int count, float *mean);
-/* Log-softmax of one row in place: x[n] -> x - logsumexp(x). */
-void layer_log_softmax(float *x, int n);
 /* Index of the largest value (the first one on ties). */
 int layer_argmax(const float *x, int n);
 

@@ -37,14 +37,16 @@ static int batch_reqs(const model_t *m, int task_override, decode_request_t *req
     return 6;
 }
 
-/* beam 0 = beam search with beam 1 (the beam code path, not greedy's) */
+/* beam 0 = beam search with beam 1 (the beam code path, not greedy's);
+ * beam -1 = greedy without scores */
 static void run(const model_t *m, int beam, const decode_request_t *req, int n, outs_t *o)
 {
     be_t be = test_ref_backend();
     decode_opts_t opt;
     decode_opts_default(&opt);
-    opt.beam = beam ? beam : 1;
+    opt.beam = beam > 0 ? beam : 1;
     opt.force_beam = beam == 0;
+    opt.scores = beam != -1;
     opt.max_len = MAXLEN - 8; /* random models rarely stop: keep runs short */
     decode_ctx_t *dc;
     decode_result_t res[16];
@@ -371,6 +373,8 @@ static void test_beam1_equals_greedy(void **state)
         assert_same_tokens(&g, &b);
         for (int i = 0; i < n; i++) /* the same tokens, so the same log-probability */
             assert_true(fabsf(g.logprob[i] - b.logprob[i]) <= 1e-5f * (1 + fabsf(g.logprob[i])));
+        run(m, -1, req, n, &b); /* greedy without scores: the argmax of the raw logits */
+        assert_same_tokens(&g, &b);
         model_free(m);
     }
 }
