@@ -15,6 +15,18 @@ int mb_mul_size(size_t a, size_t b, size_t *out)
     return 0;
 }
 
+int mb_grow(void **p, size_t n, size_t elem)
+{
+    size_t bytes;
+    if (mb_mul_size(n, elem, &bytes))
+        return -1;
+    void *q = realloc(*p, bytes ? bytes : 1);
+    if (!q)
+        return -1;
+    *p = q;
+    return 0;
+}
+
 uint64_t mb_mem_limit(void)
 {
     const char *env = getenv("MOEBENCH_MEM_LIMIT");

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mb_mem.h"
 #include "models/layers.h"
 #include "models/transformer.h"
 
@@ -90,15 +91,6 @@ const decode_stats_t *decode_get_stats(const decode_ctx_t *c)
     return &c->stats;
 }
 
-static int grow(void **p, size_t n, size_t elem)
-{
-    void *q = realloc(*p, n > 0 ? n * elem : 1);
-    if (!q)
-        return -1;
-    *p = q;
-    return 0;
-}
-
 /* Sizes every buffer for n sentences, src_tokens source tokens and outputs
  * of up to max_out tokens. Called once per batch, before any compute. */
 static int reserve(decode_ctx_t *c, int n, int src_tokens, int max_out, mb_error_t *err)
@@ -113,29 +105,29 @@ static int reserve(decode_ctx_t *c, int n, int src_tokens, int max_out, mb_error
     if (n > c->cap_n || len > c->cap_len) {
         int cn = n > c->cap_n ? n : c->cap_n, cl = len > c->cap_len ? len : c->cap_len;
         size_t cs = (size_t)cn * K;
-        fail |= grow((void **)&c->src_offset, (size_t)cn + 1, sizeof(int)) ||
-                grow((void **)&c->src_key, (size_t)cn, sizeof(int)) || grow((void **)&c->limit, (size_t)cn, sizeof(int)) ||
-                grow((void **)&c->forced, (size_t)cn, sizeof(int)) ||
-                grow((void **)&c->logits, cs * V, sizeof(float)) || grow((void **)&c->tok, cs, sizeof(int)) ||
-                grow((void **)&c->pos, cs, sizeof(int)) || grow((void **)&c->seq, cs, sizeof(int)) ||
-                grow((void **)&c->slot, cs, sizeof(int)) || grow((void **)&c->from, cs, sizeof(int)) ||
-                grow((void **)&c->to, cs, sizeof(int)) || grow((void **)&c->hist, cs * cl, sizeof(int)) ||
-                grow((void **)&c->hist_tmp, cs * cl, sizeof(int)) || grow((void **)&c->beam_lp, cs, sizeof(float)) ||
-                grow((void **)&c->beam_lp_tmp, cs, sizeof(float)) || grow((void **)&c->n_fin, (size_t)cn, sizeof(int)) ||
-                grow((void **)&c->fin, (size_t)cn * 2 * K, sizeof(fin_t)) ||
-                grow((void **)&c->fin_ids, (size_t)cn * 2 * K * cl, sizeof(int)) ||
-                grow((void **)&c->cand, (size_t)2 * K, sizeof(cand_t)) ||
-                grow((void **)&c->next_tok, cs, sizeof(int)) || grow((void **)&c->next_seq, cs, sizeof(int)) ||
-                grow((void **)&c->g_len, (size_t)cn, sizeof(int)) || grow((void **)&c->g_finished, (size_t)cn, sizeof(int)) ||
-                grow((void **)&c->g_lp, (size_t)cn, sizeof(float));
+        fail |= mb_grow((void **)&c->src_offset, (size_t)cn + 1, sizeof(int)) ||
+                mb_grow((void **)&c->src_key, (size_t)cn, sizeof(int)) || mb_grow((void **)&c->limit, (size_t)cn, sizeof(int)) ||
+                mb_grow((void **)&c->forced, (size_t)cn, sizeof(int)) ||
+                mb_grow((void **)&c->logits, cs * V, sizeof(float)) || mb_grow((void **)&c->tok, cs, sizeof(int)) ||
+                mb_grow((void **)&c->pos, cs, sizeof(int)) || mb_grow((void **)&c->seq, cs, sizeof(int)) ||
+                mb_grow((void **)&c->slot, cs, sizeof(int)) || mb_grow((void **)&c->from, cs, sizeof(int)) ||
+                mb_grow((void **)&c->to, cs, sizeof(int)) || mb_grow((void **)&c->hist, cs * cl, sizeof(int)) ||
+                mb_grow((void **)&c->hist_tmp, cs * cl, sizeof(int)) || mb_grow((void **)&c->beam_lp, cs, sizeof(float)) ||
+                mb_grow((void **)&c->beam_lp_tmp, cs, sizeof(float)) || mb_grow((void **)&c->n_fin, (size_t)cn, sizeof(int)) ||
+                mb_grow((void **)&c->fin, (size_t)cn * 2 * K, sizeof(fin_t)) ||
+                mb_grow((void **)&c->fin_ids, (size_t)cn * 2 * K * cl, sizeof(int)) ||
+                mb_grow((void **)&c->cand, (size_t)2 * K, sizeof(cand_t)) ||
+                mb_grow((void **)&c->next_tok, cs, sizeof(int)) || mb_grow((void **)&c->next_seq, cs, sizeof(int)) ||
+                mb_grow((void **)&c->g_len, (size_t)cn, sizeof(int)) || mb_grow((void **)&c->g_finished, (size_t)cn, sizeof(int)) ||
+                mb_grow((void **)&c->g_lp, (size_t)cn, sizeof(float));
         if (!fail) {
             c->cap_n = cn;
             c->cap_len = cl;
         }
     }
     if (!fail && src_tokens > c->cap_src) {
-        fail |= grow((void **)&c->src_ids, (size_t)src_tokens, sizeof(int)) ||
-                grow((void **)&c->enc_out, (size_t)src_tokens * cfg->d_model, sizeof(float));
+        fail |= mb_grow((void **)&c->src_ids, (size_t)src_tokens, sizeof(int)) ||
+                mb_grow((void **)&c->enc_out, (size_t)src_tokens * cfg->d_model, sizeof(float));
         if (!fail)
             c->cap_src = src_tokens;
     }
@@ -147,6 +139,16 @@ static int reserve(decode_ctx_t *c, int n, int src_tokens, int max_out, mb_error
 static int *hist_of(decode_ctx_t *c, int slot)
 {
     return c->hist + (size_t)slot * c->cap_len;
+}
+
+/* One decoder step for the current rows, all at position t; logits in c->logits. */
+static void step(decode_ctx_t *c, int rows, int t)
+{
+    for (int r = 0; r < rows; r++)
+        c->pos[r] = t;
+    tf_decode_step(c->m, c->be, &c->ws, &c->cache, rows, c->tok, c->pos, c->seq, c->slot, c->logits,
+                   &c->stats.moe_decoder);
+    c->stats.steps++;
 }
 
 /* ---- greedy search ---- */
@@ -166,11 +168,7 @@ static void greedy(decode_ctx_t *c, int n, int *out_len, float *out_lp, int *fin
     }
     tf_cache_clear(&c->cache, rows, c->slot);
     for (int t = 0; rows > 0; t++) {
-        for (int r = 0; r < rows; r++)
-            c->pos[r] = t;
-        tf_decode_step(c->m, c->be, &c->ws, &c->cache, rows, c->tok, c->pos, c->seq, c->slot, c->logits,
-                       &c->stats.moe_decoder);
-        c->stats.steps++;
+        step(c, rows, t);
         if (c->opt.scores)
             be_log_softmax(c->be, c->logits, rows, V);
         int kept = 0;
@@ -270,11 +268,7 @@ static void beam(decode_ctx_t *c, int n)
     }
     tf_cache_clear(&c->cache, rows, c->slot);
     for (int t = 0; rows > 0; t++) {
-        for (int r = 0; r < rows; r++)
-            c->pos[r] = t;
-        tf_decode_step(c->m, c->be, &c->ws, &c->cache, rows, c->tok, c->pos, c->seq, c->slot, c->logits,
-                       &c->stats.moe_decoder);
-        c->stats.steps++;
+        step(c, rows, t);
         be_log_softmax(c->be, c->logits, rows, V);
         for (int r = 0; r < rows; r++)
             if (c->forced[c->seq[r]])

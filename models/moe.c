@@ -5,14 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int grow(void **p, size_t n, size_t elem)
-{
-    void *q = realloc(*p, n > 0 ? n * elem : 1);
-    if (!q)
-        return -1;
-    *p = q;
-    return 0;
-}
+#include "common/mb_mem.h"
 
 int moe_ws_reserve(moe_ws_t *ws, int tokens, int d, int d_ff, int n_experts, int top_k, mb_error_t *err)
 {
@@ -26,13 +19,13 @@ int moe_ws_reserve(moe_ws_t *ws, int tokens, int d, int d_ff, int n_experts, int
     if (top_k < ws->top_k)
         top_k = ws->top_k;
     size_t tk = (size_t)tokens * (size_t)top_k;
-    if (grow((void **)&ws->probs, (size_t)tokens * (size_t)n_experts, sizeof(float)) ||
-        grow((void **)&ws->choice, tk, sizeof(int)) || grow((void **)&ws->weight, tk, sizeof(float)) ||
-        grow((void **)&ws->gate_choice, tk, sizeof(int)) || grow((void **)&ws->gate_weight, tk, sizeof(float)) ||
-        grow((void **)&ws->slot, tk, sizeof(int)) || grow((void **)&ws->count, (size_t)n_experts, sizeof(int)) ||
-        grow((void **)&ws->start, (size_t)n_experts + 1, sizeof(int)) || grow((void **)&ws->rows, tk, sizeof(int)) ||
-        grow((void **)&ws->xg, tk * (size_t)d, sizeof(float)) || grow((void **)&ws->hg, tk * (size_t)d_ff, sizeof(float)) ||
-        grow((void **)&ws->yg, tk * (size_t)d, sizeof(float)))
+    if (mb_grow((void **)&ws->probs, (size_t)tokens * (size_t)n_experts, sizeof(float)) ||
+        mb_grow((void **)&ws->choice, tk, sizeof(int)) || mb_grow((void **)&ws->weight, tk, sizeof(float)) ||
+        mb_grow((void **)&ws->gate_choice, tk, sizeof(int)) || mb_grow((void **)&ws->gate_weight, tk, sizeof(float)) ||
+        mb_grow((void **)&ws->slot, tk, sizeof(int)) || mb_grow((void **)&ws->count, (size_t)n_experts, sizeof(int)) ||
+        mb_grow((void **)&ws->start, (size_t)n_experts + 1, sizeof(int)) || mb_grow((void **)&ws->rows, tk, sizeof(int)) ||
+        mb_grow((void **)&ws->xg, tk * (size_t)d, sizeof(float)) || mb_grow((void **)&ws->hg, tk * (size_t)d_ff, sizeof(float)) ||
+        mb_grow((void **)&ws->yg, tk * (size_t)d, sizeof(float)))
         return mb_fail(err, "out of memory for the MoE workspace (%d tokens, %d experts)", tokens, n_experts);
     ws->cap_tokens = tokens;
     ws->cap_experts = n_experts;

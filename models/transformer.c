@@ -7,18 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mb_mem.h"
 #include "models/layers.h"
 
 #define LN_EPS 1e-5f
-
-static int grow(void **p, size_t n, size_t elem)
-{
-    void *q = realloc(*p, n > 0 ? n * elem : 1);
-    if (!q)
-        return -1;
-    *p = q;
-    return 0;
-}
 
 static int max_experts(const model_t *m)
 {
@@ -46,23 +38,23 @@ int tf_ws_reserve(tf_ws_t *ws, const model_t *m, int tokens, int src_tokens, int
         size_t td = (size_t)tokens * (size_t)c->d_model;
         float **bufs[] = {&ws->x, &ws->h, &ws->q, &ws->k, &ws->v, &ws->att, &ws->y, &ws->gate_in};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-            if (grow((void **)bufs[i], td, sizeof(float)))
+            if (mb_grow((void **)bufs[i], td, sizeof(float)))
                 goto oom;
-        if (grow((void **)&ws->ff, (size_t)tokens * (size_t)c->d_ff, sizeof(float)) ||
-            grow((void **)&ws->pos, (size_t)tokens, sizeof(int)) ||
-            grow((void **)&ws->group, (size_t)tokens, sizeof(int)) ||
-            grow((void **)&ws->sum, (size_t)c->d_model, sizeof(float)))
+        if (mb_grow((void **)&ws->ff, (size_t)tokens * (size_t)c->d_ff, sizeof(float)) ||
+            mb_grow((void **)&ws->pos, (size_t)tokens, sizeof(int)) ||
+            mb_grow((void **)&ws->group, (size_t)tokens, sizeof(int)) ||
+            mb_grow((void **)&ws->sum, (size_t)c->d_model, sizeof(float)))
             goto oom;
         ws->cap_tokens = tokens;
     }
     if (src_tokens > ws->cap_src) {
         size_t sd = (size_t)src_tokens * (size_t)c->d_model;
-        if (grow((void **)&ws->ck, sd, sizeof(float)) || grow((void **)&ws->cv, sd, sizeof(float)))
+        if (mb_grow((void **)&ws->ck, sd, sizeof(float)) || mb_grow((void **)&ws->cv, sd, sizeof(float)))
             goto oom;
         ws->cap_src = src_tokens;
     }
     if (scratch > ws->cap_scratch) {
-        if (grow((void **)&ws->scratch, (size_t)scratch, sizeof(float)))
+        if (mb_grow((void **)&ws->scratch, (size_t)scratch, sizeof(float)))
             goto oom;
         ws->cap_scratch = scratch;
     }
@@ -246,27 +238,27 @@ int tf_cache_reserve(tf_cache_t *c, const model_t *m, int slots, int max_len, in
         max_len = max_len > c->cap_len ? max_len : c->cap_len;
         size_t n = (size_t)slots * (size_t)max_len * (size_t)d;
         for (int i = 0; i < L; i++) {
-            if (grow((void **)&c->k[i], n, sizeof(float)) || grow((void **)&c->v[i], n, sizeof(float)))
+            if (mb_grow((void **)&c->k[i], n, sizeof(float)) || mb_grow((void **)&c->v[i], n, sizeof(float)))
                 goto oom;
             if (m->dec[i].is_moe && m->dec[i].moe.routing == MODEL_ROUTE_SENTENCE &&
-                grow((void **)&c->sum[i], (size_t)slots * d, sizeof(float)))
+                mb_grow((void **)&c->sum[i], (size_t)slots * d, sizeof(float)))
                 goto oom;
         }
-        if (grow((void **)&c->tmp, n, sizeof(float)))
+        if (mb_grow((void **)&c->tmp, n, sizeof(float)))
             goto oom;
         c->cap_slots = slots;
         c->cap_len = max_len;
     }
     if (src_tokens > c->cap_src) {
         for (int i = 0; i < L; i++)
-            if (grow((void **)&c->ck[i], (size_t)src_tokens * d, sizeof(float)) ||
-                grow((void **)&c->cv[i], (size_t)src_tokens * d, sizeof(float)))
+            if (mb_grow((void **)&c->ck[i], (size_t)src_tokens * d, sizeof(float)) ||
+                mb_grow((void **)&c->cv[i], (size_t)src_tokens * d, sizeof(float)))
                 goto oom;
         c->cap_src = src_tokens;
     }
     if (n_seq > c->cap_seq) {
-        if (grow((void **)&c->src_offset, (size_t)n_seq + 1, sizeof(int)) ||
-            grow((void **)&c->src_key, (size_t)n_seq, sizeof(int)))
+        if (mb_grow((void **)&c->src_offset, (size_t)n_seq + 1, sizeof(int)) ||
+            mb_grow((void **)&c->src_key, (size_t)n_seq, sizeof(int)))
             goto oom;
         c->cap_seq = n_seq;
     }
