@@ -13,6 +13,7 @@ static const cli_command_t commands[] = {
     {"translate", "decode sentences (token ids) with a model", cmd_translate},
     {"backends", "list the compute backends compiled in", cmd_backends},
     {"run", "run a scenario file and write its results CSV", cmd_run},
+    {"bleu", "BLEU and chrF of hypotheses against references (sacreBLEU-compatible)", cmd_bleu},
 };
 
 static void usage(FILE *f)
