@@ -32,5 +32,6 @@ int cmd_translate(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bleu(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const cli_command_t commands[] = {
     {"backends", "list the compute backends compiled in", cmd_backends},
     {"run", "run a scenario file and write its results CSV", cmd_run},
     {"bleu", "BLEU and chrF of hypotheses against references (sacreBLEU-compatible)", cmd_bleu},
+    {"compare", "compare two results CSVs: regression verdicts for CI", cmd_compare},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,588 @@
+/* cmd_compare: `moebench compare BASE.csv NEW.csv`: reads two results files
+ * (csvin.c), judges them (compare.c) and prints the verdicts as a text table,
+ * markdown (for a pull-request comment) or JSON; the exit status is the CI
+ * verdict: 0 no regression, 1 a regression, 2 bad input. */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "harness/cli.h"
+#include "harness/compare.h"
+#include "harness/csvin.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: moebench compare BASE.csv NEW.csv [options]\n"
+"\n"
+"Compares two results files written by `moebench run` (see results/README.md).\n"
+"Rows are matched by configuration (scenario, mode, variant, backend, precision,\n"
+"threads, task, batch_size, decode, target_qps); the rows of a configuration are\n"
+"its repetitions. For each configuration in both files and each metric: the\n"
+"medians, their ratio NEW/BASE with a 1-alpha interval (Hodges-Lehmann on log\n"
+"values), a two-sided Mann-Whitney U test (exact for small samples), and a verdict:\n"
+"  regressed     worse by more than the threshold, and significant (p <= alpha)\n"
+"  improved      better by more than the threshold, and significant\n"
+"  unchanged     not beyond the threshold\n"
+"  inconclusive  too few repetitions for p <= alpha ever to happen (the note says\n"
+"                how many are needed), or beyond the threshold but not significant\n"
+"  not measured  the metric's cells are empty in that configuration\n"
+"Instruction counts (papi_tot_ins, callgrind_ir; judged by default when both\n"
+"files have values) are deterministic: regressed when the median grew by more\n"
+"than --ins-threshold, no test. Configurations in only one file are listed.\n"
+"\n"
+"options:\n"
+"  --metric M[,M...]      columns to judge (default: tgt_tok_per_s,latency_p99_ms\n"
+"                         and the instruction counts). Higher is better for\n"
+"                         throughputs (*_per_s), bleu, chrf, latency_ok; lower for\n"
+"                         latencies, wall_s, peak_rss_mb, papi_*, callgrind_ir,\n"
+"                         task_clock_ms, page_faults, dropped_tokens, params_*,\n"
+"                         model_bytes; any other numeric column is taken as\n"
+"                         lower-is-better, with a note\n"
+"  --threshold P          change that matters, in percent (default 5%%)\n"
+"  --ins-threshold P      the same for instruction counts (default 1%%)\n"
+"  --alpha A              significance level of the test (default 0.01)\n"
+"  --ignore-key K[,K...]  leave key columns out of matching, e.g. `threads` to\n"
+"                         compare a 2-thread run with a 1-thread run\n"
+"  --format F             text (default; a table for people, may change),\n"
+"                         markdown (a summary line and a table for a pull\n"
+"                         request), json (stable, below)\n"
+"  -h, --help             this text\n"
+"\n"
+"exit status: 0 no regression, 1 at least one regression, 2 bad input (unreadable\n"
+"file, missing column, a cell that is not a number, bad option, or no\n"
+"configuration in both files).\n"
+"\n"
+"JSON (stable keys), one object:\n"
+"  base, new (the paths); threshold, ins_threshold, alpha (fractions);\n"
+"  ignored_keys [names]; regression (true when any verdict is regressed);\n"
+"  summary {regressed, improved, unchanged, inconclusive, not_measured,\n"
+"    only_in_base, only_in_new} (counts);\n"
+"  comparisons [{config {key column: value, for each matched key column},\n"
+"    metric, direction (\"higher_is_better\" | \"lower_is_better\"),\n"
+"    direction_known, kind (\"test\" | \"count\"), n_base, n_new (non-empty\n"
+"    cells), median_base, median_new, ratio (median_new / median_base),\n"
+"    change (ratio - 1), confidence (1 - alpha), ci_low, ci_high (bounds of the\n"
+"    ratio; ci_high null when the samples are too small to bound it), hl_ratio\n"
+"    (Hodges-Lehmann estimate), p, test (\"exact\" | \"exact-ties\" | \"normal\";\n"
+"    null for counts), verdict (\"regressed\" | \"improved\" | \"unchanged\" |\n"
+"    \"inconclusive\" | \"not_measured\"), reps_needed (repetitions needed in\n"
+"    each file; 0 unless too few), note (\"\" or why)}];\n"
+"  only_in_base, only_in_new [config objects]; notes [strings].\n"
+"  Numbers that do not exist (no test, no interval) are null.\n");
+}
+
+/* ---- options ---- */
+
+typedef struct list {
+    char **item;
+    size_t n;
+} list_t;
+
+static void list_free(list_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->item[i]);
+    free(l->item);
+}
+
+/* Appends the comma-separated names of `text`; empty names are an error. */
+static int list_add(list_t *l, const char *opt, const char *text, mb_error_t *err)
+{
+    const char *s = text;
+    for (;;) {
+        size_t len = strcspn(s, ",");
+        if (len == 0)
+            return mb_fail(err, "compare: %s: empty name in '%s'", opt, text);
+        char **it = realloc(l->item, (l->n + 1) * sizeof *it);
+        if (!it)
+            return mb_fail(err, "compare: out of memory");
+        l->item = it;
+        if (!(it[l->n] = strndup(s, len)))
+            return mb_fail(err, "compare: out of memory");
+        l->n++;
+        if (!s[len])
+            return 0;
+        s += len + 1;
+    }
+}
+
+/* "5%", "5" or "0.5%": a percentage, returned as a fraction. */
+static int parse_percent(const char *opt, const char *text, double *out, mb_error_t *err)
+{
+    char buf[64];
+    size_t len = strlen(text);
+    if (len >= sizeof buf)
+        return mb_fail(err, "compare: %s: '%s' is not a percentage", opt, text);
+    memcpy(buf, text, len + 1);
+    if (len && buf[len - 1] == '%')
+        buf[len - 1] = '\0';
+    if (cli_float(opt, buf, 0.0, 1000.0, out, err))
+        return mb_fail(err, "compare: %s: '%s' is not a percentage in [0%%, 1000%%]", opt, text);
+    *out /= 100.0;
+    return 0;
+}
+
+/* ---- formatting helpers ---- */
+
+static const char *verdict_text(cmp_verdict_t v)
+{
+    return v == CMP_NOT_MEASURED ? "not measured" : cmp_verdict_id(v);
+}
+
+static void fmt_value(char *b, size_t n, double v)
+{
+    if (isnan(v))
+        snprintf(b, n, "-");
+    else if (fabs(v) >= 1e4 || (v == floor(v) && fabs(v) < 1e15))
+        snprintf(b, n, "%.0f", v);
+    else
+        snprintf(b, n, "%.4g", v);
+}
+
+static void fmt_change(char *b, size_t n, const cmp_stat_t *s)
+{
+    if (isnan(s->ratio))
+        snprintf(b, n, "-");
+    else if (isinf(s->ratio))
+        snprintf(b, n, "%s", s->ratio > 0 ? "+inf" : "-inf");
+    else
+        snprintf(b, n, s->is_count ? "%+.2f%%" : "%+.1f%%", 100.0 * (s->ratio - 1.0));
+}
+
+static void fmt_interval(char *b, size_t n, const cmp_stat_t *s)
+{
+    if (isnan(s->ci_lo))
+        snprintf(b, n, "-");
+    else if (isinf(s->ci_hi))
+        snprintf(b, n, "unbounded");
+    else
+        snprintf(b, n, "[%+.1f%%, %+.1f%%]", 100.0 * (s->ci_lo - 1.0), 100.0 * (s->ci_hi - 1.0));
+}
+
+static void fmt_p(char *b, size_t n, const cmp_stat_t *s)
+{
+    if (!s->tested)
+        snprintf(b, n, "-");
+    else if (s->p < 0.0001)
+        snprintf(b, n, "<0.0001");
+    else
+        snprintf(b, n, "%.3g", s->p);
+}
+
+/* The cells of one comparison row. note_no: 1-based number of its note, 0 none. */
+#define CELL 256
+enum { C_CONFIG, C_METRIC, C_N, C_BASE, C_NEW, C_CHANGE, C_CI, C_P, C_VERDICT, C_COLS };
+
+static void row_cells(const cmp_report_t *r, const cmp_entry_t *e, int show_config, int note_no,
+                      char cell[C_COLS][CELL])
+{
+    const cmp_stat_t *s = &e->s;
+    snprintf(cell[C_CONFIG], CELL, "%s", show_config ? r->configs[e->config].label : "");
+    snprintf(cell[C_METRIC], CELL, "%s", r->metrics[e->metric].name);
+    snprintf(cell[C_N], CELL, "%zu/%zu", s->n_base, s->n_new);
+    fmt_value(cell[C_BASE], CELL, s->med_base);
+    fmt_value(cell[C_NEW], CELL, s->med_new);
+    fmt_change(cell[C_CHANGE], CELL, s);
+    fmt_interval(cell[C_CI], CELL, s);
+    fmt_p(cell[C_P], CELL, s);
+    if (note_no)
+        snprintf(cell[C_VERDICT], CELL, "%s [%d]", verdict_text(s->verdict), note_no);
+    else
+        snprintf(cell[C_VERDICT], CELL, "%s", verdict_text(s->verdict));
+}
+
+static void header_cells(const cmp_report_t *r, char cell[C_COLS][CELL])
+{
+    static const char *const names[C_COLS] = {"configuration", "metric", "n", "base", "new",
+                                              "change", "", "p", "verdict"};
+    for (int c = 0; c < C_COLS; c++)
+        snprintf(cell[c], CELL, "%s", names[c]);
+    snprintf(cell[C_CI], CELL, "%g%% interval", 100.0 * (1.0 - r->alpha));
+}
+
+static size_t configs_in(const cmp_report_t *r, int is_new)
+{
+    size_t k = 0;
+    for (size_t c = 0; c < r->nconfigs; c++)
+        k += is_new ? r->configs[c].n_new > 0 : r->configs[c].n_base > 0;
+    return k;
+}
+
+static void summary_counts(const cmp_report_t *r, FILE *f)
+{
+    fprintf(f, "%zu regressed, %zu improved, %zu unchanged, %zu inconclusive, %zu not measured",
+            r->count[CMP_REGRESSED], r->count[CMP_IMPROVED], r->count[CMP_UNCHANGED],
+            r->count[CMP_INCONCLUSIVE], r->count[CMP_NOT_MEASURED]);
+}
+
+/* ---- text ---- */
+
+static void print_cells(FILE *f, char cell[C_COLS][CELL], const size_t w[C_COLS])
+{
+    static const int right[C_COLS] = {0, 0, 1, 1, 1, 1, 0, 1, 0};
+    for (int c = 0; c < C_COLS; c++) {
+        if (c)
+            fputs("  ", f);
+        if (c == C_COLS - 1)
+            fputs(cell[c], f);
+        else
+            fprintf(f, right[c] ? "%*s" : "%-*s", (int)w[c], cell[c]);
+    }
+    fputc('\n', f);
+}
+
+/* Numbers the distinct entry notes 1, 2, ... in order of first use (identical
+ * notes share a number); num[i] is 0 for an entry without a note. */
+static int *note_numbers(const cmp_report_t *r)
+{
+    int *num = calloc(r->nentries ? r->nentries : 1, sizeof *num);
+    int next = 0;
+    for (size_t i = 0; num && i < r->nentries; i++) {
+        if (!r->entries[i].s.note[0])
+            continue;
+        for (size_t j = 0; j < i && !num[i]; j++)
+            if (!strcmp(r->entries[j].s.note, r->entries[i].s.note))
+                num[i] = num[j];
+        if (!num[i])
+            num[i] = ++next;
+    }
+    return num;
+}
+
+static void print_lists(const cmp_report_t *r, const int *num, FILE *f, const char *item,
+                        const char *code)
+{
+    for (int is_new = 0; is_new < 2; is_new++) {
+        size_t k = is_new ? r->n_only_new : r->n_only_base;
+        if (!k)
+            continue;
+        fprintf(f, "\nonly in %s (%s), not compared:\n", is_new ? "NEW" : "BASE",
+                is_new ? r->new_name : r->base_name);
+        for (size_t c = 0; c < r->nconfigs; c++) {
+            const cmp_config_t *cf = &r->configs[c];
+            if (is_new ? cf->n_new && !cf->n_base : cf->n_base && !cf->n_new)
+                fprintf(f, "%s%s%s%s\n", item, code, cf->label, code);
+        }
+    }
+    int printed = 0, any = 0;
+    for (size_t i = 0; i < r->nentries; i++) {
+        if (num[i] <= printed)
+            continue;
+        if (!any++)
+            fputs("\nnotes:\n", f);
+        fprintf(f, "%s[%d] %s\n", item, num[i], r->entries[i].s.note);
+        printed = num[i];
+    }
+    for (size_t i = 0; i < r->nnotes; i++) {
+        if (!any++)
+            fputs("\nnotes:\n", f);
+        fprintf(f, "%s%s\n", item, r->notes[i]);
+    }
+}
+
+static int print_text(const cmp_report_t *r, FILE *f)
+{
+    fprintf(f, "BASE %s: %zu rows, %zu configurations\n", r->base_name, r->base_rows,
+            configs_in(r, 0));
+    fprintf(f, "NEW  %s: %zu rows, %zu configurations\n", r->new_name, r->new_rows,
+            configs_in(r, 1));
+    fprintf(f, "threshold %g%%, alpha %g (Mann-Whitney U), instruction counts %g%%\n\n",
+            100.0 * r->threshold, r->alpha, 100.0 * r->ins_threshold);
+    int *num = note_numbers(r);
+    if (!num)
+        return -1;
+    if (!r->nentries) {
+        fputs("no configuration is in both files: nothing compared\n", f);
+    } else {
+        size_t rows = r->nentries + 1;
+        char(*cells)[C_COLS][CELL] = malloc(rows * sizeof *cells);
+        if (!cells) {
+            free(num);
+            return -1;
+        }
+        header_cells(r, cells[0]);
+        for (size_t i = 0; i < r->nentries; i++) {
+            const cmp_entry_t *e = &r->entries[i];
+            int first = i == 0 || r->entries[i - 1].config != e->config;
+            row_cells(r, e, first, num[i], cells[i + 1]);
+        }
+        size_t w[C_COLS] = {0};
+        for (size_t i = 0; i < rows; i++)
+            for (int c = 0; c < C_COLS; c++)
+                if (strlen(cells[i][c]) > w[c])
+                    w[c] = strlen(cells[i][c]);
+        for (size_t i = 0; i < rows; i++)
+            print_cells(f, cells[i], w);
+        free(cells);
+    }
+    print_lists(r, num, f, "  ", "");
+    free(num);
+    fputc('\n', f);
+    summary_counts(r, f);
+    fprintf(f, "; %zu configurations only in BASE, %zu only in NEW\n", r->n_only_base,
+            r->n_only_new);
+    fprintf(f, "result: %s\n", r->count[CMP_REGRESSED] ? "REGRESSION" : "no regression");
+    return 0;
+}
+
+/* ---- markdown ---- */
+
+static void md_cell(FILE *f, const char *s)
+{
+    fputs(" ", f);
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputs(" |", f);
+}
+
+static int print_markdown(const cmp_report_t *r, FILE *f)
+{
+    int *num = note_numbers(r);
+    if (!num)
+        return -1;
+    size_t reg = r->count[CMP_REGRESSED];
+    if (reg)
+        fprintf(f, "**moebench compare: %zu regression%s** — ", reg, reg == 1 ? "" : "s");
+    else
+        fputs("**moebench compare: no regression** — ", f);
+    summary_counts(r, f);
+    fprintf(f, " (`%s` → `%s`; threshold %g%%, alpha %g, instruction counts %g%%)\n\n",
+            r->base_name, r->new_name, 100.0 * r->threshold, r->alpha, 100.0 * r->ins_threshold);
+    if (!r->nentries) {
+        fputs("No configuration is in both files: nothing compared.\n", f);
+    } else {
+        char cells[C_COLS][CELL];
+        header_cells(r, cells);
+        fputs("|", f);
+        for (int c = 0; c < C_COLS; c++)
+            md_cell(f, cells[c]);
+        fputs("\n|---|---|--:|--:|--:|--:|---|--:|---|\n", f);
+        for (size_t i = 0; i < r->nentries; i++) {
+            const cmp_entry_t *e = &r->entries[i];
+            int first = i == 0 || r->entries[i - 1].config != e->config;
+            row_cells(r, e, first, num[i], cells);
+            if (e->s.verdict == CMP_REGRESSED)
+                snprintf(cells[C_VERDICT], CELL, "**regressed**");
+            fputs("|", f);
+            for (int c = 0; c < C_COLS; c++)
+                md_cell(f, cells[c]);
+            fputc('\n', f);
+        }
+    }
+    print_lists(r, num, f, "- ", "`");
+    free(num);
+    return 0;
+}
+
+/* ---- json ---- */
+
+static void json_num(cJSON *o, const char *key, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+static cJSON *json_config(const cmp_report_t *r, const cmp_config_t *cf)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int k = 0; k < CMP_NKEYS; k++)
+        if (r->key_used[k])
+            cJSON_AddStringToObject(o, cmp_key_columns[k], cf->key[k]);
+    return o;
+}
+
+static int print_json(const cmp_report_t *r, FILE *f)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "base", r->base_name);
+    cJSON_AddStringToObject(o, "new", r->new_name);
+    json_num(o, "threshold", r->threshold);
+    json_num(o, "ins_threshold", r->ins_threshold);
+    json_num(o, "alpha", r->alpha);
+    cJSON *ign = cJSON_AddArrayToObject(o, "ignored_keys");
+    for (int k = 0; k < CMP_NKEYS; k++)
+        if (!r->key_used[k])
+            cJSON_AddItemToArray(ign, cJSON_CreateString(cmp_key_columns[k]));
+    cJSON_AddBoolToObject(o, "regression", r->count[CMP_REGRESSED] > 0);
+    cJSON *sum = cJSON_AddObjectToObject(o, "summary");
+    for (int v = 0; v < CMP_NVERDICTS; v++)
+        cJSON_AddNumberToObject(sum, cmp_verdict_id((cmp_verdict_t)v), (double)r->count[v]);
+    cJSON_AddNumberToObject(sum, "only_in_base", (double)r->n_only_base);
+    cJSON_AddNumberToObject(sum, "only_in_new", (double)r->n_only_new);
+    cJSON *arr = cJSON_AddArrayToObject(o, "comparisons");
+    for (size_t i = 0; i < r->nentries; i++) {
+        const cmp_entry_t *e = &r->entries[i];
+        const cmp_stat_t *s = &e->s;
+        const cmp_metric_t *m = &r->metrics[e->metric];
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddItemToObject(c, "config", json_config(r, &r->configs[e->config]));
+        cJSON_AddStringToObject(c, "metric", m->name);
+        cJSON_AddStringToObject(c, "direction", m->dir == CMP_HIGHER_IS_BETTER
+                                                    ? "higher_is_better" : "lower_is_better");
+        cJSON_AddBoolToObject(c, "direction_known", m->known);
+        cJSON_AddStringToObject(c, "kind", s->is_count ? "count" : "test");
+        cJSON_AddNumberToObject(c, "n_base", (double)s->n_base);
+        cJSON_AddNumberToObject(c, "n_new", (double)s->n_new);
+        json_num(c, "median_base", s->med_base);
+        json_num(c, "median_new", s->med_new);
+        json_num(c, "ratio", s->ratio);
+        json_num(c, "change", s->ratio - 1.0);
+        json_num(c, "confidence", 1.0 - r->alpha);
+        json_num(c, "ci_low", s->ci_lo);
+        json_num(c, "ci_high", s->ci_hi);
+        json_num(c, "hl_ratio", s->est);
+        json_num(c, "p", s->tested ? s->p : NAN);
+        if (s->tested)
+            cJSON_AddStringToObject(c, "test", stats_mwu_method_name(s->method));
+        else
+            cJSON_AddNullToObject(c, "test");
+        cJSON_AddStringToObject(c, "verdict", cmp_verdict_id(s->verdict));
+        cJSON_AddNumberToObject(c, "reps_needed", (double)s->reps_needed);
+        cJSON_AddStringToObject(c, "note", s->note);
+        cJSON_AddItemToArray(arr, c);
+    }
+    for (int is_new = 0; is_new < 2; is_new++) {
+        cJSON *only = cJSON_AddArrayToObject(o, is_new ? "only_in_new" : "only_in_base");
+        for (size_t c = 0; c < r->nconfigs; c++) {
+            const cmp_config_t *cf = &r->configs[c];
+            if (is_new ? cf->n_new && !cf->n_base : cf->n_base && !cf->n_new)
+                cJSON_AddItemToArray(only, json_config(r, cf));
+        }
+    }
+    cJSON *notes = cJSON_AddArrayToObject(o, "notes");
+    for (size_t i = 0; i < r->nnotes; i++)
+        cJSON_AddItemToArray(notes, cJSON_CreateString(r->notes[i]));
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!text)
+        return -1;
+    fprintf(f, "%s\n", text);
+    cJSON_free(text);
+    return 0;
+}
+
+/* ---- the subcommand ---- */
+
+int cmd_compare(int argc, char **argv)
+{
+    enum { O_METRIC = 256, O_THRESHOLD, O_INS, O_ALPHA, O_FORMAT, O_IGNORE };
+    static const struct option longopts[] = {
+        {"metric", required_argument, NULL, O_METRIC},
+        {"threshold", required_argument, NULL, O_THRESHOLD},
+        {"ins-threshold", required_argument, NULL, O_INS},
+        {"alpha", required_argument, NULL, O_ALPHA},
+        {"format", required_argument, NULL, O_FORMAT},
+        {"ignore-key", required_argument, NULL, O_IGNORE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cmp_options_t o;
+    cmp_options_default(&o);
+    list_t metrics = {0}, ignore = {0};
+    enum { F_TEXT, F_MARKDOWN, F_JSON } format = F_TEXT;
+    csvin_t *base = NULL, *new_ = NULL;
+    cmp_report_t *rep = NULL;
+    mb_error_t err;
+    int rc = 2, opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            usage(stdout);
+            rc = 0;
+            goto done;
+        case O_METRIC:
+            if (list_add(&metrics, "--metric", optarg, &err))
+                goto bad;
+            break;
+        case O_IGNORE:
+            if (list_add(&ignore, "--ignore-key", optarg, &err))
+                goto bad;
+            break;
+        case O_THRESHOLD:
+            if (parse_percent("--threshold", optarg, &o.threshold, &err))
+                goto bad;
+            break;
+        case O_INS:
+            if (parse_percent("--ins-threshold", optarg, &o.ins_threshold, &err))
+                goto bad;
+            break;
+        case O_ALPHA:
+            if (cli_float("--alpha", optarg, 1e-12, 0.5, &o.alpha, &err)) {
+                mb_prefix(&err, "compare: ");
+                goto bad;
+            }
+            break;
+        case O_FORMAT:
+            if (!strcmp(optarg, "text"))
+                format = F_TEXT;
+            else if (!strcmp(optarg, "markdown") || !strcmp(optarg, "md"))
+                format = F_MARKDOWN;
+            else if (!strcmp(optarg, "json"))
+                format = F_JSON;
+            else {
+                mb_fail(&err, "compare: --format: '%s' is not text, markdown or json", optarg);
+                goto bad;
+            }
+            break;
+        default:
+            rc = cli_bad_option("compare", opt, argv, optind, optopt);
+            goto done;
+        }
+    }
+    if (argc - optind != 2) {
+        mb_fail(&err, "compare: needs two files, BASE.csv and NEW.csv (got %d); see "
+                      "'moebench compare --help'", argc - optind);
+        goto bad;
+    }
+    if (metrics.n) {
+        o.metrics = (const char *const *)metrics.item;
+        o.nmetrics = metrics.n;
+    }
+    o.ignore = (const char *const *)ignore.item;
+    o.nignore = ignore.n;
+    if (csvin_read(argv[optind], &base, &err) || csvin_read(argv[optind + 1], &new_, &err) ||
+        cmp_tables(base, new_, &o, &rep, &err))
+        goto bad;
+    if ((format == F_JSON ? print_json(rep, stdout)
+         : format == F_MARKDOWN ? print_markdown(rep, stdout)
+                                : print_text(rep, stdout))) {
+        mb_fail(&err, "compare: out of memory");
+        goto bad;
+    }
+    fflush(stdout);
+    if (!rep->nentries && (rep->n_only_base || rep->n_only_new)) {
+        int k = cmp_suggest_ignore(rep);
+        if (k >= 0)
+            mb_fail(&err, "compare: %s and %s have no configuration in common; they differ in "
+                          "%s: to compare across it, add --ignore-key %s", rep->base_name,
+                    rep->new_name, cmp_key_columns[k], cmp_key_columns[k]);
+        else
+            mb_fail(&err, "compare: %s and %s have no configuration in common (different "
+                          "scenarios? see --ignore-key)", rep->base_name, rep->new_name);
+        goto bad;
+    }
+    rc = rep->count[CMP_REGRESSED] ? 1 : 0;
+    goto done;
+bad:
+    cli_error(&err);
+    rc = 2;
+done:
+    cmp_report_free(rep);
+    csvin_free(base);
+    csvin_free(new_);
+    list_free(&metrics);
+    list_free(&ignore);
+    return rc;
+}

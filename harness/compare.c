@@ -1,0 +1,520 @@
+/* compare: matching configurations of two results tables and judging their
+ * metrics (see compare.h). */
+#include "harness/compare.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const cmp_key_columns[CMP_NKEYS] = {
+    "scenario", "mode", "variant", "backend", "precision",
+    "threads", "task", "batch_size", "decode", "target_qps",
+};
+
+const char *cmp_verdict_id(cmp_verdict_t v)
+{
+    switch (v) {
+    case CMP_UNCHANGED: return "unchanged";
+    case CMP_IMPROVED: return "improved";
+    case CMP_REGRESSED: return "regressed";
+    case CMP_INCONCLUSIVE: return "inconclusive";
+    case CMP_NOT_MEASURED: return "not_measured";
+    }
+    return "?";
+}
+
+/* The documented metric columns of results/README.md and which way is better. */
+static const struct {
+    const char *name;
+    cmp_direction_t dir;
+} known_metrics[] = {
+    {"tgt_tok_per_s", CMP_HIGHER_IS_BETTER},  {"src_tok_per_s", CMP_HIGHER_IS_BETTER},
+    {"sent_per_s", CMP_HIGHER_IS_BETTER},     {"bleu", CMP_HIGHER_IS_BETTER},
+    {"chrf", CMP_HIGHER_IS_BETTER},           {"latency_ok", CMP_HIGHER_IS_BETTER},
+    {"wall_s", CMP_LOWER_IS_BETTER},          {"latency_mean_ms", CMP_LOWER_IS_BETTER},
+    {"latency_std_ms", CMP_LOWER_IS_BETTER},  {"latency_p50_ms", CMP_LOWER_IS_BETTER},
+    {"latency_p90_ms", CMP_LOWER_IS_BETTER},  {"latency_p99_ms", CMP_LOWER_IS_BETTER},
+    {"peak_rss_mb", CMP_LOWER_IS_BETTER},     {"callgrind_ir", CMP_LOWER_IS_BETTER},
+    {"task_clock_ms", CMP_LOWER_IS_BETTER},   {"page_faults", CMP_LOWER_IS_BETTER},
+    {"dropped_tokens", CMP_LOWER_IS_BETTER},  {"model_bytes", CMP_LOWER_IS_BETTER},
+    {"params_total", CMP_LOWER_IS_BETTER},    {"params_served", CMP_LOWER_IS_BETTER},
+    {"params_active", CMP_LOWER_IS_BETTER},
+};
+
+int cmp_metric_direction(const char *column, cmp_direction_t *dir)
+{
+    for (size_t i = 0; i < sizeof known_metrics / sizeof known_metrics[0]; i++)
+        if (!strcmp(column, known_metrics[i].name)) {
+            *dir = known_metrics[i].dir;
+            return 1;
+        }
+    *dir = CMP_LOWER_IS_BETTER;
+    return !strncmp(column, "papi_", 5); /* every PAPI counter: fewer is better */
+}
+
+int cmp_metric_is_count(const char *column)
+{
+    return !strcmp(column, "papi_tot_ins") || !strcmp(column, "callgrind_ir");
+}
+
+void cmp_options_default(cmp_options_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->threshold = 0.05;
+    o->ins_threshold = 0.01;
+    o->alpha = 0.01;
+}
+
+/* Relative changes within this of the threshold count as equal to it, so that
+ * 1.05 / 1.00 - 1 (0.0500000000000000444) is not "more than 5%". */
+#define CMP_EPS 1e-9
+
+static int all_positive(const double *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(x[i] > 0.0))
+            return 0;
+    return 1;
+}
+
+int cmp_judge(const double *base, size_t nb, const double *new_, size_t nn, cmp_direction_t dir,
+              int is_count, const cmp_options_t *o, cmp_stat_t *out, mb_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    out->n_base = nb;
+    out->n_new = nn;
+    out->is_count = is_count;
+    out->med_base = out->med_new = out->ratio = NAN;
+    out->ci_lo = out->ci_hi = out->est = out->p = NAN;
+    if (nb == 0 || nn == 0) {
+        out->verdict = CMP_NOT_MEASURED;
+        snprintf(out->note, sizeof out->note, "not measured in %s",
+                 nb == 0 && nn == 0 ? "either file" : nb == 0 ? "BASE" : "NEW");
+        return 0;
+    }
+    out->med_base = stats_median(base, nb);
+    out->med_new = stats_median(new_, nn);
+    if (isnan(out->med_base) || isnan(out->med_new))
+        return mb_fail(err, "compare: out of memory");
+    if (out->med_base != 0.0)
+        out->ratio = out->med_new / out->med_base;
+    else
+        out->ratio = out->med_new == 0.0 ? 1.0 : out->med_new > 0.0 ? INFINITY : -INFINITY;
+    double worse = dir == CMP_LOWER_IS_BETTER ? out->ratio - 1.0 : 1.0 - out->ratio;
+
+    if (is_count) {
+        /* Deterministic counts: any real change shows, no test needed. */
+        double t = o->ins_threshold + CMP_EPS;
+        out->verdict = worse > t ? CMP_REGRESSED : worse < -t ? CMP_IMPROVED : CMP_UNCHANGED;
+        return 0;
+    }
+
+    stats_mwu_t u;
+    if (stats_mann_whitney(base, nb, new_, nn, &u, err))
+        return -1;
+    out->tested = 1;
+    out->p = u.p;
+    out->method = u.method;
+    if (all_positive(base, nb) && all_positive(new_, nn) &&
+        stats_ratio_ci(base, nb, new_, nn, 1.0 - o->alpha, &out->est, &out->ci_lo, &out->ci_hi,
+                       err) < 0)
+        return -1;
+
+    double t = o->threshold + CMP_EPS;
+    double min_p = stats_mwu_min_p(nb, nn);
+    int significant = u.p <= o->alpha;
+    if (min_p > o->alpha) {
+        size_t k = stats_mwu_reps_needed(o->alpha);
+        out->verdict = CMP_INCONCLUSIVE;
+        out->reps_needed = k;
+        snprintf(out->note, sizeof out->note,
+                 "too few repetitions (%zu and %zu): the smallest p-value they allow is %.3g > "
+                 "alpha %g; needs >= %zu in each file (exact Mann-Whitney with n = m = %zu "
+                 "gives minimum p = %.3g)",
+                 nb, nn, min_p, o->alpha, k, k, stats_mwu_min_p(k, k));
+    } else if (significant && worse > t) {
+        out->verdict = CMP_REGRESSED;
+    } else if (significant && worse < -t) {
+        out->verdict = CMP_IMPROVED;
+    } else if (fabs(worse) > t) {
+        out->verdict = CMP_INCONCLUSIVE;
+        snprintf(out->note, sizeof out->note,
+                 "%s by %.1f%% but not significant (p = %.3g > alpha %g): too noisy to decide; "
+                 "more repetitions may",
+                 worse > 0 ? "worse" : "better", 100.0 * fabs(worse), u.p, o->alpha);
+    } else {
+        out->verdict = CMP_UNCHANGED;
+        if (significant && worse != 0.0)
+            snprintf(out->note, sizeof out->note,
+                     "a significant change (p = %.3g) within the threshold", u.p);
+    }
+    return 0;
+}
+
+/* ---- matching ---- */
+
+static int add_note(cmp_report_t *r, mb_error_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int add_note(cmp_report_t *r, mb_error_t *err, const char *fmt, ...)
+{
+    char buf[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    char **n = realloc(r->notes, (r->nnotes + 1) * sizeof *n);
+    if (!n)
+        return mb_fail(err, "compare: out of memory");
+    r->notes = n;
+    if (!(n[r->nnotes] = strdup(buf)))
+        return mb_fail(err, "compare: out of memory");
+    r->nnotes++;
+    return 0;
+}
+
+static int is_key_column(const char *name)
+{
+    for (int k = 0; k < CMP_NKEYS; k++)
+        if (!strcmp(name, cmp_key_columns[k]))
+            return 1;
+    return 0;
+}
+
+static int col_has_value(const csvin_t *t, long col)
+{
+    for (size_t i = 0; i < t->nrows; i++)
+        if (csvin_get(t, i, (size_t)col)[0])
+            return 1;
+    return 0;
+}
+
+static int add_metric(cmp_report_t *r, const char *name, mb_error_t *err)
+{
+    for (size_t i = 0; i < r->nmetrics; i++)
+        if (!strcmp(r->metrics[i].name, name))
+            return 0; /* named twice */
+    cmp_metric_t *m = realloc(r->metrics, (r->nmetrics + 1) * sizeof *m);
+    if (!m)
+        return mb_fail(err, "compare: out of memory");
+    r->metrics = m;
+    m += r->nmetrics;
+    memset(m, 0, sizeof *m);
+    if (!(m->name = strdup(name)))
+        return mb_fail(err, "compare: out of memory");
+    r->nmetrics++;
+    m->known = cmp_metric_direction(name, &m->dir);
+    m->is_count = cmp_metric_is_count(name);
+    if (!m->known)
+        return add_note(r, err, "'%s' is not a documented column: lower is assumed to be better",
+                        name);
+    return 0;
+}
+
+/* The metrics to judge, each checked to exist in both files. */
+static int choose_metrics(cmp_report_t *r, const csvin_t *b, const csvin_t *n,
+                          const cmp_options_t *o, mb_error_t *err)
+{
+    static const char *const defaults[] = {"tgt_tok_per_s", "latency_p99_ms"};
+    static const char *const counts[] = {"papi_tot_ins", "callgrind_ir"};
+    const char *const *names = o->metrics ? o->metrics : defaults;
+    size_t count = o->metrics ? o->nmetrics : 2;
+    for (size_t i = 0; i < count; i++) {
+        if (is_key_column(names[i]))
+            return mb_fail(err, "compare: --metric: '%s' identifies configurations; it is not a "
+                                "metric", names[i]);
+        for (int f = 0; f < 2; f++)
+            if (csvin_col(f ? n : b, names[i]) < 0)
+                return mb_fail(err, "%s: no column '%s' (%s)", (f ? n : b)->name, names[i],
+                               o->metrics ? "named by --metric"
+                                          : "a default metric; name others with --metric");
+        if (add_metric(r, names[i], err))
+            return -1;
+    }
+    if (!o->metrics)
+        for (size_t i = 0; i < 2; i++) {
+            long cb = csvin_col(b, counts[i]), cn = csvin_col(n, counts[i]);
+            if (cb >= 0 && cn >= 0 && col_has_value(b, cb) && col_has_value(n, cn) &&
+                add_metric(r, counts[i], err))
+                return -1;
+        }
+    return 0;
+}
+
+/* Every metric cell of a file as a number (NAN: empty), metric-major. */
+static int read_values(const csvin_t *t, const cmp_report_t *r, double **out, mb_error_t *err)
+{
+    *out = NULL;
+    if (t->nrows == 0)
+        return 0;
+    double *v = malloc(r->nmetrics * t->nrows * sizeof *v);
+    if (!v)
+        return mb_fail(err, "compare: out of memory");
+    for (size_t m = 0; m < r->nmetrics; m++) {
+        size_t col = (size_t)csvin_col(t, r->metrics[m].name);
+        for (size_t i = 0; i < t->nrows; i++) {
+            const char *cell = csvin_get(t, i, col);
+            double x = NAN;
+            if (csvin_number(cell, &x) < 0) {
+                free(v);
+                return mb_fail(err, "%s:%zu: column '%s': '%s' is not a number", t->name,
+                               t->line[i], r->metrics[m].name, cell);
+            }
+            v[m * t->nrows + i] = x;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+static char *make_label(const cmp_config_t *c)
+{
+    char buf[600];
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < CMP_NKEYS; k++) {
+        const char *v = c->key[k];
+        if (!v || !v[0])
+            continue;
+        const char *pre = !strcmp(cmp_key_columns[k], "threads")      ? "threads="
+                          : !strcmp(cmp_key_columns[k], "batch_size") ? "batch="
+                          : !strcmp(cmp_key_columns[k], "target_qps") ? "qps="
+                                                                       : "";
+        int w = snprintf(buf + at, sizeof buf - at, "%s%s%s", at ? " " : "", pre, v);
+        if (w < 0 || (size_t)w >= sizeof buf - at)
+            break;
+        at += (size_t)w;
+    }
+    return strdup(at ? buf : "(all rows)");
+}
+
+static int push_row(size_t **rows, size_t *n, size_t row)
+{
+    size_t *r = realloc(*rows, (*n + 1) * sizeof *r);
+    if (!r)
+        return -1;
+    r[(*n)++] = row;
+    *rows = r;
+    return 0;
+}
+
+/* Files every row of t under its configuration, creating configurations as
+ * they first appear. */
+static int file_rows(cmp_report_t *r, const csvin_t *t, int is_new, mb_error_t *err)
+{
+    long col[CMP_NKEYS];
+    for (int k = 0; k < CMP_NKEYS; k++)
+        col[k] = r->key_used[k] ? csvin_col(t, cmp_key_columns[k]) : -1;
+    for (size_t i = 0; i < t->nrows; i++) {
+        size_t c = 0;
+        for (; c < r->nconfigs; c++) {
+            int k = 0;
+            for (; k < CMP_NKEYS; k++)
+                if (col[k] >= 0 && strcmp(r->configs[c].key[k], csvin_get(t, i, (size_t)col[k])))
+                    break;
+            if (k == CMP_NKEYS)
+                break;
+        }
+        if (c == r->nconfigs) {
+            cmp_config_t *cs = realloc(r->configs, (r->nconfigs + 1) * sizeof *cs);
+            if (!cs)
+                return mb_fail(err, "compare: out of memory");
+            r->configs = cs;
+            cmp_config_t *cf = &cs[r->nconfigs++];
+            memset(cf, 0, sizeof *cf);
+            for (int k = 0; k < CMP_NKEYS; k++)
+                if (col[k] >= 0 && !(cf->key[k] = strdup(csvin_get(t, i, (size_t)col[k]))))
+                    return mb_fail(err, "compare: out of memory");
+            if (!(cf->label = make_label(cf)))
+                return mb_fail(err, "compare: out of memory");
+        }
+        cmp_config_t *cf = &r->configs[c];
+        if (is_new ? push_row(&cf->rows_new, &cf->n_new, i) : push_row(&cf->rows_base, &cf->n_base, i))
+            return mb_fail(err, "compare: out of memory");
+    }
+    return 0;
+}
+
+static int judge_all(cmp_report_t *r, const csvin_t *b, const csvin_t *n, const double *vb,
+                     const double *vn, const cmp_options_t *o, mb_error_t *err)
+{
+    size_t both = 0, most = 1;
+    for (size_t c = 0; c < r->nconfigs; c++) {
+        const cmp_config_t *cf = &r->configs[c];
+        both += cf->n_base && cf->n_new;
+        r->n_only_base += cf->n_base && !cf->n_new;
+        r->n_only_new += !cf->n_base && cf->n_new;
+        if (cf->n_base > most)
+            most = cf->n_base;
+        if (cf->n_new > most)
+            most = cf->n_new;
+    }
+    if (both && !(r->entries = calloc(both * (r->nmetrics ? r->nmetrics : 1), sizeof *r->entries)))
+        return mb_fail(err, "compare: out of memory");
+    double *xb = malloc(most * sizeof *xb), *xn = malloc(most * sizeof *xn);
+    if (!xb || !xn) {
+        free(xb);
+        free(xn);
+        return mb_fail(err, "compare: out of memory");
+    }
+    int rc = 0;
+    for (size_t c = 0; c < r->nconfigs && !rc; c++) {
+        const cmp_config_t *cf = &r->configs[c];
+        if (!cf->n_base || !cf->n_new)
+            continue;
+        for (size_t m = 0; m < r->nmetrics && !rc; m++) {
+            size_t kb = 0, kn = 0;
+            for (size_t i = 0; i < cf->n_base; i++) {
+                double x = vb[m * b->nrows + cf->rows_base[i]];
+                if (!isnan(x))
+                    xb[kb++] = x;
+            }
+            for (size_t i = 0; i < cf->n_new; i++) {
+                double x = vn[m * n->nrows + cf->rows_new[i]];
+                if (!isnan(x))
+                    xn[kn++] = x;
+            }
+            cmp_entry_t *e = &r->entries[r->nentries++];
+            e->config = c;
+            e->metric = m;
+            rc = cmp_judge(xb, kb, xn, kn, r->metrics[m].dir, r->metrics[m].is_count, o, &e->s, err);
+            if (!rc)
+                r->count[e->s.verdict]++;
+        }
+    }
+    free(xb);
+    free(xn);
+    return rc;
+}
+
+/* Wall-clock metrics from two different machines compare the machines as
+ * much as the code: say so when cpu_model or cores differ between the files. */
+static int machine_notes(cmp_report_t *r, const csvin_t *b, const csvin_t *n, mb_error_t *err)
+{
+    static const char *const cols[] = {"cpu_model", "cores"};
+    for (int i = 0; i < 2; i++) {
+        long cb = csvin_col(b, cols[i]), cn = csvin_col(n, cols[i]);
+        if (cb < 0 || cn < 0 || !b->nrows || !n->nrows)
+            continue;
+        const char *vb = csvin_get(b, 0, (size_t)cb);
+        for (size_t j = 0; j < n->nrows; j++) {
+            const char *vn = csvin_get(n, j, (size_t)cn);
+            if (strcmp(vb, vn))
+                return add_note(r, err, "the files come from different machines (%s '%s' in "
+                                        "BASE, '%s' in NEW): wall-clock metrics compare the "
+                                        "machines as well as the code", cols[i], vb, vn);
+        }
+    }
+    return 0;
+}
+
+int cmp_tables(const csvin_t *b, const csvin_t *n, const cmp_options_t *o, cmp_report_t **out,
+               mb_error_t *err)
+{
+    *out = NULL;
+    cmp_report_t *r = calloc(1, sizeof *r);
+    if (!r || !(r->base_name = strdup(b->name)) || !(r->new_name = strdup(n->name))) {
+        cmp_report_free(r);
+        return mb_fail(err, "compare: out of memory");
+    }
+    r->base_rows = b->nrows;
+    r->new_rows = n->nrows;
+    r->threshold = o->threshold;
+    r->ins_threshold = o->ins_threshold;
+    r->alpha = o->alpha;
+    double *vb = NULL, *vn = NULL;
+    int rc = -1;
+
+    for (int k = 0; k < CMP_NKEYS; k++)
+        r->key_used[k] = 1;
+    for (size_t i = 0; i < o->nignore; i++) {
+        int k = 0;
+        while (k < CMP_NKEYS && strcmp(o->ignore[i], cmp_key_columns[k]))
+            k++;
+        if (k == CMP_NKEYS) {
+            mb_fail(err, "compare: --ignore-key: '%s' is not a configuration column (scenario, "
+                         "mode, variant, backend, precision, threads, task, batch_size, decode, "
+                         "target_qps)", o->ignore[i]);
+            goto done;
+        }
+        r->key_used[k] = 0;
+    }
+    for (int k = 0; k < CMP_NKEYS; k++)
+        for (int f = 0; f < 2 && r->key_used[k]; f++)
+            if (csvin_col(f ? n : b, cmp_key_columns[k]) < 0) {
+                mb_fail(err, "%s: no column '%s' (one of the columns that identify a "
+                             "configuration; see results/README.md)", (f ? n : b)->name,
+                        cmp_key_columns[k]);
+                goto done;
+            }
+    if (o->nignore) {
+        char list[200] = "";
+        for (int k = 0, at = 0; k < CMP_NKEYS; k++)
+            if (!r->key_used[k])
+                at += snprintf(list + at, sizeof list - (size_t)at, "%s%s", at ? ", " : "",
+                               cmp_key_columns[k]);
+        if (add_note(r, err, "configurations matched without %s: rows that differ only there "
+                             "are compared as one", list))
+            goto done;
+    }
+    if (machine_notes(r, b, n, err) || choose_metrics(r, b, n, o, err) ||
+        read_values(b, r, &vb, err) ||
+        read_values(n, r, &vn, err) || file_rows(r, b, 0, err) || file_rows(r, n, 1, err) ||
+        judge_all(r, b, n, vb, vn, o, err))
+        goto done;
+    rc = 0;
+done:
+    free(vb);
+    free(vn);
+    if (rc)
+        cmp_report_free(r);
+    else
+        *out = r;
+    return rc;
+}
+
+void cmp_report_free(cmp_report_t *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nmetrics; i++)
+        free(r->metrics[i].name);
+    for (size_t c = 0; c < r->nconfigs; c++) {
+        for (int k = 0; k < CMP_NKEYS; k++)
+            free(r->configs[c].key[k]);
+        free(r->configs[c].label);
+        free(r->configs[c].rows_base);
+        free(r->configs[c].rows_new);
+    }
+    for (size_t i = 0; i < r->nnotes; i++)
+        free(r->notes[i]);
+    free(r->notes);
+    free(r->metrics);
+    free(r->configs);
+    free(r->entries);
+    free(r->base_name);
+    free(r->new_name);
+    free(r);
+}
+
+int cmp_suggest_ignore(const cmp_report_t *r)
+{
+    for (size_t a = 0; a < r->nconfigs; a++) {
+        if (!r->configs[a].n_base)
+            continue;
+        for (size_t b = 0; b < r->nconfigs; b++) {
+            if (!r->configs[b].n_new || a == b)
+                continue;
+            int differ = -1, count = 0;
+            for (int k = 0; k < CMP_NKEYS; k++)
+                if (r->key_used[k] && strcmp(r->configs[a].key[k], r->configs[b].key[k])) {
+                    differ = k;
+                    count++;
+                }
+            if (count == 1)
+                return differ;
+        }
+    }
+    return -1;
+}

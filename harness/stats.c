@@ -1,0 +1,318 @@
+/* stats: medians, Mann-Whitney U, and the Hodges-Lehmann ratio interval (see stats.h). */
+#include "harness/stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void stats_sort(double *x, size_t n)
+{
+    if (n > 1)
+        qsort(x, n, sizeof *x, cmp_double);
+}
+
+double stats_median_sorted(const double *s, size_t n)
+{
+    if (n == 0)
+        return NAN;
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+double stats_median(const double *x, size_t n)
+{
+    if (n == 0)
+        return NAN;
+    double *c = malloc(n * sizeof *c);
+    if (!c)
+        return NAN;
+    memcpy(c, x, n * sizeof *c);
+    stats_sort(c, n);
+    double m = stats_median_sorted(c, n);
+    free(c);
+    return m;
+}
+
+const char *stats_mwu_method_name(stats_mwu_method_t m)
+{
+    switch (m) {
+    case STATS_MWU_EXACT: return "exact";
+    case STATS_MWU_EXACT_TIES: return "exact-ties";
+    case STATS_MWU_NORMAL: return "normal";
+    }
+    return "?";
+}
+
+double stats_normal_sf(double z)
+{
+    return 0.5 * erfc(z / sqrt(2.0));
+}
+
+double stats_normal_quantile(double p)
+{
+    if (!(p > 0.0))
+        return -INFINITY;
+    if (!(p < 1.0))
+        return INFINITY;
+    /* Bisection on the CDF: slow in theory, 200 halvings of [-40, 40] are
+     * far below double precision and this is called a few times per run. */
+    double lo = -40.0, hi = 40.0;
+    for (int i = 0; i < 200 && hi - lo > 1e-15; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (1.0 - stats_normal_sf(mid) < p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+/* The number of ways C(n+m, n), as a double (exact up to 2^53). */
+static double choose(size_t n, size_t m)
+{
+    double c = 1.0;
+    for (size_t i = 1; i <= n; i++)
+        c = c * (double)(m + i) / (double)i;
+    return c;
+}
+
+double stats_mwu_min_p(size_t n, size_t m)
+{
+    if (n == 0 || m == 0)
+        return 1.0;
+    double p = 2.0 / choose(n, m);
+    return p < 1.0 ? p : 1.0;
+}
+
+size_t stats_mwu_reps_needed(double alpha)
+{
+    if (!(alpha > 0.0 && alpha < 1.0))
+        return 0;
+    size_t k = 1;
+    while (stats_mwu_min_p(k, k) > alpha)
+        k++; /* 2/C(2k, k) falls about 4x per step: a few dozen steps at most */
+    return k;
+}
+
+int stats_mwu_pmf(size_t n, size_t m, double *pmf, mb_error_t *err)
+{
+    if (n == 0 || m == 0)
+        return mb_fail(err, "Mann-Whitney: empty sample");
+    if (n > STATS_MWU_EXACT_MAX_NM / m)
+        return mb_fail(err, "Mann-Whitney: %zu x %zu is too large for the exact distribution", n, m);
+    if (n > m) { /* the distribution depends only on {n, m}; fewer rows */
+        size_t t = n;
+        n = m;
+        m = t;
+    }
+    size_t w = n * m + 1;
+    /* f[i][u]: arrangements of i values of x and j values of y (j is the loop
+     * below) with U = u. The largest of the i + j values is either an x (it
+     * beats all j values of y: f(i-1, j, u-j)) or a y (f(i, j-1, u)). */
+    double *f = calloc((n + 1) * w, sizeof *f);
+    if (!f)
+        return mb_fail(err, "Mann-Whitney: out of memory");
+    for (size_t i = 0; i <= n; i++)
+        f[i * w] = 1.0; /* j = 0 */
+    for (size_t j = 1; j <= m; j++)
+        for (size_t i = 1; i <= n; i++)
+            for (size_t u = j; u <= i * j; u++)
+                f[i * w + u] += f[(i - 1) * w + u - j];
+    double total = 0.0;
+    for (size_t u = 0; u < w; u++)
+        total += f[n * w + u];
+    for (size_t u = 0; u < w; u++)
+        pmf[u] = f[n * w + u] / total;
+    free(f);
+    return 0;
+}
+
+/* Exact two-sided p with ties: every way of choosing k of the N pooled
+ * midranks is equally likely under the null; count those whose U is at
+ * least as far from n*m/2 as the observed one. */
+static double p_enumerate(const double *rank, size_t N, size_t k, double mu, double dist_obs)
+{
+    size_t idx[64];
+    double hits = 0.0, total = 0.0;
+    for (size_t i = 0; i < k; i++)
+        idx[i] = i;
+    double base = (double)k * (double)(k + 1) / 2.0;
+    for (;;) {
+        double r = 0.0;
+        for (size_t i = 0; i < k; i++)
+            r += rank[idx[i]];
+        total += 1.0;
+        if (fabs(r - base - mu) >= dist_obs - 1e-9)
+            hits += 1.0;
+        size_t i = k;
+        while (i > 0 && idx[i - 1] == N - k + i - 1)
+            i--;
+        if (i == 0)
+            break;
+        idx[i - 1]++;
+        for (size_t j = i; j < k; j++)
+            idx[j] = idx[j - 1] + 1;
+    }
+    return hits / total;
+}
+
+typedef struct tagged {
+    double v;
+    int from_x;
+} tagged_t;
+
+static int cmp_tagged(const void *a, const void *b)
+{
+    return cmp_double(&((const tagged_t *)a)->v, &((const tagged_t *)b)->v);
+}
+
+int stats_mann_whitney(const double *x, size_t n, const double *y, size_t m, stats_mwu_t *out,
+                       mb_error_t *err)
+{
+    if (n == 0 || m == 0)
+        return mb_fail(err, "Mann-Whitney: empty sample (%zu and %zu values)", n, m);
+    size_t N = n + m;
+    tagged_t *t = malloc(N * sizeof *t);
+    double *rank = malloc(N * sizeof *rank);
+    if (!t || !rank) {
+        free(t);
+        free(rank);
+        return mb_fail(err, "Mann-Whitney: out of memory");
+    }
+    int rc = 0;
+    for (size_t i = 0; i < N; i++) {
+        t[i].v = i < n ? x[i] : y[i - n];
+        t[i].from_x = i < n;
+        if (!isfinite(t[i].v)) {
+            rc = mb_fail(err, "Mann-Whitney: value %g is not finite", t[i].v);
+            goto done;
+        }
+    }
+    qsort(t, N, sizeof *t, cmp_tagged);
+
+    /* Midranks (1-based) and the tie term sum(t^3 - t) over groups of equal values. */
+    double rx = 0.0, tie_term = 0.0;
+    for (size_t i = 0; i < N;) {
+        size_t j = i;
+        while (j + 1 < N && t[j + 1].v == t[i].v)
+            j++;
+        double r = 0.5 * (double)(i + j + 2), g = (double)(j - i + 1);
+        tie_term += g * g * g - g;
+        for (size_t k = i; k <= j; k++) {
+            rank[k] = r;
+            if (t[k].from_x)
+                rx += r;
+        }
+        i = j + 1;
+    }
+    double nm = (double)n * (double)m, mu = nm / 2.0;
+    out->u_x = rx - (double)n * (double)(n + 1) / 2.0;
+    out->u_y = nm - out->u_x;
+    out->ties = tie_term > 0.0;
+
+    double var = nm / 12.0 * ((double)(N + 1) - tie_term / ((double)N * (double)(N - 1)));
+    double d = fabs(out->u_x - mu);
+    if (var > 0.0) {
+        double dc = d > 0.5 ? d - 0.5 : 0.0; /* continuity correction */
+        out->z = (out->u_x >= mu ? dc : -dc) / sqrt(var);
+    } else {
+        out->z = 0.0;
+    }
+
+    if (!out->ties && n <= STATS_MWU_EXACT_MAX_NM / m) {
+        double *pmf = malloc(((size_t)nm + 1) * sizeof *pmf);
+        if (!pmf || stats_mwu_pmf(n, m, pmf, err)) {
+            free(pmf);
+            rc = pmf ? -1 : mb_fail(err, "Mann-Whitney: out of memory");
+            goto done;
+        }
+        double umin = out->u_x < out->u_y ? out->u_x : out->u_y, tail = 0.0;
+        for (size_t u = 0; (double)u <= umin + 1e-9; u++)
+            tail += pmf[u];
+        free(pmf);
+        out->p = 2.0 * tail;
+        out->method = STATS_MWU_EXACT;
+    } else if (out->ties && (n < m ? n : m) <= 64 && choose(n, m) <= STATS_MWU_ENUM_MAX) {
+        /* Enumerate subsets of the smaller sample's size: |U - mu| is the
+         * same for either sample. */
+        size_t k = n < m ? n : m;
+        out->p = var > 0.0 ? p_enumerate(rank, N, k, mu, d) : 1.0;
+        out->method = STATS_MWU_EXACT_TIES;
+    } else {
+        out->p = var > 0.0 ? 2.0 * stats_normal_sf(fabs(out->z)) : 1.0;
+        out->method = STATS_MWU_NORMAL;
+    }
+    if (out->p > 1.0)
+        out->p = 1.0;
+done:
+    free(t);
+    free(rank);
+    return rc;
+}
+
+int stats_ratio_ci(const double *base, size_t n, const double *new_, size_t m, double confidence,
+                   double *est, double *lo, double *hi, mb_error_t *err)
+{
+    if (n == 0 || m == 0)
+        return mb_fail(err, "ratio interval: empty sample (%zu and %zu values)", n, m);
+    if (!(confidence > 0.0 && confidence < 1.0))
+        return mb_fail(err, "ratio interval: confidence %g is not in (0, 1)", confidence);
+    if (n > ((size_t)1 << 24) / m)
+        return mb_fail(err, "ratio interval: %zu x %zu values is too many", n, m);
+    for (size_t i = 0; i < n + m; i++) {
+        double v = i < n ? base[i] : new_[i - n];
+        if (!(v > 0.0 && isfinite(v)))
+            return mb_fail(err, "ratio interval: value %g is not positive and finite", v);
+    }
+    size_t nm = n * m;
+    double *d = malloc(nm * sizeof *d);
+    if (!d)
+        return mb_fail(err, "ratio interval: out of memory");
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < m; j++)
+            d[i * m + j] = log(new_[j]) - log(base[i]);
+    stats_sort(d, nm);
+    *est = exp(stats_median_sorted(d, nm));
+
+    /* k: the largest count with P(U <= k) <= (1 - confidence) / 2; the
+     * interval is [d_(k+1), d_(nm-k)] (1-based order statistics). */
+    double tail = (1.0 - confidence) / 2.0;
+    long k = -1;
+    if (nm <= STATS_MWU_EXACT_MAX_NM) {
+        double *pmf = malloc((nm + 1) * sizeof *pmf);
+        if (!pmf || stats_mwu_pmf(n, m, pmf, err)) {
+            int had = pmf != NULL;
+            free(pmf);
+            free(d);
+            return had ? -1 : mb_fail(err, "ratio interval: out of memory");
+        }
+        double cdf = 0.0;
+        for (size_t u = 0; u <= nm / 2; u++) {
+            cdf += pmf[u];
+            if (cdf > tail * (1.0 + 1e-12))
+                break;
+            k = (long)u;
+        }
+        free(pmf);
+    } else {
+        double mu = (double)nm / 2.0;
+        double sd = sqrt((double)nm * (double)(n + m + 1) / 12.0);
+        k = (long)floor(mu - 0.5 - stats_normal_quantile(1.0 - tail) * sd);
+    }
+    int rc = 0;
+    if (k < 0) {
+        *lo = 0.0;
+        *hi = INFINITY;
+        rc = 1;
+    } else {
+        *lo = exp(d[k]);
+        *hi = exp(d[nm - 1 - (size_t)k]);
+    }
+    free(d);
+    return rc;
+}
