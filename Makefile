@@ -16,7 +16,7 @@ SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 endif
 
 PKGS     = libcjson inih papi zlib openblas
-CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -I. -I$(BUILD) -MMD -MP $(SANFLAGS) \
+CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -fopenmp -I. -I$(BUILD) -MMD -MP $(SANFLAGS) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -ldnnl -fopenmp -lm -lpthread
 LDFLAGS += $(SANFLAGS)
@@ -63,7 +63,8 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/moebench
 	$(BUILD)/moebench run scenarios/demo.ini --out results
-	@echo "moebench: results in results/demo.csv (columns: results/README.md)"
+	$(BUILD)/moebench report results/demo.csv -o REPORT.md --figures plots/figures
+	@echo "moebench: results in results/demo.csv (columns: results/README.md), report in REPORT.md"
 
 clean:
 	rm -rf build build-san

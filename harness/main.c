@@ -15,6 +15,7 @@ static const cli_command_t commands[] = {
     {"run", "run a scenario file and write its results CSV", cmd_run},
     {"bleu", "BLEU and chrF of hypotheses against references (sacreBLEU-compatible)", cmd_bleu},
     {"compare", "compare two results CSVs: regression verdicts for CI", cmd_compare},
+    {"report", "REPORT.md and figures from results CSVs (tables in the paper's layout)", cmd_report},
 };
 
 static void usage(FILE *f)

@@ -8,6 +8,7 @@ BUILD=${1:-build}
 export MOEBENCH="$PWD/$BUILD/moebench"
 export MOEBENCH_DATA="${MOEBENCH_DATA:-$PWD/../shared/data}"
 export CMOCKA_MESSAGE_OUTPUT=TAP
+case "$BUILD" in *san*) export MOEBENCH_SANITIZED=1 ;; esac # valgrind cannot run ASan binaries
 pass=0; fail=0; skip=0
 tmp=$(mktemp); trap 'rm -f "$tmp"' EXIT
 

@@ -1,0 +1,747 @@
+/* report: reading results and kernel CSVs, and aggregating them (see report.h). */
+#include "harness/report.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/csvin.h"
+
+/* ---------------------------------------------------------------- statistics */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Moves the measured (non-NAN) values to the front, sorted, and NANs after
+ * them; returns the count of measured values. */
+static int sort_measured(double *v, int n)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (!isnan(v[i]))
+            v[m++] = v[i];
+    for (int i = m; i < n; i++)
+        v[i] = NAN;
+    qsort(v, (size_t)m, sizeof *v, cmp_double);
+    return m;
+}
+
+double report_median(double *v, int n)
+{
+    int m = sort_measured(v, n);
+    if (m == 0)
+        return NAN;
+    return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+}
+
+double report_percentile(double *v, int n, double pct)
+{
+    int m = sort_measured(v, n);
+    if (m == 0 || !(pct > 0) || pct > 100)
+        return NAN;
+    double rank = ceil(pct / 100.0 * m);
+    int i = (int)rank - 1;
+    return v[i < 0 ? 0 : i >= m ? m - 1 : i];
+}
+
+report_stat_t report_stat_of(const double *v, int n)
+{
+    report_stat_t s = {0, NAN, NAN, NAN};
+    double *c = n > 0 ? malloc((size_t)n * sizeof *c) : NULL;
+    if (!c)
+        return s;
+    memcpy(c, v, (size_t)n * sizeof *c);
+    s.n = sort_measured(c, n);
+    if (s.n) {
+        s.min = c[0];
+        s.max = c[s.n - 1];
+        s.median = report_median(c, s.n);
+    }
+    free(c);
+    return s;
+}
+
+/* ---------------------------------------------------------------- lifetime */
+
+report_t *report_create(void)
+{
+    return calloc(1, sizeof(report_t));
+}
+
+void report_free(report_t *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->n_strings; i++)
+        free(r->strings[i]);
+    free(r->strings);
+    free(r->rows);
+    free(r->kernels);
+    free(r->sources);
+    free(r->configs);
+    for (int g = 0; g < r->n_groups; g++)
+        free(r->groups[g].tasks);
+    free(r->groups);
+    for (int i = 0; i < r->n_series; i++)
+        free(r->series[i].sweep);
+    free(r->series);
+    free(r);
+}
+
+/* Grows *p (of *cap elements of size sz) to hold at least `need`; -1 on overflow or ENOMEM. */
+static int grow(void *p, size_t *cap, size_t need, size_t sz)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < need) {
+        if (c > SIZE_MAX / 2 / sz)
+            return -1;
+        c *= 2;
+    }
+    void *n = realloc(*(void **)p, c * sz);
+    if (!n)
+        return -1;
+    *(void **)p = n;
+    *cap = c;
+    return 0;
+}
+
+/* The pooled copy of s (the same pointer for equal strings); NULL on ENOMEM. */
+static const char *intern(report_t *r, const char *s)
+{
+    for (int i = r->n_strings - 1; i >= 0; i--)
+        if (!strcmp(r->strings[i], s))
+            return r->strings[i];
+    size_t cap = (size_t)r->cap_strings;
+    if (grow(&r->strings, &cap, (size_t)r->n_strings + 1, sizeof *r->strings))
+        return NULL;
+    r->cap_strings = (int)cap;
+    char *c = strdup(s);
+    if (!c)
+        return NULL;
+    r->strings[r->n_strings++] = c;
+    return c;
+}
+
+static void seen(const char **list, int *n, int *more, const char *v)
+{
+    if (!v || !*v)
+        return;
+    for (int i = 0; i < *n; i++)
+        if (list[i] == v)
+            return;
+    if (*n < REPORT_MAX_SEEN)
+        list[(*n)++] = v;
+    else
+        *more = 1;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+/* One CSV being read: the table, which file, which row. */
+typedef struct cursor {
+    const csvin_t *t;
+    const char *path;
+    size_t row;
+    mb_error_t *err;
+} cursor_t;
+
+/* The cell of the current row; "" for a missing optional column (col < 0). */
+static const char *cell(const cursor_t *c, int col)
+{
+    return col < 0 ? "" : csvin_get(c->t, c->row, (size_t)col);
+}
+
+static int cell_fail(const cursor_t *c, int col, const char *what)
+{
+    return mb_fail(c->err, "%s:%zu: column '%s': '%s' %s", c->path, c->t->line[c->row], c->t->header[col],
+                   cell(c, col), what);
+}
+
+/* A number cell: empty (or a missing optional column) reads as NAN. */
+static int get_num(const cursor_t *c, int col, double *out)
+{
+    int rc = csvin_number(cell(c, col), out);
+    if (rc < 0)
+        return cell_fail(c, col, "is not a number");
+    if (rc > 0)
+        *out = NAN;
+    return 0;
+}
+
+/* A whole-number cell; `required` rejects an empty cell. */
+static int get_int(const cursor_t *c, int col, int required, int *out)
+{
+    double v;
+    if (get_num(c, col, &v))
+        return -1;
+    if (isnan(v)) {
+        if (required)
+            return cell_fail(c, col, "is empty; a whole number is needed");
+        *out = 0;
+        return 0;
+    }
+    if (v != floor(v) || v < 0 || v > 1e9)
+        return cell_fail(c, col, "is not a whole number");
+    *out = (int)v;
+    return 0;
+}
+
+static int get_str(report_t *r, const cursor_t *c, int col, int required, const char **out)
+{
+    const char *s = cell(c, col);
+    if (required && !*s)
+        return cell_fail(c, col, "is empty");
+    if (!(*out = intern(r, s)))
+        return mb_fail(c->err, "%s: out of memory", c->path);
+    return 0;
+}
+
+/* Column indexes of the named columns; a missing required one is an error. */
+static int find_cols(const csvin_t *t, const char *path, const char *const *names, int n_required, int *idx,
+                     const char *what, mb_error_t *err)
+{
+    for (int i = 0; names[i]; i++) {
+        idx[i] = (int)csvin_col(t, names[i]);
+        if (idx[i] < 0 && i < n_required)
+            return mb_fail(err, "%s: no column '%s' in the header (is this a %s?)", path, names[i], what);
+    }
+    return 0;
+}
+
+enum { R_SCENARIO, R_MODE, R_VARIANT, R_BACKEND, R_PRECISION, R_THREADS, R_TASK, R_BATCH, R_DECODE, R_QPS, R_REP,
+       R_TOKS, R_N_REQUIRED = R_TOKS + 1, R_PRESET = R_N_REQUIRED, R_CPU, R_CORES, R_GIT, R_RUN, R_TIME,
+       R_TGT, R_WALL, R_P50, R_P90, R_P99, R_BOUND, R_OK, R_RSS, R_PTOTAL, R_PSERVED, R_PACTIVE, R_BLEU, R_N };
+static const char *const results_cols[R_N + 1] = {
+    "scenario", "mode", "variant", "backend", "precision", "threads", "task", "batch_size", "decode", "target_qps",
+    "rep", "tgt_tok_per_s", "preset", "cpu_model", "cores", "git_rev", "run_id", "timestamp", "tgt_tokens", "wall_s",
+    "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_bound_ms", "latency_ok", "peak_rss_mb",
+    "params_total", "params_served", "params_active", "bleu", NULL};
+
+static void note_machine(report_t *r, const char *cpu, int cores, const char *git, const char *run, const char *ts)
+{
+    int before = r->n_cpu_models;
+    seen(r->cpu_models, &r->n_cpu_models, &r->more_cpu_models, cpu);
+    if (r->n_cpu_models > before)
+        r->cores[before] = cores;
+    seen(r->git_revs, &r->n_git_revs, &r->more_git_revs, git);
+    seen(r->run_ids, &r->n_run_ids, &r->more_run_ids, run);
+    if (ts && *ts) { /* ISO 8601 UTC sorts as text */
+        if (!r->first_timestamp || strcmp(ts, r->first_timestamp) < 0)
+            r->first_timestamp = ts;
+        if (!r->last_timestamp || strcmp(ts, r->last_timestamp) > 0)
+            r->last_timestamp = ts;
+    }
+}
+
+static int read_results_row(report_t *r, const cursor_t *c, const int *col, const char *src)
+{
+    report_row_t w = {.source = src};
+    const char **str[] = {&w.scenario, &w.mode, &w.variant, &w.backend, &w.precision, &w.task, &w.decode};
+    const int str_col[] = {R_SCENARIO, R_MODE, R_VARIANT, R_BACKEND, R_PRECISION, R_TASK, R_DECODE};
+    for (size_t i = 0; i < sizeof str / sizeof str[0]; i++)
+        if (get_str(r, c, col[str_col[i]], 1, str[i]))
+            return -1;
+    if (strcmp(w.mode, "offline") && strcmp(w.mode, "single-stream") && strcmp(w.mode, "server"))
+        return cell_fail(c, col[R_MODE], "is not offline, single-stream or server");
+    if (get_str(r, c, col[R_PRESET], 0, &w.preset) || get_str(r, c, col[R_CPU], 0, &w.cpu_model) ||
+        get_str(r, c, col[R_GIT], 0, &w.git_rev) || get_str(r, c, col[R_RUN], 0, &w.run_id) ||
+        get_str(r, c, col[R_TIME], 0, &w.timestamp))
+        return -1;
+    if (get_int(c, col[R_THREADS], 1, &w.threads) || get_int(c, col[R_BATCH], 1, &w.batch_size) ||
+        get_int(c, col[R_REP], 1, &w.rep) || get_int(c, col[R_CORES], 0, &w.cores))
+        return -1;
+    double *num[] = {&w.target_qps, &w.tgt_tok_per_s, &w.tgt_tokens, &w.wall_s, &w.p50, &w.p90, &w.p99,
+                     &w.bound_ms, &w.latency_ok, &w.rss_mb, &w.params_total, &w.params_served, &w.params_active,
+                     &w.bleu};
+    const int num_col[] = {R_QPS, R_TOKS, R_TGT, R_WALL, R_P50, R_P90, R_P99, R_BOUND, R_OK, R_RSS, R_PTOTAL,
+                           R_PSERVED, R_PACTIVE, R_BLEU};
+    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
+        if (get_num(c, col[num_col[i]], num[i]))
+            return -1;
+    if (isnan(w.tgt_tok_per_s) && w.wall_s > 0 && !isnan(w.tgt_tokens))
+        w.tgt_tok_per_s = w.tgt_tokens / w.wall_s;
+    if (grow(&r->rows, &r->cap_rows, r->n_rows + 1, sizeof *r->rows))
+        return mb_fail(c->err, "%s: out of memory", c->path);
+    r->rows[r->n_rows++] = w;
+    note_machine(r, w.cpu_model, w.cores, w.git_rev, w.run_id, w.timestamp);
+    return 0;
+}
+
+enum { K_BACKEND, K_PRECISION, K_THREADS, K_KERNEL, K_SHAPE, K_GFLOPS, K_PEAK, K_BW, K_PEAK_BW, K_N_REQUIRED,
+       K_FRAC = K_N_REQUIRED, K_FRAC_BW, K_CPU, K_CORES, K_GIT, K_RUN, K_TIME, K_N };
+static const char *const kernel_cols[K_N + 1] = {
+    "backend", "precision", "threads", "kernel", "shape", "gflops", "peak_gflops", "bandwidth_gbs",
+    "peak_bandwidth_gbs", "fraction_of_peak", "fraction_of_bandwidth", "cpu_model", "cores", "git_rev", "run_id",
+    "timestamp", NULL};
+
+static int read_kernel_row(report_t *r, const cursor_t *c, const int *col)
+{
+    report_kernel_t k = {.reps = 1};
+    const char *cpu, *git, *run, *ts;
+    int cores;
+    if (get_str(r, c, col[K_BACKEND], 1, &k.backend) || get_str(r, c, col[K_PRECISION], 1, &k.precision) ||
+        get_str(r, c, col[K_KERNEL], 1, &k.kernel) || get_str(r, c, col[K_SHAPE], 0, &k.shape) ||
+        get_int(c, col[K_THREADS], 1, &k.threads) || get_num(c, col[K_GFLOPS], &k.gflops) ||
+        get_num(c, col[K_PEAK], &k.peak_gflops) || get_num(c, col[K_BW], &k.bw_gbs) ||
+        get_num(c, col[K_PEAK_BW], &k.peak_bw_gbs) || get_num(c, col[K_FRAC], &k.frac_peak) ||
+        get_num(c, col[K_FRAC_BW], &k.frac_bw) || get_str(r, c, col[K_CPU], 0, &cpu) ||
+        get_int(c, col[K_CORES], 0, &cores) || get_str(r, c, col[K_GIT], 0, &git) ||
+        get_str(r, c, col[K_RUN], 0, &run) || get_str(r, c, col[K_TIME], 0, &ts))
+        return -1;
+    /* The fractions are what figure 5 draws: derive them where not written. */
+    if (isnan(k.frac_peak) && k.peak_gflops > 0)
+        k.frac_peak = k.gflops / k.peak_gflops;
+    if (isnan(k.frac_bw) && k.peak_bw_gbs > 0)
+        k.frac_bw = k.bw_gbs / k.peak_bw_gbs;
+    if (grow(&r->kernels, &r->cap_kernels, r->n_kernels + 1, sizeof *r->kernels))
+        return mb_fail(c->err, "%s: out of memory", c->path);
+    r->kernels[r->n_kernels++] = k;
+    note_machine(r, cpu, cores, git, run, ts);
+    return 0;
+}
+
+int report_read_csv(report_t *r, const char *path, mb_error_t *err)
+{
+    csvin_t *t;
+    if (csvin_read(path, &t, err))
+        return -1;
+    int results = csvin_col(t, "tgt_tok_per_s") >= 0 && csvin_col(t, "variant") >= 0;
+    int kernels = csvin_col(t, "gflops") >= 0 && csvin_col(t, "kernel") >= 0;
+    int rc = 0, col[(int)R_N > (int)K_N ? (int)R_N : (int)K_N];
+    const char *src = intern(r, path);
+    size_t cap = (size_t)r->cap_sources;
+    if (!src || grow(&r->sources, &cap, (size_t)r->n_sources + 1, sizeof *r->sources)) {
+        csvin_free(t);
+        return mb_fail(err, "%s: out of memory", path);
+    }
+    r->cap_sources = (int)cap;
+    if (results)
+        rc = find_cols(t, path, results_cols, R_N_REQUIRED, col, "moebench results CSV", err);
+    else if (kernels)
+        rc = find_cols(t, path, kernel_cols, K_N_REQUIRED, col, "moebench kernels CSV", err);
+    else
+        rc = mb_fail(err, "%s: neither a results CSV (no columns 'variant' and 'tgt_tok_per_s') nor a kernels CSV "
+                          "(no columns 'kernel' and 'gflops')", path);
+    cursor_t c = {t, path, 0, err};
+    for (c.row = 0; rc == 0 && c.row < t->nrows; c.row++)
+        rc = results ? read_results_row(r, &c, col, src) : read_kernel_row(r, &c, col);
+    if (rc == 0)
+        r->sources[r->n_sources++] = (report_source_t){src, results ? 'r' : 'k', t->nrows};
+    csvin_free(t);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- aggregation */
+
+int report_variant_rank(const char *v)
+{
+    static const char *const order[] = {"dense", "token-moe", "sentence-moe", "task-moe", "task-subnet", "student"};
+    for (int i = 0; i < 6; i++)
+        if (!strcmp(v, order[i]))
+            return i;
+    return 6;
+}
+
+static int mode_rank(const char *m)
+{
+    return !strcmp(m, "offline") ? 0 : !strcmp(m, "single-stream") ? 1 : 2;
+}
+
+/* `mixed` before the named tasks, those alphabetically. */
+static int cmp_task(const char *a, const char *b)
+{
+    int ma = !strcmp(a, "mixed"), mb = !strcmp(b, "mixed");
+    return ma != mb ? mb - ma : strcmp(a, b);
+}
+
+static int same_qps(double a, double b)
+{
+    return (isnan(a) && isnan(b)) || a == b;
+}
+
+static int same_group(const report_config_t *a, const report_config_t *b)
+{
+    return a->scenario == b->scenario && a->backend == b->backend && a->precision == b->precision &&
+           a->threads == b->threads && a->decode == b->decode;
+}
+
+static int cmp_config(const void *pa, const void *pb)
+{
+    const report_config_t *a = pa, *b = pb;
+    int d;
+    if ((d = strcmp(a->scenario, b->scenario)) || (d = strcmp(a->backend, b->backend)) ||
+        (d = strcmp(a->precision, b->precision)) || (d = a->threads - b->threads) ||
+        (d = strcmp(a->decode, b->decode)) ||
+        (d = report_variant_rank(a->variant) - report_variant_rank(b->variant)) ||
+        (d = strcmp(a->variant, b->variant)) || (d = mode_rank(a->mode) - mode_rank(b->mode)) ||
+        (d = cmp_task(a->task, b->task)) || (d = a->batch_size - b->batch_size))
+        return d;
+    double x = isnan(a->target_qps) ? -1 : a->target_qps, y = isnan(b->target_qps) ? -1 : b->target_qps;
+    return (x > y) - (x < y);
+}
+
+static int row_in_config(const report_row_t *w, const report_config_t *c)
+{
+    return w->scenario == c->scenario && w->mode == c->mode && w->variant == c->variant &&
+           w->backend == c->backend && w->precision == c->precision && w->threads == c->threads &&
+           w->task == c->task && w->batch_size == c->batch_size && w->decode == c->decode &&
+           same_qps(w->target_qps, c->target_qps);
+}
+
+static double max_measured(double a, double b)
+{
+    return isnan(a) ? b : isnan(b) ? a : a > b ? a : b;
+}
+
+/* Configurations: one per distinct key, each with its repetitions' statistics. */
+static int build_configs(report_t *r, mb_error_t *err)
+{
+    size_t n = 0, cap = 0;
+    double *buf = malloc((r->n_rows ? r->n_rows : 1) * 7 * sizeof *buf);
+    if (!buf)
+        return mb_fail(err, "report: out of memory");
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const report_row_t *w = &r->rows[i];
+        size_t k = 0;
+        while (k < n && !row_in_config(w, &r->configs[k]))
+            k++;
+        if (k < n)
+            continue;
+        if (grow(&r->configs, &cap, n + 1, sizeof *r->configs)) {
+            free(buf);
+            return mb_fail(err, "report: out of memory");
+        }
+        r->configs[n++] = (report_config_t){.scenario = w->scenario, .mode = w->mode, .variant = w->variant,
+                                            .preset = w->preset, .backend = w->backend, .precision = w->precision,
+                                            .task = w->task, .decode = w->decode, .threads = w->threads,
+                                            .batch_size = w->batch_size, .target_qps = w->target_qps};
+    }
+    r->n_configs = n;
+    size_t nr = r->n_rows;
+    for (size_t k = 0; k < n; k++) {
+        report_config_t *c = &r->configs[k];
+        int m = 0;
+        c->params_total = c->params_served = c->params_active = NAN;
+        for (size_t i = 0; i < nr; i++) {
+            const report_row_t *w = &r->rows[i];
+            if (!row_in_config(w, c))
+                continue;
+            buf[m] = w->tgt_tok_per_s;
+            buf[nr + m] = w->tgt_tokens;
+            buf[2 * nr + m] = w->p50;
+            buf[3 * nr + m] = w->p90;
+            buf[4 * nr + m] = w->p99;
+            buf[5 * nr + m] = w->bleu;
+            buf[6 * nr + m] = w->rss_mb;
+            m++;
+            c->params_total = max_measured(c->params_total, w->params_total);
+            c->params_served = max_measured(c->params_served, w->params_served);
+            c->params_active = max_measured(c->params_active, w->params_active);
+            if (!*c->preset)
+                c->preset = w->preset;
+        }
+        c->reps = m;
+        c->tok_s = report_stat_of(buf, m);
+        c->tgt_tokens = report_stat_of(buf + nr, m);
+        c->p50 = report_stat_of(buf + 2 * nr, m);
+        c->p90 = report_stat_of(buf + 3 * nr, m);
+        c->p99 = report_stat_of(buf + 4 * nr, m);
+        c->bleu = report_stat_of(buf + 5 * nr, m);
+        c->rss_mb = report_stat_of(buf + 6 * nr, m);
+    }
+    free(buf);
+    if (n)
+        qsort(r->configs, n, sizeof *r->configs, cmp_config);
+    return 0;
+}
+
+static int row_in_series(const report_t *r, const report_row_t *w, const report_series_t *s)
+{
+    const report_group_t *g = &r->groups[s->group];
+    return w->scenario == g->scenario && w->backend == g->backend && w->precision == g->precision &&
+           w->threads == g->threads && w->decode == g->decode && w->variant == s->variant;
+}
+
+double report_series_task_bleu(const report_t *r, const report_series_t *s, const char *task)
+{
+    double *v = malloc((r->n_rows ? r->n_rows : 1) * sizeof *v);
+    if (!v)
+        return NAN;
+    int m = 0;
+    for (size_t i = 0; i < r->n_rows; i++)
+        if (row_in_series(r, &r->rows[i], s) && !strcmp(r->rows[i].task, task))
+            v[m++] = r->rows[i].bleu;
+    double med = report_median(v, m);
+    free(v);
+    return med;
+}
+
+/* Offline throughput of the configs c[0..n) of one series at one batch size:
+ * one task: its median; several: sum(tokens) / sum(time), with `which` picking
+ * the median (0), min (-1) or max (1) throughput of each. */
+static double combine_tok_s(const report_config_t *const *c, size_t n, int which)
+{
+    double tokens = 0, seconds = 0;
+    for (size_t i = 0; i < n; i++) {
+        double t = which == 0 ? c[i]->tok_s.median : which < 0 ? c[i]->tok_s.min : c[i]->tok_s.max;
+        if (n == 1)
+            return t;
+        double k = c[i]->tgt_tokens.median;
+        if (isnan(t) || isnan(k) || t <= 0)
+            return NAN;
+        tokens += k;
+        seconds += k / t;
+    }
+    return seconds > 0 ? tokens / seconds : NAN;
+}
+
+static int offline_at(const report_config_t *c, int batch)
+{
+    return !strcmp(c->mode, "offline") && c->tok_s.n && c->batch_size == batch;
+}
+
+static int cmp_point(const void *a, const void *b)
+{
+    return ((const report_point_t *)a)->batch_size - ((const report_point_t *)b)->batch_size;
+}
+
+/* The batch sweep of the series' offline configs [first, last), and its peak. */
+static int fill_peak(report_series_t *s, const report_config_t *cfg, size_t first, size_t last)
+{
+    const report_config_t **at = malloc((last - first + 1) * sizeof *at);
+    s->sweep = malloc((last - first + 1) * sizeof *s->sweep);
+    if (!at || !s->sweep) {
+        free(at);
+        return -1;
+    }
+    for (size_t i = first; i < last; i++) {
+        const report_config_t *c = &cfg[i];
+        int dup = 0; /* each batch size once: its configs (one per task) are not adjacent */
+        for (size_t j = first; j < i && !dup; j++)
+            dup = offline_at(&cfg[j], c->batch_size);
+        if (dup || !offline_at(c, c->batch_size))
+            continue;
+        size_t n = 0;
+        int reps = INT32_MAX;
+        for (size_t j = i; j < last; j++)
+            if (offline_at(&cfg[j], c->batch_size)) {
+                at[n++] = &cfg[j];
+                if (cfg[j].reps < reps)
+                    reps = cfg[j].reps;
+            }
+        s->sweep[s->n_batches++] = (report_point_t){c->batch_size, reps, combine_tok_s(at, n, 0),
+                                                    combine_tok_s(at, n, -1), combine_tok_s(at, n, 1)};
+    }
+    free(at);
+    qsort(s->sweep, (size_t)s->n_batches, sizeof *s->sweep, cmp_point);
+    for (int i = 0; i < s->n_batches; i++) { /* ties go to the smaller batch */
+        const report_point_t *p = &s->sweep[i];
+        if (!isnan(p->tok_s) && (isnan(s->peak_tok_s) || p->tok_s > s->peak_tok_s)) {
+            s->peak_tok_s = p->tok_s;
+            s->peak_min = p->min;
+            s->peak_max = p->max;
+            s->peak_batch = p->batch_size;
+            s->peak_reps = p->reps;
+        }
+    }
+    return 0;
+}
+
+/* Fills one series from its configs [first, last) (sorted: mode, task, batch). */
+static int fill_series(report_series_t *s, const report_config_t *cfg, size_t first, size_t last)
+{
+    s->peak_tok_s = s->peak_min = s->peak_max = s->p50 = s->p90 = s->p99 = s->bleu = NAN;
+    s->params_total = s->params_served = s->params_active = s->speedup = NAN;
+    s->reps_min = INT32_MAX;
+    int n_ss = 0;
+    for (size_t i = first; i < last; i++) {
+        const report_config_t *c = &cfg[i];
+        s->params_total = max_measured(s->params_total, c->params_total);
+        s->params_served = max_measured(s->params_served, c->params_served);
+        s->params_active = max_measured(s->params_active, c->params_active);
+        if (!*s->preset)
+            s->preset = c->preset;
+        if (c->reps < s->reps_min)
+            s->reps_min = c->reps;
+        if (c->reps > s->reps_max)
+            s->reps_max = c->reps;
+        if (!strcmp(c->mode, "single-stream") && c->p50.n) {
+            s->p50 = (n_ss ? s->p50 : 0) + c->p50.median;
+            s->p90 = (n_ss ? s->p90 : 0) + c->p90.median;
+            s->p99 = (n_ss ? s->p99 : 0) + c->p99.median;
+            n_ss++;
+        }
+        /* the median of `mixed` rows; build_series prefers the per-task mean */
+        if (!strcmp(c->task, "mixed") && c->bleu.n && isnan(s->bleu))
+            s->bleu = c->bleu.median;
+    }
+    if (n_ss) {
+        s->p50 /= n_ss;
+        s->p90 /= n_ss;
+        s->p99 /= n_ss;
+    }
+    if (s->reps_min == INT32_MAX)
+        s->reps_min = 0;
+    return fill_peak(s, cfg, first, last);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return cmp_task(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The tasks (not `mixed`) with BLEU in a group, sorted. */
+static int group_tasks(report_t *r, report_group_t *g)
+{
+    g->tasks = malloc(((size_t)r->n_strings + 1) * sizeof *g->tasks);
+    if (!g->tasks)
+        return -1;
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const report_row_t *w = &r->rows[i];
+        if (w->scenario != g->scenario || w->backend != g->backend || w->precision != g->precision ||
+            w->threads != g->threads || w->decode != g->decode || isnan(w->bleu) || !strcmp(w->task, "mixed"))
+            continue;
+        int k = 0;
+        while (k < g->n_tasks && g->tasks[k] != w->task)
+            k++;
+        if (k == g->n_tasks)
+            g->tasks[g->n_tasks++] = w->task;
+    }
+    qsort(g->tasks, (size_t)g->n_tasks, sizeof *g->tasks, cmp_str);
+    return 0;
+}
+
+static int build_series(report_t *r, mb_error_t *err)
+{
+    size_t n = r->n_configs;
+    r->groups = calloc(n ? n : 1, sizeof *r->groups);
+    r->series = calloc(n ? n : 1, sizeof *r->series);
+    if (!r->groups || !r->series)
+        return mb_fail(err, "report: out of memory");
+    for (size_t i = 0; i < n;) {
+        const report_config_t *c = &r->configs[i];
+        if (!r->n_groups || !same_group(&r->configs[i - 1], c)) {
+            report_group_t *g = &r->groups[r->n_groups++];
+            *g = (report_group_t){c->scenario, c->backend, c->precision, c->decode, c->threads, r->n_series, 0,
+                                  -1, 0, NULL};
+            if (group_tasks(r, g))
+                return mb_fail(err, "report: out of memory");
+        }
+        size_t j = i;
+        while (j < n && same_group(&r->configs[j], c) && r->configs[j].variant == c->variant)
+            j++;
+        report_group_t *g = &r->groups[r->n_groups - 1];
+        report_series_t *s = &r->series[r->n_series];
+        *s = (report_series_t){.group = r->n_groups - 1, .variant = c->variant, .preset = ""};
+        if (fill_series(s, r->configs, i, j))
+            return mb_fail(err, "report: out of memory");
+        if (g->n_tasks) {
+            double sum = 0;
+            int k = 0;
+            for (int t = 0; t < g->n_tasks; t++) {
+                double b = report_series_task_bleu(r, s, g->tasks[t]);
+                if (!isnan(b)) {
+                    sum += b;
+                    k++;
+                }
+            }
+            if (k)
+                s->bleu = sum / k;
+        }
+        if (!strcmp(s->variant, "token-moe"))
+            g->token_moe = r->n_series;
+        g->n++;
+        r->n_series++;
+        i = j;
+    }
+    for (int k = 0; k < r->n_series; k++) {
+        report_series_t *s = &r->series[k];
+        int t = r->groups[s->group].token_moe;
+        if (t >= 0 && r->series[t].peak_tok_s > 0 && !isnan(s->peak_tok_s))
+            s->speedup = s->peak_tok_s / r->series[t].peak_tok_s;
+    }
+    return 0;
+}
+
+static int same_kernel(const report_kernel_t *a, const report_kernel_t *b)
+{
+    return a->backend == b->backend && a->precision == b->precision && a->threads == b->threads &&
+           a->kernel == b->kernel && a->shape == b->shape;
+}
+
+/* Kernel measurements: medians over the repetitions of each (backend,
+ * precision, threads, kernel, shape), in the order first seen. */
+static int build_kernels(report_t *r, mb_error_t *err)
+{
+    size_t n = r->n_kernels, out = 0;
+    double *v = malloc((n ? n : 1) * 6 * sizeof *v);
+    char *used = calloc(n ? n : 1, 1);
+    if (!v || !used) {
+        free(v);
+        free(used);
+        return mb_fail(err, "report: out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (used[i])
+            continue;
+        report_kernel_t k = r->kernels[i];
+        int m = 0;
+        for (size_t j = i; j < n; j++) {
+            if (used[j] || !same_kernel(&r->kernels[j], &k))
+                continue;
+            const report_kernel_t *x = &r->kernels[j];
+            double vals[6] = {x->gflops, x->peak_gflops, x->frac_peak, x->bw_gbs, x->peak_bw_gbs, x->frac_bw};
+            for (int f = 0; f < 6; f++)
+                v[(size_t)f * n + (size_t)m] = vals[f];
+            used[j] = 1;
+            m++;
+        }
+        k.reps = m;
+        double *fields[6] = {&k.gflops, &k.peak_gflops, &k.frac_peak, &k.bw_gbs, &k.peak_bw_gbs, &k.frac_bw};
+        for (int f = 0; f < 6; f++)
+            *fields[f] = report_median(v + (size_t)f * n, m);
+        r->kernels[out++] = k; /* out <= i: never overwrites a row still to read */
+    }
+    r->n_kernels = out;
+    free(v);
+    free(used);
+    return 0;
+}
+
+int report_aggregate(report_t *r, mb_error_t *err)
+{
+    if (r->n_rows == 0 && r->n_kernels == 0)
+        return mb_fail(err, "report: the CSV files hold no rows");
+    if (build_configs(r, err) || build_series(r, err) || build_kernels(r, err))
+        return -1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- lookups */
+
+const report_config_t *report_find_config(const report_t *r, const char *scenario, const char *mode,
+                                          const char *variant, const char *task, int batch_size,
+                                          double target_qps)
+{
+    for (size_t i = 0; i < r->n_configs; i++) {
+        const report_config_t *c = &r->configs[i];
+        if (!strcmp(c->scenario, scenario) && !strcmp(c->mode, mode) && !strcmp(c->variant, variant) &&
+            !strcmp(c->task, task) && c->batch_size == batch_size && same_qps(c->target_qps, target_qps))
+            return c;
+    }
+    return NULL;
+}
+
+const report_series_t *report_find_series(const report_t *r, const char *scenario, const char *variant)
+{
+    for (int i = 0; i < r->n_series; i++)
+        if (!strcmp(r->groups[r->series[i].group].scenario, scenario) && !strcmp(r->series[i].variant, variant))
+            return &r->series[i];
+    return NULL;
+}

@@ -1,0 +1,433 @@
+/* report_md: REPORT.md from an aggregated report (see report.h): machine and
+ * software, one table per scenario in the paper's layout, the paper's
+ * published figures beside ours, the figures, and the commands that made it. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness/report.h"
+#include "harness/version.h"
+
+static const char *fmt(char *b, size_t n, const char *f, double v)
+{
+    if (isnan(v))
+        return "-";
+    snprintf(b, n, f, v);
+    return b;
+}
+
+static const char *fmt_params(char *b, size_t n, double v)
+{
+    if (isnan(v))
+        return "-";
+    if (v >= 1e9)
+        snprintf(b, n, "%.2fB", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(b, n, "%.1fM", v / 1e6);
+    else
+        snprintf(b, n, "%.0fk", v / 1e3);
+    return b;
+}
+
+static const report_series_t *group_series(const report_t *r, int g, const char *variant)
+{
+    const report_group_t *gr = &r->groups[g];
+    for (int i = gr->first; i < gr->first + gr->n; i++)
+        if (!strcmp(r->series[i].variant, variant))
+            return &r->series[i];
+    return NULL;
+}
+
+/* A path for a Markdown link: spaces and parentheses escaped. */
+static void md_link(FILE *f, const char *dir, const char *name, const char *ext)
+{
+    char buf[1400];
+    snprintf(buf, sizeof buf, "%s%s%s.%s", dir, *dir ? "/" : "", name, ext);
+    for (const char *p = buf; *p; p++) {
+        if (*p == ' ' || *p == '(' || *p == ')')
+            fprintf(f, "%%%02X", (unsigned char)*p);
+        else
+            fputc(*p, f);
+    }
+}
+
+/* ---------------------------------------------------------------- sections */
+
+static void machine_section(FILE *f, const report_t *r, const report_md_opts_t *o)
+{
+    fprintf(f, "## Machine and software\n\n| | |\n|---|---|\n");
+    fprintf(f, "| CPU | ");
+    if (!r->n_cpu_models)
+        fprintf(f, "not recorded");
+    for (int i = 0; i < r->n_cpu_models; i++) {
+        fprintf(f, "%s%s", i ? "; " : "", r->cpu_models[i]);
+        if (r->cores[i] > 0)
+            fprintf(f, ", %d cores", r->cores[i]);
+    }
+    fprintf(f, "%s |\n", r->more_cpu_models ? "; and more" : "");
+    fprintf(f, "| moebench build | ");
+    if (!r->n_git_revs)
+        fprintf(f, "git revision not recorded");
+    for (int i = 0; i < r->n_git_revs; i++)
+        fprintf(f, "%s`%s`", i ? ", " : "git ", r->git_revs[i]);
+    fprintf(f, "%s (this report: moebench %s) |\n", r->more_git_revs ? ", and more" : "", MOEBENCH_VERSION);
+    fprintf(f, "| gnuplot | %s |\n", o->gnuplot_version ? o->gnuplot_version : "not found: figures not drawn");
+    fprintf(f, "| configurations | ");
+    for (int g = 0; g < r->n_groups; g++) {
+        int dup = 0;
+        for (int h = 0; h < g && !dup; h++)
+            dup = r->groups[h].backend == r->groups[g].backend &&
+                  r->groups[h].precision == r->groups[g].precision && r->groups[h].threads == r->groups[g].threads;
+        if (!dup)
+            fprintf(f, "%s%s %s, %d thread%s", g ? "; " : "", r->groups[g].backend, r->groups[g].precision,
+                    r->groups[g].threads, r->groups[g].threads == 1 ? "" : "s");
+    }
+    fprintf(f, "%s |\n", r->n_groups ? "" : "-");
+    fprintf(f, "| input | ");
+    for (int i = 0; i < r->n_sources; i++)
+        fprintf(f, "%s`%s` (%zu %s rows)", i ? ", " : "", r->sources[i].path, r->sources[i].rows,
+                r->sources[i].kind == 'k' ? "kernel" : "result");
+    fprintf(f, " |\n");
+    if (r->n_run_ids) {
+        fprintf(f, "| runs | ");
+        for (int i = 0; i < r->n_run_ids; i++)
+            fprintf(f, "%s`%s`", i ? ", " : "", r->run_ids[i]);
+        if (r->more_run_ids)
+            fprintf(f, ", and more");
+        if (r->first_timestamp)
+            fprintf(f, "; %s to %s", r->first_timestamp, r->last_timestamp);
+        fprintf(f, " |\n");
+    }
+    if (r->n_cpu_models > 1)
+        fprintf(f, "\nThese results come from **different machines**: compare rows of one machine only.\n");
+    fprintf(f, "\n");
+}
+
+static void scenario_table(FILE *f, const report_t *r, int g)
+{
+    const report_group_t *gr = &r->groups[g];
+    char a[64], b[64], c[64], d[64];
+    fprintf(f, "| variant | preset | parameters total | parameters served per task | parameters active per token "
+               "| peak tokens/s (batch) | spread at peak (min–max) | speed-up vs token-moe | latency p50 (ms) "
+               "| latency p99 (ms) | BLEU |\n");
+    fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    for (int i = gr->first; i < gr->first + gr->n; i++) {
+        const report_series_t *s = &r->series[i];
+        fprintf(f, "| %s | %s | %s | ", s->variant, *s->preset ? s->preset : "-",
+                fmt_params(a, sizeof a, s->params_total));
+        fprintf(f, "%s | %s | ", fmt_params(a, sizeof a, s->params_served),
+                fmt_params(b, sizeof b, s->params_active));
+        if (isnan(s->peak_tok_s))
+            fprintf(f, "- | - | ");
+        else
+            fprintf(f, "%.1f (%d) | %s–%s | ", s->peak_tok_s, s->peak_batch, fmt(a, sizeof a, "%.1f", s->peak_min),
+                    fmt(b, sizeof b, "%.1f", s->peak_max));
+        fprintf(f, "%s | %s | %s | %s |\n", fmt(a, sizeof a, "%.2fx", s->speedup), fmt(b, sizeof b, "%.2f", s->p50),
+                fmt(c, sizeof c, "%.2f", s->p99), fmt(d, sizeof d, "%.2f", s->bleu));
+    }
+    int rmin = 1 << 30, rmax = 0, batches = 0;
+    for (int i = gr->first; i < gr->first + gr->n; i++) {
+        if (r->series[i].reps_min < rmin)
+            rmin = r->series[i].reps_min;
+        if (r->series[i].reps_max > rmax)
+            rmax = r->series[i].reps_max;
+        if (r->series[i].n_batches > batches)
+            batches = r->series[i].n_batches;
+    }
+    fprintf(f, "\nMedians over %d", rmin);
+    if (rmax != rmin)
+        fprintf(f, "–%d", rmax);
+    fprintf(f, " repetition%s per configuration. Peak tokens/s: the highest median target-token throughput over "
+               "the offline batch sweep (%d batch size%s; the batch size in brackets); spread: the smallest and "
+               "largest repetition at that batch size. Speed-up: peak over token-moe's peak in this table. "
+               "Latency: single-stream, per sentence, mean over tasks. BLEU: sacreBLEU-compatible corpus BLEU, "
+               "mean over tasks; `-` = not measured.\n\n",
+            rmax == 1 ? "" : "s", batches, batches == 1 ? "" : "s");
+}
+
+static void server_table(FILE *f, const report_t *r, int g)
+{
+    const report_group_t *gr = &r->groups[g];
+    int header = 0;
+    char a[32], b[32], c[32];
+    for (size_t k = 0; k < r->n_configs; k++) {
+        const report_config_t *x = &r->configs[k];
+        if (x->scenario != gr->scenario || x->backend != gr->backend || x->precision != gr->precision ||
+            x->threads != gr->threads || x->decode != gr->decode || strcmp(x->mode, "server"))
+            continue;
+        if (!header) {
+            fprintf(f, "Server mode (latency under load, medians over the repetitions):\n\n"
+                       "| variant | task | offered load (1/s) | max batch | latency p50 (ms) | latency p90 (ms) "
+                       "| latency p99 (ms) | repetitions |\n|---|---|--:|--:|--:|--:|--:|--:|\n");
+            header = 1;
+        }
+        fprintf(f, "| %s | %s | %s | %d | ", x->variant, x->task, fmt(a, sizeof a, "%g", x->target_qps),
+                x->batch_size);
+        fprintf(f, "%s | %s | %s | %d |\n", fmt(a, sizeof a, "%.2f", x->p50.median),
+                fmt(b, sizeof b, "%.2f", x->p90.median), fmt(c, sizeof c, "%.2f", x->p99.median), x->reps);
+    }
+    if (header)
+        fprintf(f, "\n");
+}
+
+static void figure_links(FILE *f, const report_md_opts_t *o, int g)
+{
+    for (int i = 0; i < o->n_figs; i++) {
+        const report_figure_t *x = &o->figs[i];
+        if (x->group != g)
+            continue;
+        if (x->skipped[0]) {
+            fprintf(f, "- *%s* not drawn: %s.\n", x->script, x->skipped);
+            continue;
+        }
+        fprintf(f, "\n![%s](", x->caption);
+        md_link(f, o->figures_rel, x->name, "png");
+        fprintf(f, ")\n\n*%s* ([SVG](", x->caption);
+        md_link(f, o->figures_rel, x->name, "svg");
+        fprintf(f, "))\n\n");
+    }
+    fprintf(f, "\n");
+}
+
+/* "ours" cells of the paper comparison: one entry per group that has what
+ * the claim needs; `pick` returns 1 and fills the text when a group does. */
+typedef int (*claim_fn)(const report_t *r, int g, char *out, size_t n);
+
+static void claim_cell(FILE *f, const report_t *r, claim_fn fn)
+{
+    int any = 0;
+    char v[200];
+    for (int g = 0; g < r->n_groups; g++) {
+        if (!fn(r, g, v, sizeof v))
+            continue;
+        char cfg[200];
+        report_group_config(&r->groups[g], cfg, sizeof cfg);
+        fprintf(f, "%s%s (`%s`, %s)", any ? "; " : "", v, r->groups[g].scenario, cfg);
+        any = 1;
+    }
+    if (!any)
+        fprintf(f, "not measured");
+}
+
+static int claim_bleu_delta(const report_t *r, int g, char *out, size_t n)
+{
+    const report_series_t *t = group_series(r, g, "task-moe"), *k = group_series(r, g, "token-moe");
+    if (!t || !k || isnan(t->bleu) || isnan(k->bleu))
+        return 0;
+    snprintf(out, n, "%+.2f", t->bleu - k->bleu);
+    return 1;
+}
+
+static int speedup_for(const report_t *r, int g, char *out, size_t n, const char *preset, int other)
+{
+    const report_series_t *t = group_series(r, g, "task-moe"), *k = group_series(r, g, "token-moe");
+    if (!t || !k || isnan(t->speedup))
+        return 0;
+    int match = !strcmp(k->preset, preset);
+    if (other ? (!strcmp(k->preset, "wmt32e") || !strcmp(k->preset, "web128e")) : !match)
+        return 0;
+    if (other)
+        snprintf(out, n, "%.2fx (preset %s)", t->speedup, *k->preset ? k->preset : "unknown");
+    else
+        snprintf(out, n, "%.2fx", t->speedup);
+    return 1;
+}
+
+static int claim_speed32(const report_t *r, int g, char *out, size_t n)
+{
+    return speedup_for(r, g, out, n, "wmt32e", 0);
+}
+
+static int claim_speed128(const report_t *r, int g, char *out, size_t n)
+{
+    return speedup_for(r, g, out, n, "web128e", 0);
+}
+
+static int claim_speed_other(const report_t *r, int g, char *out, size_t n)
+{
+    return speedup_for(r, g, out, n, "", 1);
+}
+
+/* Share of the token-moe's BLEU gain over dense that `variant` keeps. */
+static int kept_gain(const report_t *r, int g, char *out, size_t n, const char *variant, const char *teacher)
+{
+    const report_series_t *s = group_series(r, g, variant), *k = group_series(r, g, teacher),
+                          *d = group_series(r, g, "dense");
+    if (!s || !k || !d || isnan(s->bleu) || isnan(k->bleu) || isnan(d->bleu))
+        return 0;
+    double gain = k->bleu - d->bleu;
+    if (fabs(gain) < 0.05)
+        snprintf(out, n, "undefined: %s and dense BLEU are equal (%.2f)", teacher, k->bleu);
+    else
+        snprintf(out, n, "%.1f%%", 100 * (s->bleu - d->bleu) / gain);
+    return 1;
+}
+
+static int claim_student(const report_t *r, int g, char *out, size_t n)
+{
+    return kept_gain(r, g, out, n, "student", "token-moe");
+}
+
+static int claim_subnet(const report_t *r, int g, char *out, size_t n)
+{
+    return kept_gain(r, g, out, n, "task-subnet", "task-moe");
+}
+
+static int claim_params(const report_t *r, int g, char *out, size_t n)
+{
+    const report_series_t *k = group_series(r, g, "token-moe"), *d = group_series(r, g, "dense");
+    if (!d)
+        d = group_series(r, g, "student");
+    if (!k || !d || isnan(k->params_total) || isnan(d->params_total))
+        return 0;
+    char a[32], b[32];
+    snprintf(out, n, "%s vs %s", fmt_params(a, sizeof a, k->params_total), fmt_params(b, sizeof b, d->params_total));
+    return 1;
+}
+
+static void paper_section(FILE *f, const report_t *r)
+{
+    fprintf(f, "## Beside the paper\n\nKudugunta et al., *Beyond Distillation: Task-level Mixture-of-Experts for "
+               "Efficient Inference* (2021, arXiv 2110.03742), measured on TPUs; ours from the tables above.\n\n"
+               "| claim | paper | this report |\n|---|---|---|\n");
+    fprintf(f, "| BLEU, task-moe minus token-moe (32 experts, mean over 30 WMT pairs) | +1.0 | ");
+    claim_cell(f, r, claim_bleu_delta);
+    fprintf(f, " |\n| peak throughput, task-moe over token-moe, 32 experts (`wmt32e`) | 1.87x | ");
+    claim_cell(f, r, claim_speed32);
+    fprintf(f, " |\n| peak throughput, task-moe over token-moe, 128 experts (`web128e`, 200 pairs) | 2.6x | ");
+    claim_cell(f, r, claim_speed128);
+    fprintf(f, " |\n| peak throughput, task-moe over token-moe, other presets | - | ");
+    claim_cell(f, r, claim_speed_other);
+    fprintf(f, " |\n| distilled student: share of token-moe's BLEU gain over dense kept | 32%% | ");
+    claim_cell(f, r, claim_student);
+    fprintf(f, " |\n| task sub-network: share of task-moe's BLEU gain over dense kept | all | ");
+    claim_cell(f, r, claim_subnet);
+    fprintf(f, " |\n| parameters, token-moe vs dense (`wmt32e` vs `wmt-dense`) | 533M vs 142M | ");
+    claim_cell(f, r, claim_params);
+    fprintf(f, " |\n\n");
+
+    int cores = 0, bleu_any = 0, bleu_high = 0;
+    for (int i = 0; i < r->n_cpu_models; i++)
+        cores = r->cores[i] > cores ? r->cores[i] : cores;
+    for (int i = 0; i < r->n_series; i++) {
+        bleu_any |= !isnan(r->series[i].bleu);
+        bleu_high |= r->series[i].bleu >= 1.0;
+    }
+    fprintf(f, "**What differs on this machine.** The paper served its models on many TPU devices with the "
+               "experts spread across them, so every token-routed MoE layer pays two all-to-all exchanges between "
+               "devices; routing by task sends all tokens of a task to the same few experts, which removes most of "
+               "that traffic and is where task routing saves most. Here the models run on one CPU");
+    if (cores)
+        fprintf(f, " (%d cores)", cores);
+    fprintf(f, " with all experts in one memory: there is no all-to-all communication, so task routing can only "
+               "save the gate computation, the per-token dispatch and combine, and the reading of expert weights "
+               "that are not needed; smaller speed-ups than the paper's are expected. Our models have random "
+               "weights unless they were trained or distilled with moebench, ");
+    if (!bleu_any)
+        fprintf(f, "and these results have no BLEU: the quality claims are not tested by this report.\n\n");
+    else if (!bleu_high)
+        fprintf(f, "and every BLEU here is below 1, as random weights give: the BLEU rows and the BLEU-based "
+                   "claims say nothing about quality.\n\n");
+    else
+        fprintf(f, "so BLEU says something about quality only if these variants were trained (and the student "
+                   "distilled) on the same data; even then the paper's models are far larger and trained far "
+                   "longer: compare the direction of the differences, not their size.\n\n");
+}
+
+static void kernel_section(FILE *f, const report_t *r, const report_md_opts_t *o)
+{
+    if (!r->n_kernels)
+        return;
+    char a[32], b[32], c[32], d[32];
+    fprintf(f, "## Compute kernels\n\nFrom `moebench kernels`: achieved rates against the machine's limits "
+               "(medians over the repetitions).\n\n| backend | precision | threads | kernel | shape | GFLOP/s "
+               "| of peak | GB/s | of peak bandwidth | repetitions |\n|---|---|--:|---|---|--:|--:|--:|--:|--:|\n");
+    for (size_t i = 0; i < r->n_kernels; i++) {
+        const report_kernel_t *k = &r->kernels[i];
+        fprintf(f, "| %s | %s | %d | %s | %s | %s | %s | ", k->backend, k->precision, k->threads, k->kernel,
+                *k->shape ? k->shape : "-", fmt(a, sizeof a, "%.1f", k->gflops),
+                fmt(b, sizeof b, "%.1f%%", 100 * k->frac_peak));
+        fprintf(f, "%s | %s | %d |\n", fmt(c, sizeof c, "%.1f", k->bw_gbs),
+                fmt(d, sizeof d, "%.1f%%", 100 * k->frac_bw), k->reps);
+    }
+    fprintf(f, "\n");
+    figure_links(f, o, -1);
+}
+
+static void commands_section(FILE *f, const report_t *r, const report_md_opts_t *o)
+{
+    fprintf(f, "## How this report was made\n\n```sh\n");
+    for (int g = 0; g < r->n_groups; g++) {
+        int dup = 0;
+        for (int h = 0; h < g && !dup; h++)
+            dup = r->groups[h].scenario == r->groups[g].scenario;
+        if (dup)
+            continue;
+        fprintf(f, "moebench run scenarios/%s.ini", r->groups[g].scenario);
+        const char *srcs[8];
+        int ns = 0;
+        for (size_t i = 0; i < r->n_rows && ns < 8; i++) {
+            if (r->rows[i].scenario != r->groups[g].scenario)
+                continue;
+            int seen = 0;
+            for (int k = 0; k < ns && !seen; k++)
+                seen = srcs[k] == r->rows[i].source;
+            if (!seen)
+                srcs[ns++] = r->rows[i].source;
+        }
+        for (int k = 0; k < ns; k++)
+            fprintf(f, "%s%s", k ? ", " : "    # wrote ", srcs[k]);
+        fprintf(f, "\n");
+    }
+    for (int i = 0; i < r->n_sources; i++)
+        if (r->sources[i].kind == 'k')
+            fprintf(f, "moebench kernels --csv %s\n", r->sources[i].path);
+    fprintf(f, "%s\n```\n\n", o->command ? o->command : "moebench report");
+    if (o->n_gnuplot_cmds) {
+        fprintf(f, "<details><summary>gnuplot commands run by <code>moebench report</code></summary>\n\n```sh\n");
+        for (int i = 0; i < o->n_gnuplot_cmds; i++)
+            fprintf(f, "%s\n", o->gnuplot_cmds[i]);
+        fprintf(f, "```\n\n</details>\n");
+    }
+}
+
+int report_write_markdown(const report_t *r, const report_md_opts_t *o, const char *path, mb_error_t *err)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+        return mb_fail(err, "%s: path too long", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return mb_fail(err, "%s: cannot write: %s", tmp, strerror(errno));
+    fprintf(f, "# moebench report\n\nGenerated by `moebench report` (moebench %s) from %d CSV file%s; how to "
+               "make it again is at the end.\n\n",
+            MOEBENCH_VERSION, r->n_sources, r->n_sources == 1 ? "" : "s");
+    machine_section(f, r, o);
+    for (int g = 0; g < r->n_groups; g++) {
+        char cfg[200], mach[300];
+        report_group_config(&r->groups[g], cfg, sizeof cfg);
+        report_group_machine(r, g, mach, sizeof mach);
+        fprintf(f, "## Scenario `%s`: %s\n\nOn %s. Run with `moebench run scenarios/%s.ini`.\n\n",
+                r->groups[g].scenario, cfg, mach, r->groups[g].scenario);
+        scenario_table(f, r, g);
+        server_table(f, r, g);
+        figure_links(f, o, g);
+    }
+    if (r->n_groups)
+        paper_section(f, r);
+    kernel_section(f, r, o);
+    commands_section(f, r, o);
+    int bad = ferror(f);
+    if (fclose(f) || bad) {
+        int e = errno ? errno : EIO;
+        remove(tmp);
+        return mb_fail(err, "%s: cannot write: %s", tmp, strerror(e));
+    }
+    if (rename(tmp, path)) {
+        int e = errno;
+        remove(tmp);
+        return mb_fail(err, "%s: cannot rename to %s: %s", tmp, path, strerror(e));
+    }
+    return 0;
+}

@@ -1,0 +1,419 @@
+/* report: aggregation of results CSVs against values computed by hand from
+ * the fixtures in tests/data/report/ (wmt.csv: 48 rows, see the comments at
+ * each check for the repetitions behind a number), the data files for the
+ * figures, and the expected rows of REPORT.md.
+ *
+ * Tolerance: 1e-9 on every aggregated number. The fixture's numbers are exact
+ * decimals with few digits, and aggregation only sorts, averages two or a few
+ * of them, or divides once, so the only error is the last-bit rounding of one
+ * or two double operations, many orders below 1e-9. */
+#include <ftw.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness/report.h"
+
+#define TOL 1e-9
+#define WMT "data/report/wmt.csv"
+#define DEMO "data/report/demo.csv"
+#define KERNELS "data/report/kernels.csv"
+#define SCN "fixture-wmt32e"
+
+static void near(double got, double want, const char *what)
+{
+    if (!(fabs(got - want) <= TOL))
+        fail_msg("%s: got %.12g, want %.12g", what, got, want);
+}
+
+static report_t *load(const char *const *paths, int n)
+{
+    report_t *r = report_create();
+    mb_error_t err = {""};
+    assert_non_null(r);
+    for (int i = 0; i < n; i++)
+        if (report_read_csv(r, paths[i], &err))
+            fail_msg("read %s: %s", paths[i], err.msg);
+    if (report_aggregate(r, &err))
+        fail_msg("aggregate: %s", err.msg);
+    return r;
+}
+
+static report_t *load_all(void)
+{
+    const char *p[] = {WMT, DEMO, KERNELS};
+    return load(p, 3);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    assert_non_null(s);
+    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void contains(const char *text, const char *want)
+{
+    if (!strstr(text, want))
+        fail_msg("missing from the output: %s", want);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static void rm_tree(const char *dir)
+{
+    nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---------------------------------------------------------------- statistics */
+
+static void test_median_percentile(void **state)
+{
+    (void)state;
+    double odd[] = {5, 1, 3}, even[] = {4, 1, 3, 2}, with_nan[] = {NAN, 7, NAN, 1};
+    near(report_median(odd, 3), 3, "median of 3");
+    near(report_median(even, 4), 2.5, "median of 4: mean of the middle two");
+    near(report_median(with_nan, 4), 4, "NAN (not measured) is left out");
+    double none[] = {NAN, NAN};
+    assert_true(isnan(report_median(none, 2)));
+    /* nearest rank on 1..10: the smallest value with at least p% at or below it */
+    double v[10];
+    double want[][2] = {{50, 5}, {90, 9}, {99, 10}, {10, 1}, {11, 2}, {100, 10}};
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        for (int i = 0; i < 10; i++)
+            v[i] = 10 - i;
+        near(report_percentile(v, 10, want[k][0]), want[k][1], "nearest-rank percentile");
+    }
+    assert_true(isnan(report_percentile(v, 10, 0)));
+    report_stat_t s = report_stat_of(with_nan, 4);
+    assert_int_equal(s.n, 2);
+    near(s.min, 1, "min");
+    near(s.max, 7, "max");
+    near(s.median, 4, "median");
+}
+
+/* ---------------------------------------------------------------- configurations */
+
+static void test_configs(void **state)
+{
+    (void)state;
+    report_t *r = load_all();
+    /* token-moe, batch 64: 600, 560, 640 -> median 600, spread 560..640 */
+    const report_config_t *c = report_find_config(r, SCN, "offline", "token-moe", "mixed", 64, NAN);
+    assert_non_null(c);
+    assert_int_equal(c->reps, 3);
+    near(c->tok_s.median, 600, "token-moe b64 median");
+    near(c->tok_s.min, 560, "token-moe b64 min");
+    near(c->tok_s.max, 640, "token-moe b64 max");
+    /* dense, batch 1: 200, 210 -> 205 (even count) */
+    c = report_find_config(r, SCN, "offline", "dense", "mixed", 1, NAN);
+    assert_non_null(c);
+    near(c->tok_s.median, 205, "dense b1 median of two");
+    /* single-stream token-moe en-fr: p99 35, 45 -> 40; BLEU 33 both */
+    c = report_find_config(r, SCN, "single-stream", "token-moe", "en-fr", 1, NAN);
+    assert_non_null(c);
+    near(c->p99.median, 40, "token-moe en-fr p99");
+    near(c->bleu.median, 33, "token-moe en-fr BLEU");
+    /* server mode: one config per offered load */
+    c = report_find_config(r, SCN, "server", "task-moe", "mixed", 16, 4);
+    assert_non_null(c);
+    near(c->p99.median, 70, "task-moe server 4/s p99");
+    assert_null(report_find_config(r, SCN, "server", "task-moe", "mixed", 16, 3));
+    /* 48 rows of wmt.csv: 11 offline + 8 single-stream + 4 server configurations; demo.csv: 2 */
+    assert_int_equal(r->n_configs, 25);
+    assert_int_equal(r->n_rows, 50);
+    report_free(r);
+}
+
+/* ---------------------------------------------------------------- series */
+
+static void test_series(void **state)
+{
+    (void)state;
+    report_t *r = load_all();
+    assert_int_equal(r->n_groups, 2); /* demo (onednn bf16 1t), fixture-wmt32e (ref fp32 2t) */
+    const report_series_t *tok = report_find_series(r, SCN, "token-moe"), *task = report_find_series(r, SCN, "task-moe"),
+                          *dense = report_find_series(r, SCN, "dense"), *stu = report_find_series(r, SCN, "student");
+    assert_non_null(tok);
+    assert_non_null(task);
+    assert_non_null(dense);
+    assert_non_null(stu);
+    /* peaks over the sweep 1, 8, 64: medians 100/400/600 and 150/700/1100 */
+    near(tok->peak_tok_s, 600, "token-moe peak");
+    assert_int_equal(tok->peak_batch, 64);
+    assert_int_equal(tok->n_batches, 3);
+    near(task->peak_tok_s, 1100, "task-moe peak");
+    near(task->peak_min, 1000, "task-moe peak min");
+    near(task->peak_max, 1150, "task-moe peak max");
+    /* dense: 205 (b1), 950 (b8), 825 (b64): the peak is not at the largest batch */
+    near(dense->peak_tok_s, 950, "dense peak");
+    assert_int_equal(dense->peak_batch, 8);
+    /* student: b8 = 1200, 1000 -> 1100 */
+    near(stu->peak_tok_s, 1100, "student peak");
+    assert_int_equal(stu->peak_batch, 8);
+    assert_int_equal(stu->peak_reps, 2);
+    /* speed-ups over token-moe's 600 */
+    near(tok->speedup, 1.0, "token-moe speed-up");
+    near(task->speedup, 1100.0 / 600.0, "task-moe speed-up");
+    near(dense->speedup, 950.0 / 600.0, "dense speed-up");
+    /* single-stream latency: per task median over 2 reps, then mean over tasks:
+     * token-moe p50: en-de (10+12)/2 = 11, en-fr (14+16)/2 = 15 -> 13;
+     *           p99: en-de 25, en-fr 40 -> 32.5;  task-moe p50 (8 + 10)/2 = 9, p99 (16 + 19)/2 = 17.5 */
+    near(tok->p50, 13, "token-moe p50");
+    near(tok->p99, 32.5, "token-moe p99");
+    near(task->p50, 9, "task-moe p50");
+    near(task->p99, 17.5, "task-moe p99");
+    /* BLEU: mean over tasks: dense (20+30)/2, token (23+33)/2, task (24.5+33.5)/2, student (20.9+31)/2 */
+    near(dense->bleu, 25, "dense BLEU");
+    near(tok->bleu, 28, "token-moe BLEU");
+    near(task->bleu, 29, "task-moe BLEU");
+    near(stu->bleu, 25.95, "student BLEU");
+    near(report_series_task_bleu(r, task, "en-de"), 24.5, "task-moe en-de BLEU");
+    assert_true(isnan(report_series_task_bleu(r, task, "en-ro")));
+    near(task->params_total, 533e6, "params total");
+    near(task->params_served, 200e6, "params served");
+    near(task->params_active, 180e6, "params active");
+    assert_int_equal(tok->reps_min, 1); /* server configs have one repetition */
+    assert_int_equal(tok->reps_max, 3);
+    const report_group_t *g = &r->groups[task->group];
+    assert_int_equal(g->n_tasks, 2);
+    assert_string_equal(g->tasks[0], "en-de");
+    assert_string_equal(g->tasks[1], "en-fr");
+    /* series come in the paper's order */
+    assert_string_equal(r->series[g->first].variant, "dense");
+    assert_string_equal(r->series[g->first + 3].variant, "student");
+    /* the demo group: speed-up 6000 / 5000, no latency, no BLEU */
+    const report_series_t *d = report_find_series(r, "demo", "task-moe");
+    assert_non_null(d);
+    near(d->speedup, 1.2, "demo speed-up");
+    assert_true(isnan(d->p50));
+    assert_true(isnan(d->bleu));
+    report_free(r);
+}
+
+/* Several tasks at one batch size combine as sum(tokens) / sum(time). */
+static void test_tasks_combine(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/moebench-test-report-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/tasks.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "scenario,mode,variant,backend,precision,threads,task,batch_size,decode,target_qps,rep,"
+               "tgt_tokens,wall_s,tgt_tok_per_s\n");
+    /* en-de: 1000 tokens at 100/s (10 s); en-fr: 3000 tokens at 300/s (10 s) -> 4000 / 20 s = 200/s */
+    fprintf(f, "s,offline,task-subnet,ref,fp32,1,en-de,8,greedy,,1,1000,10,100\n"
+               "s,offline,task-subnet,ref,fp32,1,en-fr,8,greedy,,1,3000,10,300\n"
+               "s,offline,task-subnet,ref,fp32,1,en-de,2,greedy,,1,1000,20,\n"); /* tok/s from tokens / wall */
+    fclose(f);
+    const char *p[] = {path};
+    report_t *r = load(p, 1);
+    const report_series_t *s = report_find_series(r, "s", "task-subnet");
+    assert_non_null(s);
+    assert_int_equal(s->n_batches, 2);
+    assert_int_equal(s->sweep[0].batch_size, 2);
+    near(s->sweep[0].tok_s, 50, "tok/s derived from tgt_tokens / wall_s");
+    near(s->peak_tok_s, 200, "two tasks at batch 8");
+    assert_int_equal(s->peak_batch, 8);
+    assert_true(isnan(s->speedup)); /* no token-moe in this group */
+    report_free(r);
+    rm_tree(dir);
+}
+
+/* ---------------------------------------------------------------- kernels */
+
+static void test_kernels(void **state)
+{
+    (void)state;
+    const char *p[] = {KERNELS};
+    report_t *r = load(p, 1);
+    assert_int_equal(r->n_kernels, 6);
+    const report_kernel_t *k = &r->kernels[1]; /* openblas fp32 gemm: 205, 209, 207 */
+    assert_string_equal(k->backend, "openblas");
+    assert_int_equal(k->reps, 3);
+    near(k->gflops, 207, "openblas GFLOP/s median");
+    near(k->frac_peak, 0.9, "openblas fraction of peak");
+    k = &r->kernels[5]; /* ref triad: 25, 26 GB/s */
+    assert_string_equal(k->kernel, "triad");
+    near(k->bw_gbs, 25.5, "triad GB/s median");
+    assert_int_equal(r->n_groups, 0);
+    report_free(r);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+static void expect_error(const char *csv, const char *want)
+{
+    char dir[] = "/tmp/moebench-test-report-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/bad.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(csv, f);
+    fclose(f);
+    report_t *r = report_create();
+    mb_error_t err = {""};
+    assert_int_equal(report_read_csv(r, path, &err), -1);
+    if (!strstr(err.msg, want) || strncmp(err.msg, path, strlen(path)))
+        fail_msg("error '%s' does not start with the file and contain '%s'", err.msg, want);
+    report_free(r);
+    rm_tree(dir);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    static const char head[] = "scenario,mode,variant,backend,precision,threads,task,batch_size,decode,target_qps,"
+                               "rep,tgt_tok_per_s,wall_s\n";
+    char buf[512];
+    snprintf(buf, sizeof buf, "%ss,offline,dense,ref,fp32,1,mixed,8,greedy,,1,100,abc\n", head);
+    expect_error(buf, ":2: column 'wall_s': 'abc' is not a number");
+    snprintf(buf, sizeof buf, "%ss,offline,dense,ref,fp32,1,mixed,8,greedy,,1,100,1\n"
+                              "s,warm,dense,ref,fp32,1,mixed,8,greedy,,1,100,1\n", head);
+    expect_error(buf, ":3: column 'mode': 'warm' is not offline, single-stream or server");
+    snprintf(buf, sizeof buf, "%ss,offline,dense,ref,fp32,,mixed,8,greedy,,1,100,1\n", head);
+    expect_error(buf, "column 'threads': '' is empty");
+    expect_error("a,b\n1,2\n", "neither a results CSV");
+    expect_error("scenario,variant,tgt_tok_per_s\ns,dense,1\n", "no column 'mode'");
+    expect_error("kernel,gflops,backend\ngemm,1,ref\n", "no column 'precision'");
+    /* nothing read: aggregate refuses */
+    report_t *r = report_create();
+    mb_error_t err;
+    assert_int_equal(report_aggregate(r, &err), -1);
+    report_free(r);
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void test_data_files(void **state)
+{
+    (void)state;
+    report_t *r = load_all();
+    char dir[] = "/tmp/moebench-test-report-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    report_figure_t figs[16];
+    int n;
+    mb_error_t err = {""};
+    if (report_write_data(r, dir, figs, 16, &n, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(n, 2 * 5 + 1); /* five per scenario group, one for kernels */
+    int drawable = 0;
+    for (int i = 0; i < n; i++)
+        drawable += figs[i].skipped[0] == '\0';
+    assert_int_equal(drawable, 2 + 5 + 1); /* demo: throughput and params; wmt: all five; kernels */
+    const report_figure_t *tp = NULL;
+    for (int i = 0; i < n; i++)
+        if (figs[i].kind == REPORT_FIG_THROUGHPUT && figs[i].group == r->series[2].group)
+            tp = &figs[i];
+    assert_non_null(tp);
+    assert_string_equal(tp->name, "fixture-wmt32e-throughput");
+    assert_string_equal(tp->script, "throughput.gp");
+    assert_int_equal(tp->n_args, 5);
+    contains(tp->args[1], "fixture-wmt32e");
+    contains(tp->args[2], "Fixture CPU 9000 @ 3.6GHz (2 cores); ref fp32, 2 threads, greedy");
+    char *peak = slurp(tp->args[4]);
+    contains(peak, "\"dense\" 8 950\n\"token-moe\" 64 600\n\"task-moe\" 64 1100\n\"student\" 8 1100\n");
+    free(peak);
+    char *sweep = slurp(tp->args[3]);
+    contains(sweep, "\"token-moe\"\n1 100 90 110 3\n8 400 380 420 3\n64 600 560 640 3\n");
+    free(sweep);
+    snprintf(path, sizeof path, "%s/fixture-wmt32e-task-bleu.dat", dir);
+    char *tb = slurp(path);
+    contains(tb, "task \"dense\" \"token-moe\" \"task-moe\" \"student\"\n\"en-de\" 20 23 24.5 20.9\n");
+    free(tb);
+    snprintf(path, sizeof path, "%s/demo-latency", dir);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(figs[i].args[0], path))
+            assert_string_equal(figs[i].skipped, "no single-stream or server rows");
+    report_free(r);
+    rm_tree(dir);
+}
+
+static void test_markdown(void **state)
+{
+    (void)state;
+    report_t *r = load_all();
+    char dir[] = "/tmp/moebench-test-report-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    report_figure_t figs[16];
+    int n;
+    mb_error_t err = {""};
+    if (report_write_data(r, dir, figs, 16, &n, &err))
+        fail_msg("%s", err.msg);
+    snprintf(path, sizeof path, "%s/REPORT.md", dir);
+    report_md_opts_t o = {"moebench report " WMT " " DEMO " " KERNELS, "figures", "gnuplot 5.4 patchlevel 4",
+                          figs, n, NULL, 0};
+    if (report_write_markdown(r, &o, path, &err))
+        fail_msg("%s", err.msg);
+    char *md = slurp(path);
+    contains(md, "| CPU | Fixture CPU 9000 @ 3.6GHz, 2 cores |");
+    contains(md, "| moebench build | git `v0.1.0-fixture`");
+    contains(md, "| gnuplot | gnuplot 5.4 patchlevel 4 |");
+    contains(md, "## Scenario `fixture-wmt32e`: ref fp32, 2 threads, greedy");
+    contains(md, "| dense | wmt-dense | 142.0M | 142.0M | 142.0M | 950.0 (8) | 900.0–1000.0 | 1.58x | 6.00 | 10.00 "
+                 "| 25.00 |");
+    contains(md, "| token-moe | wmt32e | 533.0M | 533.0M | 180.0M | 600.0 (64) | 560.0–640.0 | 1.00x | 13.00 | 32.50 "
+                 "| 28.00 |");
+    contains(md, "| task-moe | wmt32e | 533.0M | 200.0M | 180.0M | 1100.0 (64) | 1000.0–1150.0 | 1.83x | 9.00 | "
+                 "17.50 | 29.00 |");
+    contains(md, "| student | wmt-dense | 142.0M | 142.0M | 142.0M | 1100.0 (8) | 1000.0–1200.0 | 1.83x | 6.00 | "
+                 "8.00 | 25.95 |");
+    contains(md, "| task-moe | tiny | 1.0M | 500k | 400k | 6000.0 (4) | 6000.0–6000.0 | 1.20x | - | - | - |");
+    contains(md, "| task-moe | mixed | 4 | 16 | 30.00 | 50.00 | 70.00 | 1 |");
+    contains(md, "| +1.0 | +1.00 (`fixture-wmt32e`, ref fp32, 2 threads, greedy) |");
+    contains(md, "| 1.87x | 1.83x (`fixture-wmt32e`, ref fp32, 2 threads, greedy) |");
+    contains(md, "| 2.6x | not measured |");
+    contains(md, "| 32% | 31.7% (`fixture-wmt32e`");
+    contains(md, "| 533M vs 142M | 533.0M vs 142.0M (`fixture-wmt32e`");
+    contains(md, "no all-to-all communication");
+    contains(md, "| openblas | fp32 | 2 | gemm | 1024x1024x1024 | 207.0 | 90.0% | 1.2 | 4.3% | 3 |");
+    contains(md, "![Offline throughput");
+    contains(md, "](figures/fixture-wmt32e-throughput.png)");
+    contains(md, "([SVG](figures/fixture-wmt32e-throughput.svg))");
+    contains(md, "*latency.gp* not drawn: no single-stream or server rows.");
+    contains(md, "moebench run scenarios/fixture-wmt32e.ini    # wrote " WMT "\n");
+    contains(md, "moebench kernels --csv " KERNELS "\n");
+    contains(md, "moebench report " WMT " " DEMO " " KERNELS "\n");
+    free(md);
+    snprintf(path, sizeof path, "%s/REPORT.md.tmp", dir);
+    assert_int_not_equal(access(path, F_OK), 0); /* renamed, not left behind */
+    report_free(r);
+    rm_tree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_median_percentile),
+        cmocka_unit_test(test_configs),
+        cmocka_unit_test(test_series),
+        cmocka_unit_test(test_tasks_combine),
+        cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_data_files),
+        cmocka_unit_test(test_markdown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
