@@ -10,7 +10,6 @@
 #include "harness/cli.h"
 #include "harness/model_args.h"
 #include "models/model.h"
-#include "models/safetensors.h"
 
 /* Published figures (Kudugunta et al. 2021), in parameters; 0 = not given. */
 typedef struct paper_row {
@@ -52,11 +51,6 @@ static void help(void)
            "                        params_active_per_token, bytes (fp32), bytes_bf16, fits_in_memory,\n"
            "                        memory_limit, and the config\n",
            MODEL_ARGS_HELP);
-}
-
-static const char *meta_get(void *ctx, const char *key)
-{
-    return st_meta((const st_file_t *)ctx, key);
 }
 
 static void row(const char *name, uint64_t ours, double theirs, const char *note)
@@ -158,13 +152,8 @@ int cmd_info(int argc, char **argv)
     if (optind < argc) {
         if (described || optind != argc - 1)
             return cli_errorf("info: give either one model file or --preset/--variant, not both");
-        st_file_t *f;
         source = argv[optind];
-        if (st_open(source, &f, &err))
-            return cli_error(&err);
-        int rc = model_config_from_meta(&cfg, meta_get, f, source, &err);
-        st_close(f);
-        if (rc)
+        if (model_load_config(source, &cfg, &err))
             return cli_error(&err);
     } else if (model_args_config(&a, &cfg, &err)) {
         return cli_error(&err);

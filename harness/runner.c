@@ -358,7 +358,12 @@ static int run_variant(run_t *R, const char *variant, model_t *m, mb_error_t *er
             const model_t *use = m;
             model_t *sub = NULL;
             int task = model_find_task(&m->cfg, wt->name);
-            if (subnet) { /* the task's own sub-network, cut with the ref backend */
+            if (task < 0 || !model_serves_task(&m->cfg, task)) {
+                fprintf(stderr, "moebench: skipping task %s for %s: the model does not serve it\n", wt->name,
+                        variant);
+                continue;
+            }
+            if (subnet && m->cfg.subnet_key < 0) { /* the task's own sub-network, cut with the ref backend */
                 be_t ref;
                 be_options_t ro = {1, BE_PRECISION_FP32};
                 if (be_open("ref", &ro, &ref, err))
@@ -467,7 +472,8 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     }
     int rc = -1;
     model_config_t c0;
-    if (variant_config(&R->s, R->s.variants[0], &c0, err) ||
+    const char *file0 = scn_file_for(&R->s, R->s.variants[0]);
+    if ((file0 ? model_load_config(file0, &c0, err) : variant_config(&R->s, R->s.variants[0], &c0, err)) ||
         wl_build(&R->s, c0.vocab, MODEL_FIRST_TAG + c0.n_langs, &R->wl, err) || plan(R, err))
         goto out;
 
@@ -505,11 +511,18 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
         const char *variant = R->s.variants[v];
         model_config_t cfg;
         model_t *m = NULL;
-        if (variant_config(&R->s, variant, &cfg, err) || model_create(&cfg, &m, err)) {
+        const char *file = scn_file_for(&R->s, variant);
+        if (file) { /* a trained (or converted) model instead of random weights */
+            if (model_load(file, &m, err)) {
+                rc = -1;
+                break;
+            }
+        } else if (variant_config(&R->s, variant, &cfg, err) || model_create(&cfg, &m, err)) {
             rc = -1;
             break;
+        } else {
+            model_init_random(m, R->s.seed);
         }
-        model_init_random(m, R->s.seed);
         rc = run_variant(R, variant, m, err);
         model_free(m);
     }

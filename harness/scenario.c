@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "harness/workload.h"
 #include "models/config.h"
 
 static const char *const mode_names[] = {"offline", "single-stream", "server"};
@@ -194,6 +196,63 @@ static int add_mode(void *c, const char *it, mb_error_t *err)
     return mb_fail(err, "unknown mode '%s'; use offline, single-stream or server", it);
 }
 
+/* "variant:path" */
+static int add_file(void *c, const char *it, mb_error_t *err)
+{
+    scn_t *s = c;
+    const char *colon = strchr(it, ':');
+    if (!colon || colon == it || !colon[1])
+        return mb_fail(err, "'%s' is not variant:path/to/model.safetensors", it);
+    if (s->n_files == 8)
+        return mb_fail(err, "more than 8 files");
+    int ok = 0;
+    for (int i = 0; model_variant_names[i]; i++)
+        ok |= strlen(model_variant_names[i]) == (size_t)(colon - it) && !strncmp(model_variant_names[i], it, (size_t)(colon - it));
+    if (!ok)
+        return mb_fail(err, "'%.*s' in '%s' is not a variant", (int)(colon - it), it, it);
+    if (strlen(colon + 1) >= SCN_TEXT)
+        return mb_fail(err, "the path in '%s' is too long", it);
+    snprintf(s->file_variant[s->n_files], sizeof s->file_variant[0], "%.*s", (int)(colon - it), it);
+    snprintf(s->file_path[s->n_files++], SCN_TEXT, "%s", colon + 1);
+    return 0;
+}
+
+const char *scn_file_for(const scn_t *s, const char *variant)
+{
+    for (int i = 0; i < s->n_files; i++)
+        if (!strcmp(s->file_variant[i], variant))
+            return s->file_path[i];
+    return NULL;
+}
+
+/* tasks = all: every ordered pair of the languages whose file the data set has. */
+static int expand_all_tasks(scn_t *s, const char *where, mb_error_t *err)
+{
+    static const char *const langs[] = {"cs", "de", "en", "es", "fr", "ru"};
+    if (!strcmp(s->data, "synthetic"))
+        return mb_fail(err, "%s: [workload] tasks = all needs real data (the pairs come from the data's "
+                            "languages); list the tasks for synthetic data", where);
+    const char *have[6];
+    int n = 0;
+    for (int i = 0; i < 6; i++) {
+        char path[SCN_TEXT * 2];
+        if (wl_data_path(s, langs[i], path, sizeof path, err))
+            return mb_prefix(err, "%s: ", where);
+        if (access(path, R_OK) == 0)
+            have[n++] = langs[i];
+    }
+    if (n < 2)
+        return mb_fail(err, "%s: [workload] tasks = all found %d language file(s) for data '%s' under %s; "
+                            "point data_dir or MOEBENCH_DATA at the data", where, n, s->data, s->data_dir);
+    s->tasks[0] = '\0';
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++)
+            if (a != b)
+                snprintf(s->tasks + strlen(s->tasks), sizeof s->tasks - strlen(s->tasks), "%s%s-%s",
+                         s->tasks[0] ? "," : "", have[a], have[b]);
+    return 0;
+}
+
 static int set_text(char *dst, size_t len, const char *v, mb_error_t *err)
 {
     if (strlen(v) >= len)
@@ -269,6 +328,10 @@ static int set_key(scn_t *s, const char *sec, const char *key, const char *v, mb
         s->n_variants = 0;
         return each_item(v, add_str, &l, err);
     }
+    if (IS("model", "files")) {
+        s->n_files = 0;
+        return each_item(v, add_file, s, err);
+    }
     if (IS("model", "tasks"))
         return set_text(s->model_tasks, sizeof s->model_tasks, v, err);
     struct { const char *key; long *dst; long lo, hi; } ints[] = {
@@ -289,6 +352,8 @@ static int set_key(scn_t *s, const char *sec, const char *key, const char *v, mb
         return set_text(s->data_dir, sizeof s->data_dir, v, err);
     if (IS("workload", "tasks")) {
         model_config_t probe;
+        if (!strcmp(v, "all"))
+            return set_text(s->tasks, sizeof s->tasks, v, err);
         if (model_config_set_tasks(&probe, v, err))
             return -1;
         return set_text(s->tasks, sizeof s->tasks, v, err);
@@ -403,6 +468,8 @@ static int finish(scn_t *s, const char *where, mb_error_t *err)
 {
     if (s->n_modes == 0)
         return mb_fail(err, "%s: [scenario] modes is empty", where);
+    if (!strcmp(s->tasks, "all") && expand_all_tasks(s, where, err))
+        return -1;
     model_config_t c;
     if (s->model_tasks[0]) {
         if (model_config_set_tasks(&c, s->model_tasks, err))

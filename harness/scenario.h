@@ -35,13 +35,16 @@ typedef struct scn {
     int n_variants;
     char variants[8][24];
     char model_tasks[SCN_TEXT];          /* empty: the workload's tasks */
+    int n_files;
+    char file_variant[8][24];            /* variant -> model file instead of the preset */
+    char file_path[8][SCN_TEXT];
     long experts, top_k, d_model, d_ff, layers, vocab;  /* -1: the preset's */
     double capacity_factor;              /* -1: the preset's */
     long student_layers, student_d_model, student_d_ff; /* -1: same as dense */
     /* [workload] */
     char data[SCN_TEXT];                 /* "synthetic", a set name, or a path template with {lang} */
     char data_dir[SCN_TEXT];
-    char tasks[SCN_TEXT];
+    char tasks[1024];                    /* "all" becomes every ordered pair the data has */
     int sentences;                       /* per task */
     int beam;                            /* 1 = greedy */
     int max_len;
@@ -67,6 +70,8 @@ int scn_load(const char *path, scn_t *s, mb_error_t *err);
 int scn_load_string(const char *text, const char *name, scn_t *s, mb_error_t *err);
 
 const char *scn_mode_name(scn_mode_t m);
+/* The model file given for a variant in [model] files, or NULL. */
+const char *scn_file_for(const scn_t *s, const char *variant);
 /* "greedy" or "beam:K" */
 const char *scn_decode_name(const scn_t *s, char *buf, int len);
 

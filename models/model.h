@@ -97,6 +97,8 @@ int model_tensor_index(const model_t *m, const char *name);
 /* safetensors I/O (model_io.c). save writes to a temporary file and renames. */
 int model_save(const model_t *m, const char *path, mb_error_t *err);
 int model_load(const char *path, model_t **out, mb_error_t *err);
+/* Only the config of a model file (its header), allocating no weights. */
+int model_load_config(const char *path, model_config_t *cfg, mb_error_t *err);
 
 /* Lets backend `be` prepare its own copy of every linear weight (and
  * releases them); call once after load and before freeing. */

@@ -97,3 +97,13 @@ fail:
     st_close(f);
     return -1;
 }
+
+int model_load_config(const char *path, model_config_t *cfg, mb_error_t *err)
+{
+    st_file_t *f;
+    if (st_open(path, &f, err) != 0)
+        return -1;
+    int rc = model_config_from_meta(cfg, meta_get, f, path, err);
+    st_close(f);
+    return rc;
+}

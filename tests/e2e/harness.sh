@@ -31,6 +31,14 @@ check_fails "an unknown backend" "backend 'gpu' is not compiled into this build"
 check_fails "missing real data is named" "cannot read the data file; point \[workload\] data_dir" \
     sh -c "printf '[workload]\ndata = newstest2013\ndata_dir = $WORK/none\n' > '$WORK/d.ini'; $M run '$WORK/d.ini' --out '$WORK'"
 
+# a model file instead of a preset's random weights
+$M init --preset tiny --variant task-moe --seed 5 -o "$WORK/tm.safetensors" 2>/dev/null
+printf '[model]\nvariants = task-moe\nfiles = task-moe:%s\n[workload]\ntasks = en-de, de-en\nsentences = 3\n[measure]\nwarmup = 0\nrepetitions = 1\n' \
+    "$WORK/tm.safetensors" >"$WORK/file.ini"
+if $M run "$WORK/file.ini" -o "$WORK/file.csv" 2>"$WORK/file.err" && [ "$(grep -c ',task-moe,tiny,' "$WORK/file.csv")" -eq 2 ]; then
+    ok "a scenario runs a model file"
+else not_ok "a scenario runs a model file" "$(cat "$WORK/file.err")"; fi
+
 # Ctrl-C: complete rows kept, the file renamed, status 130
 cat >"$WORK/long.ini" <<'INI'
 [scenario]

@@ -49,6 +49,10 @@ static void test_scenario_good(void **state)
     assert_int_equal(s.n_threads, 2);
     assert_int_equal(s.repetitions, 4);
     assert_int_equal(s.n_counters, 0);
+    assert_null(scn_file_for(&s, "token-moe"));
+    assert_int_equal(scn_load_string("[model]\nfiles = token-moe:/a/b.safetensors, dense:c.st\n", "f.ini", &s, &err), 0);
+    assert_string_equal(scn_file_for(&s, "token-moe"), "/a/b.safetensors");
+    assert_string_equal(scn_file_for(&s, "dense"), "c.st");
     /* defaults where nothing is said */
     assert_string_equal(s.data, "synthetic");
     assert_int_equal(s.n_precisions, 1);
@@ -75,6 +79,9 @@ static void test_scenario_bad_files(void **state)
         {"[scenario]\ntarget_qps = -1\n", "bad.ini:2: target_qps: '-1' is not a number"},
         {"[model]\ntasks = en-de\n[workload]\ntasks = de-en\n", "bad.ini: [workload] task de-en is not among [model] tasks"},
         {"[workload]\noutput_length = reference\n", "bad.ini: [workload] output_length = reference needs real data"},
+        {"[model]\nfiles = tokenmoe:/m.safetensors\n", "bad.ini:2: files: 'tokenmoe' in 'tokenmoe:/m.safetensors' is not a variant"},
+        {"[model]\nfiles = token-moe\n", "bad.ini:2: files: 'token-moe' is not variant:path"},
+        {"[workload]\ntasks = all\n", "bad.ini: [workload] tasks = all needs real data"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         scn_t s;
@@ -87,6 +94,30 @@ static void test_scenario_bad_files(void **state)
     mb_error_t err;
     assert_int_equal(scn_load("/nonexistent/x.ini", &s, &err), -1);
     assert_string_equal(err.msg, "/nonexistent/x.ini: cannot open the scenario file");
+}
+
+/* tasks = all: every ordered pair of the languages the data set has */
+static void test_scenario_all_tasks(void **state)
+{
+    (void)state;
+    const char *data = getenv("MOEBENCH_DATA");
+    char text[512], probe[512];
+    snprintf(probe, sizeof probe, "%s/wmt/newstest2013.ru", data ? data : "");
+    if (!data || access(probe, R_OK) != 0)
+        skip(); /* needs ../shared/data (MOEBENCH_DATA) */
+    snprintf(text, sizeof text, "[workload]\ndata = newstest2013\ndata_dir = %s\ntasks = all\n", data);
+    scn_t s;
+    mb_error_t err;
+    if (scn_load_string(text, "all.ini", &s, &err))
+        fail_msg("%s", err.msg);
+    model_config_t c;
+    assert_int_equal(model_config_set_tasks(&c, s.tasks, &err), 0);
+    assert_int_equal(c.n_tasks, 30); /* 6 languages: cs de en es fr ru */
+    assert_string_equal(c.tasks[0], "cs-de");
+    snprintf(text, sizeof text, "[workload]\ndata = multi30k-test\ndata_dir = %s\ntasks = all\n", data);
+    assert_int_equal(scn_load_string(text, "all.ini", &s, &err), 0);
+    assert_int_equal(model_config_set_tasks(&c, s.tasks, &err), 0);
+    assert_int_equal(c.n_tasks, 12); /* Multi30k: cs de en fr */
 }
 
 static void test_shipped_scenarios_parse(void **state)
@@ -277,6 +308,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenario_good),
         cmocka_unit_test(test_scenario_bad_files),
+        cmocka_unit_test(test_scenario_all_tasks),
         cmocka_unit_test(test_shipped_scenarios_parse),
         cmocka_unit_test(test_summary_hand_computed),
         cmocka_unit_test(test_server_arrivals_rate),
