@@ -6,6 +6,8 @@
 
 static const be_ops_t *const backends[] = {
     &be_ref_ops,
+    &be_openblas_ops,
+    &be_onednn_ops,
 };
 
 int be_count(void)

@@ -30,6 +30,7 @@ int cmd_info(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
 int cmd_translate(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
+int cmd_kernels(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bleu(int argc, char **argv);
 int cmd_compare(int argc, char **argv);

@@ -12,6 +12,7 @@ static const cli_command_t commands[] = {
     {"extract", "cut a task's sub-network out of a task-moe model", cmd_extract},
     {"translate", "decode sentences (token ids) with a model", cmd_translate},
     {"backends", "list the compute backends compiled in", cmd_backends},
+    {"kernels", "time a backend's kernels against this machine's limits", cmd_kernels},
     {"run", "run a scenario file and write its results CSV", cmd_run},
     {"bleu", "BLEU and chrF of hypotheses against references (sacreBLEU-compatible)", cmd_bleu},
     {"compare", "compare two results CSVs: regression verdicts for CI", cmd_compare},

@@ -1,0 +1,297 @@
+/* fastops: the vectorised ops of fastops.h. The kernels live in
+ * fastops_kernels.inc, included here once per instruction set inside a
+ * `#pragma GCC target` region; the public functions pick one at run time. */
+#include "backends/fastops.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define FASTOPS_X86 1
+#endif
+
+#ifdef FASTOPS_X86
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl")
+#define FO(name) name##_avx512
+#define FO_V 16
+#include "backends/fastops_kernels.inc"
+#undef FO
+#undef FO_V
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#define FO(name) name##_avx2
+#define FO_V 8
+#include "backends/fastops_kernels.inc"
+#undef FO
+#undef FO_V
+#pragma GCC pop_options
+#endif
+
+#define FO(name) name##_base
+#define FO_V 4
+#include "backends/fastops_kernels.inc"
+#undef FO
+#undef FO_V
+
+typedef enum { ISA_BASE, ISA_AVX2, ISA_AVX512 } isa_t;
+
+static isa_t isa(void)
+{
+#ifdef FASTOPS_X86
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        return ISA_AVX512;
+    if (__builtin_cpu_supports("avx2"))
+        return ISA_AVX2;
+#endif
+    return ISA_BASE;
+}
+
+const char *fastops_isa(void)
+{
+    static const char *const names[] = {"sse2", "avx2", "avx512"};
+    return names[isa()];
+}
+
+void fastops_layernorm(be_t *be, const float *x, const float *g, const float *b, int M, int D, float eps,
+                       float *y)
+{
+    (void)be;
+    switch (isa()) {
+#ifdef FASTOPS_X86
+    case ISA_AVX512: layernorm_avx512(x, g, b, M, D, eps, y); return;
+    case ISA_AVX2: layernorm_avx2(x, g, b, M, D, eps, y); return;
+#endif
+    default: layernorm_base(x, g, b, M, D, eps, y); return;
+    }
+}
+
+void fastops_relu(be_t *be, float *x, size_t n)
+{
+    (void)be;
+    switch (isa()) {
+#ifdef FASTOPS_X86
+    case ISA_AVX512: relu_avx512(x, n); return;
+    case ISA_AVX2: relu_avx2(x, n); return;
+#endif
+    default: relu_base(x, n); return;
+    }
+}
+
+void fastops_attention_heads(const float *q, int ldq, const float *k, int ldk, const float *v, int ldv, int nq,
+                             int nk, int h0, int h1, int d_head, int causal, int q_pos0, float *out, int ldo,
+                             float *scratch)
+{
+    switch (isa()) {
+#ifdef FASTOPS_X86
+    case ISA_AVX512:
+        attention_avx512(q, ldq, k, ldk, v, ldv, nq, nk, h0, h1, d_head, causal, q_pos0, out, ldo, scratch);
+        return;
+    case ISA_AVX2:
+        attention_avx2(q, ldq, k, ldk, v, ldv, nq, nk, h0, h1, d_head, causal, q_pos0, out, ldo, scratch);
+        return;
+#endif
+    default:
+        attention_base(q, ldq, k, ldk, v, ldv, nq, nk, h0, h1, d_head, causal, q_pos0, out, ldo, scratch);
+        return;
+    }
+}
+
+void fastops_attention_team(fastops_team_t *team, const float *q, int ldq, const float *k, int ldk, const float *v,
+                            int ldv, int nq, int nk, int n_heads, int d_head, int causal, int q_pos0, float *out,
+                            int ldo, float *scratch)
+{
+    const double work = (double)nq * nk * n_heads * d_head;
+    int nt = team->threads < n_heads ? team->threads : n_heads;
+    if (nt > 1 && work >= 16384 && nk > team->att_cap) {
+        float *p = realloc(team->att, sizeof(float) * (size_t)nk * (size_t)nt);
+        if (p) {
+            team->att = p;
+            team->att_cap = nk;
+        }
+    }
+    if (nt < 2 || work < 16384 || nk > team->att_cap) { /* small: waking a team costs more than it saves */
+        fastops_attention_heads(q, ldq, k, ldk, v, ldv, nq, nk, 0, n_heads, d_head, causal, q_pos0, out, ldo,
+                                scratch);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        int h0 = n_heads * t / T, h1 = n_heads * (t + 1) / T;
+        fastops_attention_heads(q, ldq, k, ldk, v, ldv, nq, nk, h0, h1, d_head, causal, q_pos0, out, ldo,
+                                team->att + (size_t)t * team->att_cap);
+    }
+}
+
+void fastops_team_free(fastops_team_t *team)
+{
+    free(team->att);
+    team->att = NULL;
+    team->att_cap = 0;
+}
+
+void fastops_attention(be_t *be, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
+                       int nq, int nk, int n_heads, int d_head, int causal, int q_pos0, float *out, int ldo,
+                       float *scratch)
+{
+    (void)be;
+    fastops_attention_heads(q, ldq, k, ldk, v, ldv, nq, nk, 0, n_heads, d_head, causal, q_pos0, out, ldo, scratch);
+}
+
+void fastops_log_softmax(be_t *be, float *x, int M, int N)
+{
+    (void)be;
+    switch (isa()) {
+#ifdef FASTOPS_X86
+    case ISA_AVX512: log_softmax_avx512(x, M, N); return;
+    case ISA_AVX2: log_softmax_avx2(x, M, N); return;
+#endif
+    default: log_softmax_base(x, M, N); return;
+    }
+}
+
+void fastops_gemv(const float *W, const float *x, const float *b, int K, int n0, int n1, float *y)
+{
+    switch (isa()) {
+#ifdef FASTOPS_X86
+    case ISA_AVX512: gemv_avx512(W, x, b, K, n0, n1, y); return;
+    case ISA_AVX2: gemv_avx2(W, x, b, K, n0, n1, y); return;
+#endif
+    default: gemv_base(W, x, b, K, n0, n1, y); return;
+    }
+}
+
+/* ---- fp32 -> bf16 ---- */
+
+static inline uint16_t to_bf16_one(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) /* NaN: keep it a (quiet) NaN */
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1u); /* round to nearest, ties to even */
+    return (uint16_t)(u >> 16);
+}
+
+#ifdef FASTOPS_X86
+__attribute__((target("avx512f,avx512bf16"))) static void to_bf16_avx512bf16(const float *src, uint16_t *dst,
+                                                                             size_t n)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(src + i));
+        _mm256_storeu_si256((__m256i *)(dst + i), (__m256i)h);
+    }
+    for (; i < n; i++)
+        dst[i] = to_bf16_one(src[i]);
+}
+#endif
+
+/* ---- bf16 GEMM for a few rows on oneDNN's blocked weights ---- */
+
+#ifdef FASTOPS_X86
+/* Column blocks [nb0, nb1) of 64 outputs for exactly M rows (a constant
+ * after inlining, so the 4 x M accumulators stay in registers); see
+ * fastops.h for the layout. */
+__attribute__((target("avx512f,avx512bf16"), always_inline)) static inline void
+bf16_rows_m(const uint16_t *W, int N, int K, long stride_k, long stride_n, const uint16_t *x, int ldx, const int M,
+            const float *b, float *y, int ldy, int nb0, int nb1)
+{
+    const int KB = (K + 31) / 32;
+    for (int nb = nb0; nb < nb1; nb++) {
+        __m512 acc[4][4];
+#pragma GCC unroll 4
+        for (int m = 0; m < M; m++)
+#pragma GCC unroll 4
+            for (int j = 0; j < 4; j++)
+                acc[m][j] = _mm512_setzero_ps();
+        const uint16_t *col = W + (size_t)nb * stride_n;
+        for (int kb = 0; kb < KB; kb++) {
+            const uint16_t *tile = col + (size_t)kb * stride_k;
+            const uint16_t *xk = x + kb * 32;
+            for (int kp = 0; kp < 16; kp++) { /* a pair of k per step: 64 outputs x 2 */
+                const uint16_t *w = tile + kp * 128;
+                __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 32);
+                __m512bh w2 = (__m512bh)_mm512_loadu_si512(w + 64), w3 = (__m512bh)_mm512_loadu_si512(w + 96);
+#pragma GCC unroll 4
+                for (int m = 0; m < M; m++) {
+                    int32_t pair;
+                    memcpy(&pair, xk + (size_t)m * ldx + kp * 2, sizeof pair);
+                    __m512bh xb = (__m512bh)_mm512_set1_epi32(pair);
+                    acc[m][0] = _mm512_dpbf16_ps(acc[m][0], xb, w0);
+                    acc[m][1] = _mm512_dpbf16_ps(acc[m][1], xb, w1);
+                    acc[m][2] = _mm512_dpbf16_ps(acc[m][2], xb, w2);
+                    acc[m][3] = _mm512_dpbf16_ps(acc[m][3], xb, w3);
+                }
+            }
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+            int n0 = nb * 64 + j * 16;
+            if (n0 >= N)
+                break;
+            __mmask16 keep = N - n0 >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (N - n0)) - 1);
+            __m512 bias = b ? _mm512_maskz_loadu_ps(keep, b + n0) : _mm512_setzero_ps();
+#pragma GCC unroll 4
+            for (int m = 0; m < M; m++)
+                _mm512_mask_storeu_ps(y + (size_t)m * ldy + n0, keep, _mm512_add_ps(acc[m][j], bias));
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512bf16"))) static void bf16_rows_avx512(const uint16_t *W, int N, int K,
+                                                                          long stride_k, long stride_n,
+                                                                          const uint16_t *x, int ldx, int M,
+                                                                          const float *b, float *y, int ldy,
+                                                                          int nb0, int nb1)
+{
+    switch (M) {
+    case 1: bf16_rows_m(W, N, K, stride_k, stride_n, x, ldx, 1, b, y, ldy, nb0, nb1); break;
+    case 2: bf16_rows_m(W, N, K, stride_k, stride_n, x, ldx, 2, b, y, ldy, nb0, nb1); break;
+    case 3: bf16_rows_m(W, N, K, stride_k, stride_n, x, ldx, 3, b, y, ldy, nb0, nb1); break;
+    default: bf16_rows_m(W, N, K, stride_k, stride_n, x, ldx, 4, b, y, ldy, nb0, nb1); break;
+    }
+}
+#endif
+
+int fastops_bf16_rows(const uint16_t *W, int N, int K, long stride_k, long stride_n, const uint16_t *x, int ldx,
+                      int M, const float *b, float *y, int ldy, int nb0, int nb1)
+{
+#ifdef FASTOPS_X86
+    if (M >= 1 && M <= 4 && __builtin_cpu_supports("avx512bf16")) {
+        bf16_rows_avx512(W, N, K, stride_k, stride_n, x, ldx, M, b, y, ldy, nb0, nb1);
+        return 0;
+    }
+#endif
+    (void)W, (void)N, (void)K, (void)stride_k, (void)stride_n, (void)x, (void)ldx, (void)M, (void)b, (void)y;
+    (void)ldy, (void)nb0, (void)nb1;
+    return -1;
+}
+
+int fastops_has_bf16_rows(void)
+{
+#ifdef FASTOPS_X86
+    return __builtin_cpu_supports("avx512bf16") != 0;
+#else
+    return 0;
+#endif
+}
+
+void fastops_to_bf16(const float *src, uint16_t *dst, size_t n)
+{
+#ifdef FASTOPS_X86
+    if (__builtin_cpu_supports("avx512bf16")) {
+        to_bf16_avx512bf16(src, dst, n);
+        return;
+    }
+#endif
+    for (size_t i = 0; i < n; i++)
+        dst[i] = to_bf16_one(src[i]);
+}

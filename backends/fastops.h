@@ -1,0 +1,67 @@
+/* fastops: vectorised versions of the portable element-wise ops, for the
+ * fast backends (openblas, onednn) to install as their overrides: layer
+ * norm, ReLU, multi-head attention, and fp32 -> bf16 conversion. Each is
+ * compiled for AVX-512, AVX2 and baseline x86-64 (SSE2) and picks the best
+ * the CPU has at run time, so one binary runs everywhere. Log-softmax too.
+ *
+ * Numerics follow backends/portable.c step for step; only the order of the
+ * additions in a dot product or a row sum differs (vector lanes), so results
+ * agree with `ref` to float32 rounding. Signatures are those of be_ops_t. */
+#ifndef FASTOPS_H
+#define FASTOPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backends/backend.h"
+
+void fastops_layernorm(be_t *be, const float *x, const float *g, const float *b, int M, int D, float eps,
+                       float *y);
+void fastops_relu(be_t *be, float *x, size_t n);
+void fastops_attention(be_t *be, const float *q, int ldq, const float *k, int ldk, const float *v, int ldv,
+                       int nq, int nk, int n_heads, int d_head, int causal, int q_pos0, float *out, int ldo,
+                       float *scratch);
+/* The same for heads [h0, h1) only (scratch: nk floats), so that a backend
+ * can split the heads between its threads. */
+void fastops_attention_heads(const float *q, int ldq, const float *k, int ldk, const float *v, int ldv, int nq,
+                             int nk, int h0, int h1, int d_head, int causal, int q_pos0, float *out, int ldo,
+                             float *scratch);
+/* Attention with the heads split between `threads` OpenMP threads when
+ * the call is big enough to pay for waking them (an encoder sentence is;
+ * one decoding step is not). A team owns per-thread score buffers, grown
+ * on first use of a longer key sequence; zero-initialise, then set threads. */
+typedef struct fastops_team {
+    int threads;
+    float *att;                /* [threads, att_cap] */
+    int att_cap;
+} fastops_team_t;
+void fastops_attention_team(fastops_team_t *team, const float *q, int ldq, const float *k, int ldk, const float *v,
+                            int ldv, int nq, int nk, int n_heads, int d_head, int causal, int q_pos0, float *out,
+                            int ldo, float *scratch);
+void fastops_team_free(fastops_team_t *team);
+/* x[M,N] -> x - logsumexp(x) per row: a vectorised exp (polynomial, error
+ * below 1e-7 relative) summed in double as portable.c does. */
+void fastops_log_softmax(be_t *be, float *x, int M, int N);
+/* y[n] = W[n,:] . x + b[n] for rows n in [n0, n1) of W: [N, K] (b may be
+ * NULL): a linear layer over one input row, on the calling thread; callers
+ * split the rows between threads. */
+void fastops_gemv(const float *W, const float *x, const float *b, int K, int n0, int n1, float *y);
+/* y[M, N] = x[M, K] * W^T + b for 1 <= M <= 4 rows, bf16 inputs, fp32
+ * accumulation and output (vdpbf16ps), on weights in the blocked layout
+ * oneDNN's bf16 matmul uses ("BA16a64b2a": tiles of 32 k x 64 n, inside a
+ * tile k-pairs of 64 outputs x 2; tile (kb, nb) at kb * stride_k + nb *
+ * stride_n elements; K padded to 32 and N to 64 with zeros). x rows are
+ * ldx apart and hold K padded to a multiple of 32 with zeros. Computes the
+ * column blocks [nb0, nb1) of 64 outputs (callers split them between
+ * threads). A memory-bound kernel for batch-1 decoding and MoE experts with
+ * a few tokens. Returns -1 (and does nothing) without AVX512-BF16 or for
+ * other M. */
+int fastops_bf16_rows(const uint16_t *W, int N, int K, long stride_k, long stride_n, const uint16_t *x, int ldx,
+                      int M, const float *b, float *y, int ldy, int nb0, int nb1);
+int fastops_has_bf16_rows(void);
+/* dst[n] = bf16(src[n]), round to nearest even (NaN stays NaN). */
+void fastops_to_bf16(const float *src, uint16_t *dst, size_t n);
+/* Name of the instruction set the ops run with: "avx512", "avx2" or "sse2". */
+const char *fastops_isa(void);
+
+#endif

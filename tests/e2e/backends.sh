@@ -1,0 +1,84 @@
+#!/bin/sh
+# End-to-end tests of the fast backends: `moebench backends` lists ref,
+# openblas and onednn with their library versions; `translate` gives the
+# same token ids on openblas and onednn as on ref (tiny token-moe model,
+# fp32, several thread counts); what a backend cannot do is a one-line
+# error; `moebench kernels --preset tiny` runs and its CSV has the columns
+# docs/backends.md documents.
+. "$(dirname "$0")/lib.sh"
+W=$WORK
+
+out=$("$MOEBENCH" backends 2>&1)
+for pat in '^ref +fp32 ' '^openblas +fp32 +OpenBLAS [0-9]+\.[0-9]+' '^onednn +fp32(,bf16)? +oneDNN [0-9]+\.[0-9]+\.[0-9]+'; do
+    if printf '%s\n' "$out" | grep -Eq "$pat"; then ok "backends lists /$pat/"
+    else not_ok "backends lists /$pat/" "$out"; fi
+done
+
+# the same ids from every backend
+check "init tiny token-moe" "$MOEBENCH" init --preset tiny --variant token-moe --seed 3 -o "$W/m.safetensors"
+printf '%s\n' '40 41 42 43 44 45' '100 200 300 400' '7 77 177 277 377 477 500 501 502 503 504 505' \
+    '60' '11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26' >"$W/src"
+if "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --backend ref <"$W/src" >"$W/ref.out" 2>"$W/ref.err" &&
+   [ "$(wc -l <"$W/ref.out")" -eq 5 ]; then
+    ok "translate on ref"
+else not_ok "translate on ref" "$(cat "$W/ref.err")"; fi
+for b in "openblas" "onednn" "openblas --threads 1" "onednn --threads 1"; do
+    # shellcheck disable=SC2086 # $b holds a backend and its options
+    if "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --backend $b <"$W/src" >"$W/got" 2>"$W/err" &&
+       cmp -s "$W/got" "$W/ref.out"; then
+        ok "translate --backend $b gives ref's ids"
+    else not_ok "translate --backend $b gives ref's ids" "$(cat "$W/err"; diff "$W/ref.out" "$W/got" | head -5)"; fi
+done
+# batches of 2 (expert capacity depends on the batch, so ref runs them too)
+"$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --batch 2 <"$W/src" >"$W/ref2.out" 2>/dev/null
+for b in openblas onednn; do
+    if "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --batch 2 --backend $b <"$W/src" >"$W/got" \
+           2>"$W/err" && [ -s "$W/ref2.out" ] && cmp -s "$W/got" "$W/ref2.out"; then
+        ok "translate --batch 2 --backend $b gives ref's ids"
+    else not_ok "translate --batch 2 --backend $b gives ref's ids" "$(cat "$W/err"; diff "$W/ref2.out" "$W/got" | head -5)"; fi
+done
+if "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --backend onednn --precision bf16 <"$W/src" \
+       >"$W/bf16" 2>"$W/err" && [ "$(wc -l <"$W/bf16")" -eq 5 ]; then
+    ok "translate --backend onednn --precision bf16 runs"
+elif grep -q 'bf16' "$W/err" && [ "$(wc -l <"$W/err")" -eq 1 ]; then
+    skip "translate --backend onednn --precision bf16 runs" "$(cat "$W/err")"
+else not_ok "translate --backend onednn --precision bf16 runs" "$(cat "$W/err")"; fi
+
+# one-line errors
+check_fails "openblas refuses bf16 in one line" 'openblas: precision bf16 is not supported' \
+    "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --backend openblas --precision bf16 <"$W/src"
+check_fails "ref refuses bf16 in one line" 'ref: precision bf16' \
+    "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --backend ref --precision bf16 <"$W/src"
+check_fails "unknown backend in one line" "unknown backend 'mkl'.*openblas.*onednn" \
+    "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --backend mkl <"$W/src"
+check_fails "unknown precision in one line" "unknown precision 'fp8'" \
+    "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --backend onednn --precision fp8 <"$W/src"
+check_fails "kernels: unknown backend in one line" "unknown backend 'mkl'" "$MOEBENCH" kernels --backend mkl
+check_fails "kernels: openblas bf16 in one line" 'openblas: precision bf16' \
+    "$MOEBENCH" kernels --backend openblas --precision bf16 --preset tiny
+check_fails "kernels: unknown preset in one line" "unknown preset 'huge'" "$MOEBENCH" kernels --preset huge
+check_fails "kernels: bad --peak-gflops in one line" "--peak-gflops" "$MOEBENCH" kernels --peak-gflops -3
+
+# the kernels table and its CSV
+HEADER='backend,precision,threads,preset,kind,name,m,n,k,flops,bytes,reps,median_s,value,unit,limit,ratio,bound,target,met,clock_ghz,peak_gflops,triad_gbytes_s'
+for b in openblas onednn; do
+    if "$MOEBENCH" kernels --backend "$b" --preset tiny --min-time 0.01 --csv "$W/k.csv" >"$W/k.out" 2>"$W/k.err"; then
+        ok "kernels --backend $b --preset tiny"
+    else not_ok "kernels --backend $b --preset tiny" "$(tail -3 "$W/k.err")"; continue; fi
+    for pat in '^peak fp32: [0-9]+ cores? x [0-9]+ FLOP/cycle x [0-9.]+ GHz = [0-9.]+ GFLOP/s' \
+               '^memory: triad [0-9.]+ GB/s' '^prefill\.attn_proj +1600 +64 +64 ' '^decode1\.out_proj +1 +512 +64 ' \
+               '^decode64\.expert_in +16 +128 +64 '; do
+        if grep -Eq "$pat" "$W/k.out"; then ok "kernels $b table has /$pat/"
+        else not_ok "kernels $b table has /$pat/" "$(cat "$W/k.out")"; fi
+    done
+    if [ "$(head -n 1 "$W/k.csv")" = "$HEADER" ]; then ok "kernels $b CSV header"
+    else not_ok "kernels $b CSV header" "$(head -n 1 "$W/k.csv")"; fi
+    rows=$(grep -c "^$b,fp32,[0-9]*,tiny,kernel," "$W/k.csv")
+    triad=$(grep -c "^$b,fp32,[0-9]*,tiny,triad,triad," "$W/k.csv")
+    cols=$(awk -F, '{print NF}' "$W/k.csv" | sort -u | tr '\n' ' ')
+    if [ "$rows" -eq 18 ] && [ "$triad" -eq 1 ] && [ "$cols" = "23 " ]; then ok "kernels $b CSV rows"
+    else not_ok "kernels $b CSV rows" "kernel rows $rows, triad rows $triad, field counts $cols"; fi
+    if [ ! -e "$W/k.csv.tmp" ]; then ok "kernels $b CSV renamed into place"
+    else not_ok "kernels $b CSV renamed into place" "k.csv.tmp left behind"; fi
+done
+check "kernels --help" "$MOEBENCH" kernels --help
