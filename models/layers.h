@@ -8,8 +8,13 @@
 #include <stddef.h>
 
 /* out[i,:] = table[ids[i],:] * scale + sinusoid(pos[i])
- * table: [vocab, d]; ids, pos: [n]; out: [n, d] */
-void layer_embed(const float *table, int d, const int *ids, const int *pos, int n, float scale, float *out);
+ * table: [vocab, d]; ids, pos: [n]; out: [n, d]; positions below pos_rows
+ * come from pos_table [pos_rows, d] (made by layer_position_table), the
+ * others are computed (the same values). */
+void layer_embed(const float *table, int d, const int *ids, const int *pos, int n, float scale,
+                 const float *pos_table, int pos_rows, float *out);
+/* pos_table[p, :] = sinusoid(p) for p < rows. */
+void layer_position_table(int rows, int d, float *pos_table);
 /* The sinusoidal position code of Vaswani et al.: out[2i] = sin(p / 10000^(2i/d)),
  * out[2i+1] = cos(same); out: [d] */
 void layer_position(int pos, int d, float *out);
@@ -19,7 +24,7 @@ void layer_add(float *x, const float *y, size_t n);
  * Used for sentence routing so that whole-prefix and incremental decoding
  * compute the same bits. */
 void layer_running_mean(float *sum, const float *x, int d, int count, float *mean);
-/* Index of the largest value (the first one on ties). */
+/* Index of the largest value (the first one on ties; NaN never wins). */
 int layer_argmax(const float *x, int n);
 
 #endif

@@ -3,6 +3,8 @@
  * everything else (counts, allocation, wiring, file I/O) follows from it. */
 #include "models/model.h"
 
+#define MODEL_POS_TABLE_ROWS 1024 /* positions past this are computed on the fly */
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 #include "common/mb_mem.h"
 #include "common/mb_rng.h"
+#include "models/layers.h"
 
 /* ---- the layout ---- */
 
@@ -246,9 +249,11 @@ int model_create(const model_config_t *cfg, model_t **out, mb_error_t *err)
     m->arena = calloc((size_t)k.total, sizeof(float));
     m->specs = calloc((size_t)k.n_tensors, sizeof *m->specs);
     m->tensor = calloc((size_t)k.n_tensors, sizeof *m->tensor);
+    m->pos_rows = MODEL_POS_TABLE_ROWS;
+    m->pos_table = malloc(sizeof(float) * (size_t)m->pos_rows * (size_t)cfg->d_model);
     m->enc = calloc((size_t)cfg->enc_layers + 1, sizeof *m->enc);
     m->dec = calloc((size_t)cfg->dec_layers + 1, sizeof *m->dec);
-    int ok = m->arena && m->specs && m->tensor && m->enc && m->dec;
+    int ok = m->arena && m->specs && m->tensor && m->enc && m->dec && m->pos_table;
     for (int s = 0; ok && s < 2; s++) {
         int n = s ? cfg->dec_layers : cfg->enc_layers;
         model_layer_t *layers = s ? m->dec : m->enc;
@@ -264,6 +269,7 @@ int model_create(const model_config_t *cfg, model_t **out, mb_error_t *err)
         model_free(m);
         return mb_fail(err, "out of memory allocating %s", what);
     }
+    layer_position_table(m->pos_rows, cfg->d_model, m->pos_table);
     walker_t w;
     memset(&w, 0, sizeof w);
     w.visit = wire_visit;
@@ -295,6 +301,7 @@ void model_free(model_t *m)
     free(m->specs);
     free(m->tensor);
     free(m->arena);
+    free(m->pos_table);
     free(m);
 }
 

@@ -80,6 +80,8 @@ typedef struct model {
     be_weight_t out_proj;          /* [vocab, d_model], no bias */
     model_layer_t *enc, *dec;
     model_ln_t enc_ln, dec_ln;     /* final layer norms */
+    float *pos_table;              /* [pos_rows, d_model] sinusoids, made once */
+    int pos_rows;
 } model_t;
 
 /* Counts parameters of a config without allocating anything. */

@@ -178,7 +178,7 @@ void tf_encode(const model_t *m, be_t *be, tf_ws_t *ws, const tf_seqs_t *src, fl
     const model_config_t *c = &m->cfg;
     const int d = c->d_model, T = src->offset[src->n];
     positions(src, ws->pos);
-    layer_embed(m->enc_embed, d, src->ids, ws->pos, T, sqrtf((float)d), ws->x);
+    layer_embed(m->enc_embed, d, src->ids, ws->pos, T, sqrtf((float)d), m->pos_table, m->pos_rows, ws->x);
     for (int i = 0; i < c->enc_layers; i++) {
         const model_layer_t *L = &m->enc[i];
         self_attn_packed(m, be, ws, L, src, 0);
@@ -195,7 +195,7 @@ void tf_decode_full(const model_t *m, be_t *be, tf_ws_t *ws, const tf_seqs_t *sr
     const model_config_t *c = &m->cfg;
     const int d = c->d_model, T = tgt->offset[tgt->n], S = src->offset[src->n], dh = d / c->n_heads;
     positions(tgt, ws->pos);
-    layer_embed(m->dec_embed, d, tgt->ids, ws->pos, T, sqrtf((float)d), ws->x);
+    layer_embed(m->dec_embed, d, tgt->ids, ws->pos, T, sqrtf((float)d), m->pos_table, m->pos_rows, ws->x);
     for (int i = 0; i < c->dec_layers; i++) {
         const model_layer_t *L = &m->dec[i];
         self_attn_packed(m, be, ws, L, tgt, 1);
@@ -334,7 +334,7 @@ void tf_decode_step(const model_t *m, be_t *be, tf_ws_t *ws, tf_cache_t *c, int 
     const model_config_t *cfg = &m->cfg;
     const int d = cfg->d_model, dh = d / cfg->n_heads;
     const size_t slot_stride = (size_t)c->cap_len * d;
-    layer_embed(m->dec_embed, d, tok, pos, n, sqrtf((float)d), ws->x);
+    layer_embed(m->dec_embed, d, tok, pos, n, sqrtf((float)d), m->pos_table, m->pos_rows, ws->x);
     for (int i = 0; i < cfg->dec_layers; i++) {
         const model_layer_t *L = &m->dec[i];
         /* self-attention over the cached prefix */

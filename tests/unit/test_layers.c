@@ -147,13 +147,18 @@ static void test_embed_and_positions(void **state)
     float table[V * D], out[N * D];
     test_fill(table, V * D, 13);
     int ids[N] = {4, 0, 9}, pos[N] = {0, 5, 17};
-    layer_embed(table, D, ids, pos, N, 2.0f, out);
-    for (int i = 0; i < N; i++)
-        for (int j = 0; j < D; j++) {
-            double angle = pos[i] / pow(10000.0, (double)(j - j % 2) / D);
-            double pe = j % 2 ? cos(angle) : sin(angle);
-            assert_true(fabs(out[i * D + j] - (2.0 * table[ids[i] * D + j] + pe)) < 1e-5);
-        }
+    float pos_table[8 * D];
+    layer_position_table(8, D, pos_table);
+    /* rows 0 and 5 from the table, 17 computed: the same formula either way */
+    for (int use_table = 0; use_table < 2; use_table++) {
+        layer_embed(table, D, ids, pos, N, 2.0f, pos_table, use_table ? 8 : 0, out);
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < D; j++) {
+                double angle = pos[i] / pow(10000.0, (double)(j - j % 2) / D);
+                double pe = j % 2 ? cos(angle) : sin(angle);
+                assert_true(fabs(out[i * D + j] - (2.0 * table[ids[i] * D + j] + pe)) < 1e-5);
+            }
+    }
 }
 
 static void test_log_softmax_and_argmax(void **state)
@@ -167,6 +172,15 @@ static void test_log_softmax_and_argmax(void **state)
     be_log_softmax(&be, x, 1, 5);
     assert_true(test_max_abs_diff(x, want, 5) < 1e-6f);
     assert_int_equal(layer_argmax(x, 5), 1); /* first of the tied maxima */
+    /* past the blocks of 16, and the first of ties across blocks */
+    float big[1000];
+    for (int i = 0; i < 1000; i++)
+        big[i] = (float)(i % 97);
+    assert_int_equal(layer_argmax(big, 1000), 96);
+    big[999] = 500.0f;
+    assert_int_equal(layer_argmax(big, 1000), 999);
+    big[17] = 500.0f;
+    assert_int_equal(layer_argmax(big, 1000), 17);
 }
 
 /* ---- MoE ---- */
