@@ -126,10 +126,17 @@ static void find_plots(const char *opt, char *out, size_t n)
         if (slash) {
             *slash = '\0';
             char real[PATH_MAX];
+            char cwd[PATH_MAX];
             if ((size_t)snprintf(cand, sizeof cand, "%s/../plots/throughput.gp", exe) < sizeof cand &&
-                !stat(cand, &st) && (size_t)snprintf(cand, sizeof cand, "%s/../plots", exe) < sizeof cand &&
-                (size_t)snprintf(out, n, "%s", realpath(cand, real) ? real : cand) < n)
-                return;
+                !stat(cand, &st) && (size_t)snprintf(cand, sizeof cand, "%s/../plots", exe) < sizeof cand) {
+                const char *p = realpath(cand, real) ? real : cand;
+                size_t lc = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
+                /* relative when under the current folder, so REPORT.md names no machine's paths */
+                if (lc && !strncmp(p, cwd, lc) && p[lc] == '/')
+                    p += lc + 1;
+                if ((size_t)snprintf(out, n, "%s", p) < n)
+                    return;
+            }
         }
     }
     snprintf(out, n, "plots");
