@@ -115,13 +115,13 @@ expect_status "--help documents the JSON keys" 0 'only_in_base, only_in_new' "$M
 if "$M" run --help >/dev/null 2>&1; then
     sed -e 's/^repetitions *=.*/repetitions = 6/' -e 's/^preset *=.*/preset = small/' \
         -e 's/^variants *=.*/variants = dense/' -e 's/^modes *=.*/modes = offline/' \
-        -e 's/^batch_sizes *=.*/batch_sizes = 16/' -e 's/^sentences *=.*/sentences = 16/' \
+        -e 's/^batch_sizes *=.*/batch_sizes = 32/' -e 's/^sentences *=.*/sentences = 32/' \
         "$ROOT/scenarios/quick.ini" >"$WORK/quick.ini"
-    name="real runs: quick scenario, 2 threads vs 1 thread (openblas)"
-    if ! "$M" backends 2>/dev/null | grep -q '^openblas '; then
-        skip "$name" "the openblas backend is not compiled in"
-    elif ! "$M" run "$WORK/quick.ini" --threads 2 --backend openblas --out "$WORK/a" >"$WORK/.run" 2>&1 ||
-         ! "$M" run "$WORK/quick.ini" --threads 1 --backend openblas --out "$WORK/b" >"$WORK/.run" 2>&1; then
+    name="real runs: quick scenario, 2 threads vs 1 thread (onednn)"
+    if ! "$M" backends 2>/dev/null | grep -q "^onednn "; then
+        skip "$name" "the onednn backend is not compiled in"
+    elif ! "$M" run "$WORK/quick.ini" --threads 2 --backend onednn --out "$WORK/a" >"$WORK/.run" 2>&1 ||
+         ! "$M" run "$WORK/quick.ini" --threads 1 --backend onednn --out "$WORK/b" >"$WORK/.run" 2>&1; then
         not_ok "$name" "moebench run failed: $(tail -n 5 "$WORK/.run")"
     else
         a=$(ls "$WORK"/a/*.csv | head -n 1); b=$(ls "$WORK"/b/*.csv | head -n 1)
