@@ -41,7 +41,7 @@ static int ref_init(be_t *be, mb_error_t *err)
 static const char *ref_version(be_t *be)
 {
     (void)be;
-    return "portable C, single thread";
+    return "built in, no library";
 }
 
 const be_ops_t be_ref_ops = {

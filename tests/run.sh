@@ -27,7 +27,7 @@ count() { # $1 = name; output in $tmp
     pass=$((pass + p)); fail=$((fail + f)); skip=$((skip + s))
     printf '%-28s %3d passed, %d failed, %d skipped\n' "$1" "$p" "$f" "$s"
     grep -E '^not ok ' "$tmp" | grep -v '# SKIP' | sed 's/^/    /'
-    grep -E '^(not )?ok .*# SKIP' "$tmp" | sed 's/^/    /'
+    grep -E '^(not )?ok .*# SKIP|^# skip:' "$tmp" | sed 's/^/    /'
     if [ "$f" -ne 0 ]; then grep -E '^# ' "$tmp" | head -n 40 | sed 's/^/    /'; fi
 }
 

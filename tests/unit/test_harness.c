@@ -103,8 +103,10 @@ static void test_scenario_all_tasks(void **state)
     const char *data = getenv("MOEBENCH_DATA");
     char text[512], probe[512];
     snprintf(probe, sizeof probe, "%s/wmt/newstest2013.ru", data ? data : "");
-    if (!data || access(probe, R_OK) != 0)
-        skip(); /* needs ../shared/data (MOEBENCH_DATA) */
+    if (!data || access(probe, R_OK) != 0) {
+        printf("# skip: no data at %s (set MOEBENCH_DATA)\n", data ? data : "(MOEBENCH_DATA unset)");
+        skip();
+    }
     snprintf(text, sizeof text, "[workload]\ndata = newstest2013\ndata_dir = %s\ntasks = all\n", data);
     scn_t s;
     mb_error_t err;
