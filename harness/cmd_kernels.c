@@ -122,7 +122,8 @@ static void csv_str(FILE *f, const char *s)
 }
 
 static const char CSV_HEADER[] = "backend,precision,threads,preset,kind,name,m,n,k,flops,bytes,reps,median_s,"
-                                 "value,unit,limit,ratio,bound,target,met,clock_ghz,peak_gflops,triad_gbytes_s\n";
+                                 "value,unit,limit,ratio,bound,target,met,clock_ghz,peak_gflops,triad_gbytes_s,"
+                                 "kernel,shape,gflops,bandwidth_gbs,peak_bandwidth_gbs\n";
 
 /* One CSV row; numbers < 0 are left empty. */
 static void csv_row(const report_t *r, const char *kind, const char *name, int m, int n, int k, double flops,
@@ -158,7 +159,26 @@ static void csv_row(const report_t *r, const char *kind, const char *name, int m
     fprintf(f, ",%s,", bound ? bound : "");
     if (target >= 0)
         fprintf(f, "%g", target);
-    fprintf(f, ",%s,%.4g,%.6g,%.6g\n", met ? met : "", r->clock_ghz, r->peak, r->triad);
+    fprintf(f, ",%s,%.4g,%.6g,%.6g,", met ? met : "", r->clock_ghz, r->peak, r->triad);
+    /* the columns `moebench report` reads for its kernels figure (plots/README.md); empty for goals */
+    int is_kernel = !strcmp(kind, "kernel"), is_triad = !strcmp(kind, "triad");
+    if (is_kernel || is_triad) {
+        csv_str(f, name);
+        fputc(',', f);
+        if (m >= 0)
+            fprintf(f, k >= 0 ? "%dx%dx%d" : "%dx%d", m, n, k);
+        fputc(',', f);
+        if (is_kernel && flops > 0 && median > 0)
+            fprintf(f, "%.6g", flops / median * 1e-9);
+        fputc(',', f);
+        if (is_triad)
+            fprintf(f, "%.6g", value);
+        else if (bytes > 0 && median > 0)
+            fprintf(f, "%.6g", bytes / median * 1e-9);
+        fprintf(f, ",%.6g\n", r->triad);
+    } else {
+        fputs(",,,,\n", f);
+    }
 }
 
 /* ---- kernels ---- */

@@ -285,6 +285,8 @@ static int read_kernel_row(report_t *r, const cursor_t *c, const int *col)
     report_kernel_t k = {.reps = 1};
     const char *cpu, *git, *run, *ts;
     int cores;
+    if (!*cell(c, col[K_KERNEL])) /* a row that is not a kernel (e.g. a goal of `kernels --model-goals`) */
+        return 0;
     if (get_str(r, c, col[K_BACKEND], 1, &k.backend) || get_str(r, c, col[K_PRECISION], 1, &k.precision) ||
         get_str(r, c, col[K_KERNEL], 1, &k.kernel) || get_str(r, c, col[K_SHAPE], 0, &k.shape) ||
         get_int(c, col[K_THREADS], 1, &k.threads) || get_num(c, col[K_GFLOPS], &k.gflops) ||
