@@ -63,7 +63,10 @@ test: deps
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/moebench
 	$(BUILD)/moebench run scenarios/demo.ini --out results
-	$(BUILD)/moebench report results/demo.csv -o REPORT.md --figures plots/figures
+	$(BUILD)/moebench kernels --backend openblas --preset small --csv results/kernels-openblas-fp32.csv
+	$(BUILD)/moebench kernels --backend onednn --preset small --csv results/kernels-onednn-fp32.csv
+	$(BUILD)/moebench kernels --backend onednn --precision bf16 --preset small --csv results/kernels-onednn-bf16.csv
+	$(BUILD)/moebench report results/demo.csv results/kernels-*.csv -o REPORT.md --figures plots/figures
 	@echo "moebench: results in results/demo.csv (columns: results/README.md), report in REPORT.md"
 
 clean:

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -333,8 +334,17 @@ int report_read_csv(report_t *r, const char *path, mb_error_t *err)
     cursor_t c = {t, path, 0, err};
     for (c.row = 0; rc == 0 && c.row < t->nrows; c.row++)
         rc = results ? read_results_row(r, &c, col, src) : read_kernel_row(r, &c, col);
+    const char *args = NULL;
+    if (rc == 0 && kernels && t->nrows > 0) { /* the kernels command line, from its first row */
+        char buf[256];
+        int pc = csvin_col(t, "preset");
+        snprintf(buf, sizeof buf, "--backend %s --precision %s --threads %s%s%s", csvin_get(t, 0, col[K_BACKEND]),
+                 csvin_get(t, 0, col[K_PRECISION]), csvin_get(t, 0, col[K_THREADS]), pc >= 0 ? " --preset " : "",
+                 pc >= 0 ? csvin_get(t, 0, (size_t)pc) : "");
+        args = intern(r, buf);
+    }
     if (rc == 0)
-        r->sources[r->n_sources++] = (report_source_t){src, results ? 'r' : 'k', t->nrows};
+        r->sources[r->n_sources++] = (report_source_t){src, results ? 'r' : 'k', t->nrows, args};
     csvin_free(t);
     return rc;
 }

@@ -106,6 +106,7 @@ typedef struct report_source {
     const char *path;
     char kind;   /* 'r': results, 'k': kernels */
     size_t rows;
+    const char *args;   /* kernels: the options that made it ("--backend onednn ..."), or NULL */
 } report_source_t;
 
 /* Interned string pool and everything read and computed. */

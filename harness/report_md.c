@@ -382,7 +382,8 @@ static void commands_section(FILE *f, const report_t *r, const report_md_opts_t 
     }
     for (int i = 0; i < r->n_sources; i++)
         if (r->sources[i].kind == 'k')
-            fprintf(f, "moebench kernels --csv %s\n", r->sources[i].path);
+            fprintf(f, "moebench kernels %s%s--csv %s\n", r->sources[i].args ? r->sources[i].args : "",
+                    r->sources[i].args ? " " : "", r->sources[i].path);
     fprintf(f, "%s\n```\n\n", o->command ? o->command : "moebench report");
     if (o->n_gnuplot_cmds) {
         fprintf(f, "<details><summary>gnuplot commands run by <code>moebench report</code></summary>\n\n```sh\n");
