@@ -394,7 +394,7 @@ static void test_markdown(void **state)
     contains(md, "([SVG](figures/fixture-wmt32e-throughput.svg))");
     contains(md, "*latency.gp* not drawn: no single-stream or server rows.");
     contains(md, "moebench run scenarios/fixture-wmt32e.ini    # wrote " WMT "\n");
-    contains(md, "moebench kernels --csv " KERNELS "\n");
+    contains(md, "moebench kernels --backend ref --precision fp32 --threads 2 --csv " KERNELS "\n");
     contains(md, "moebench report " WMT " " DEMO " " KERNELS "\n");
     free(md);
     snprintf(path, sizeof path, "%s/REPORT.md.tmp", dir);
