@@ -100,12 +100,12 @@ static size_t llc_bytes(void)
 
 /* ---- the report: table rows and CSV rows ---- */
 
-typedef struct report {
+typedef struct kern_out {
     FILE *csv;
     const char *backend, *precision, *preset;
     int threads;
     double clock_ghz, peak, triad;
-} report_t;
+} kern_out_t;
 
 static void csv_str(FILE *f, const char *s)
 {
@@ -126,7 +126,7 @@ static const char CSV_HEADER[] = "backend,precision,threads,preset,kind,name,m,n
                                  "kernel,shape,gflops,bandwidth_gbs,peak_bandwidth_gbs\n";
 
 /* One CSV row; numbers < 0 are left empty. */
-static void csv_row(const report_t *r, const char *kind, const char *name, int m, int n, int k, double flops,
+static void csv_row(const kern_out_t *r, const char *kind, const char *name, int m, int n, int k, double flops,
                     double bytes, int reps, double median, double value, const char *unit, double limit,
                     double ratio, const char *bound, double target, const char *met)
 {
@@ -309,7 +309,7 @@ static double linear_bytes(int M, int N, int K, int bf16)
     return (double)N * K * (bf16 ? 2 : 4) + 4.0 * ((double)M * K + (double)M * N + N);
 }
 
-static int kernel_table(be_t *be, const model_config_t *c, const report_t *r, double peak, double triad,
+static int kernel_table(be_t *be, const model_config_t *c, const kern_out_t *r, double peak, double triad,
                         double min_s, int bf16, mb_error_t *err)
 {
     const int d = c->d_model, ff = c->d_ff, V = c->vocab, E = c->n_experts, k = c->top_k, H = c->n_heads;
@@ -438,7 +438,7 @@ static void run_encode(void *p)
     tf_encode(a->m, a->be, a->ws, a->src, a->out, NULL);
 }
 
-static void print_goal(const report_t *r, const char *id, const char *what, double value, const char *unit,
+static void print_goal(const kern_out_t *r, const char *id, const char *what, double value, const char *unit,
                        double limit, double ratio, double target)
 {
     int met = ratio >= target;
@@ -452,7 +452,7 @@ static void print_goal(const report_t *r, const char *id, const char *what, doub
 }
 
 /* (a) encoder prefill on wmt-dense at batch 64: model GEMM rate / best standalone rate. */
-static int goal_prefill(be_t *be, model_t *m, const report_t *r, double min_s, mb_error_t *err)
+static int goal_prefill(be_t *be, model_t *m, const kern_out_t *r, double min_s, mb_error_t *err)
 {
     const model_config_t *c = &m->cfg;
     const int n = PREFILL_SENTENCES, T = n * PREFILL_LEN, d = c->d_model, ff = c->d_ff, L = c->enc_layers;
@@ -584,7 +584,7 @@ static double step_weight_bytes(const model_t *m, int bf16)
 }
 
 /* (b) greedy decode at batch 1 on wmt-dense: weight bytes per token / time per token vs triad. */
-static int goal_decode(be_t *be, model_t *m, const report_t *r, double triad, int bf16, mb_error_t *err)
+static int goal_decode(be_t *be, model_t *m, const kern_out_t *r, double triad, int bf16, mb_error_t *err)
 {
     decode_opts_t o;
     decode_opts_default(&o);
@@ -654,7 +654,7 @@ out:
 }
 
 /* (c) offline throughput on small vs ref. */
-static int goal_small(be_t *be, const report_t *r, int n, mb_error_t *err)
+static int goal_small(be_t *be, const kern_out_t *r, int n, mb_error_t *err)
 {
     const int out_len = 16;
     be_t ref;
@@ -683,14 +683,14 @@ static int goal_small(be_t *be, const report_t *r, int n, mb_error_t *err)
     printf("goal (c) inputs: small dense, %d sentences of 10-28 source tokens, %d target tokens each, one batch:\n"
            "                 ref %.1f tokens/s (1 run), %s %.1f tokens/s (median of 3)\n",
            n, out_len, rref, be->ops->name, rbe);
-    report_t rs = *r;
+    kern_out_t rs = *r;
     rs.preset = "small";
     print_goal(&rs, "c.small_offline_vs_ref", "small offline throughput vs ref", rbe, "tokens/s", rref, rbe / rref, 10);
     return 0;
 }
 
 /* (d) onednn bf16 vs fp32 on the wmt32e offline workload (token-moe, batch 64). */
-static int goal_bf16(const report_t *r, int threads, mb_error_t *err)
+static int goal_bf16(const kern_out_t *r, int threads, mb_error_t *err)
 {
     const int n = 64, out_len = 16;
     double rate[2];
@@ -717,7 +717,7 @@ static int goal_bf16(const report_t *r, int threads, mb_error_t *err)
     printf("goal (d) inputs: wmt32e token-moe, %d sentences of 10-28 source tokens, %d target tokens each, one "
            "batch on onednn:\n                 fp32 %.1f tokens/s, bf16 %.1f tokens/s (medians of 3)\n",
            n, out_len, rate[0], rate[1]);
-    report_t rw = *r;
+    kern_out_t rw = *r;
     rw.preset = "wmt32e";
     rw.precision = "bf16";
     print_goal(&rw, "d.wmt32e_bf16_vs_fp32", "wmt32e offline onednn bf16 vs fp32", rate[1], "tokens/s", rate[0],
@@ -725,7 +725,7 @@ static int goal_bf16(const report_t *r, int threads, mb_error_t *err)
     return 0;
 }
 
-static int model_goals(be_t *be, const report_t *r, double triad, int bf16, double min_s, int sentences,
+static int model_goals(be_t *be, const kern_out_t *r, double triad, int bf16, double min_s, int sentences,
                        mb_error_t *err)
 {
     printf("\n");
@@ -794,7 +794,7 @@ int cmd_kernels(int argc, char **argv)
     const int bf16 = bo.precision == BE_PRECISION_BF16;
     int eff_threads = threads > 0 ? (int)threads : !strcmp(backend, "ref") ? 1 : 0;
 
-    report_t r = {NULL, backend, be_precision_name(bo.precision), goals ? "wmt-dense" : preset, 0, 0, 0, 0};
+    kern_out_t r = {NULL, backend, be_precision_name(bo.precision), goals ? "wmt-dense" : preset, 0, 0, 0, 0};
     char *tmp = NULL;
     if (csv_path) {
         size_t n = strlen(csv_path) + 5;
