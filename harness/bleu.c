@@ -521,7 +521,7 @@ int bleu_corpus(const char *const *hyps, const char *const *const *refs, int n_r
                 const bleu_opts_t *opts, bleu_result_t *out, mb_error_t *err)
 {
     bleu_stats_t sum;
-    int nrefs;
+    int nrefs = 0;
     if (bleu_corpus_stats(hyps, refs, n_refs, n_lines, opts, NULL, &sum, &nrefs, err))
         return -1;
     return bleu_score_stats(&sum, nrefs, opts, out, err);
@@ -769,7 +769,7 @@ int bleu_chrf_corpus(const char *const *hyps, const char *const *const *refs, in
                      mb_error_t *err)
 {
     bleu_chrf_stats_t sum;
-    int nrefs;
+    int nrefs = 0;
     if (bleu_chrf_corpus_stats(hyps, refs, n_refs, n_lines, opts, NULL, &sum, &nrefs, err))
         return -1;
     return bleu_chrf_score_stats(&sum, nrefs, opts, out, err);

@@ -597,7 +597,7 @@ static int goal_decode(be_t *be, model_t *m, const kern_out_t *r, double triad, 
     if (decode_ctx_create(m, be, &o, &dc, err) != 0)
         return -1;
     fprintf(stderr, "moebench: kernels: goal (b): timing greedy decode at batch 1\n");
-    uint64_t tok_long, tok_short;
+    uint64_t tok_long = 0, tok_short = 0;
     /* the machine's bandwidth drifts (other tenants of the memory bus): the
      * triad is measured again just before and just after the decoding */
     double tr0 = 0, tr1 = 0;

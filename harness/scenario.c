@@ -161,7 +161,7 @@ static int add_str(void *c, const char *it, mb_error_t *err)
 static int add_int(void *c, const char *it, mb_error_t *err)
 {
     list_ctx_t *l = c;
-    long v;
+    long v = 0;
     if (*l->n == l->max)
         return mb_fail(err, "more than %d items", l->max);
     if (parse_long(it, l->lo, l->hi, &v, err))
@@ -173,7 +173,7 @@ static int add_int(void *c, const char *it, mb_error_t *err)
 static int add_double(void *c, const char *it, mb_error_t *err)
 {
     list_ctx_t *l = c;
-    double v;
+    double v = 0;
     if (*l->n == l->max)
         return mb_fail(err, "more than %d items", l->max);
     if (parse_double(it, l->dlo, l->dhi, &v, err))
@@ -277,7 +277,7 @@ static const char *const precisions_known[] = {"fp32", "bf16", NULL};
 static int set_key(scn_t *s, const char *sec, const char *key, const char *v, mb_error_t *err)
 {
 #define IS(a, b) (!strcmp(sec, a) && !strcmp(key, b))
-    long x;
+    long x = 0;
     if (IS("scenario", "name")) {
         for (const char *p = v; *p; p++)
             if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')

@@ -70,7 +70,7 @@ static void emit_ln(walker_t *w, model_ln_t *ln, int d, const char *prefix)
 
 static void emit_attn(walker_t *w, model_attn_t *a, int d, const char *prefix)
 {
-    char name[48];
+    char name[96]; /* prefix (< 64) + suffix */
     const char *part[4] = {"q", "k", "v", "o"};
     be_weight_t *lw[4] = {a ? &a->q : NULL, a ? &a->k : NULL, a ? &a->v : NULL, a ? &a->o : NULL};
     for (int i = 0; i < 4; i++) {
@@ -81,7 +81,7 @@ static void emit_attn(walker_t *w, model_attn_t *a, int d, const char *prefix)
 
 static void emit_ffn(walker_t *w, model_ffn_t *f, const model_config_t *c, const char *prefix)
 {
-    char name[48];
+    char name[96]; /* prefix (< 64) + suffix */
     snprintf(name, sizeof name, "%s.fc1", prefix);
     emit_linear(w, f ? &f->fc1 : NULL, c->d_ff, c->d_model, 1, name);
     snprintf(name, sizeof name, "%s.fc2", prefix);
@@ -93,7 +93,7 @@ static void walk_stack(walker_t *w, const model_config_t *c, model_t *m, model_s
     const char *sn = st == MODEL_ENCODER ? "enc" : "dec";
     int n_layers = st == MODEL_ENCODER ? c->enc_layers : c->dec_layers;
     int d = c->d_model;
-    char name[48];
+    char name[64];
 
     w->part = MODEL_PART_EMBED;
     w->expert = -1;

@@ -47,7 +47,7 @@ typedef struct model_layer {
 typedef enum model_part { MODEL_PART_EMBED = 0, MODEL_PART_ENCODER, MODEL_PART_DECODER } model_part_t;
 
 typedef struct model_tensor_spec {
-    char name[48];
+    char name[64];
     int ndim;
     int64_t shape[2];
     uint64_t n;                /* elements */
