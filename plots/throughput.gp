@@ -1,6 +1,7 @@
 # Figure 1: offline throughput (target tokens/s) against batch size, one line
 # per variant, log x axis, the peak of each variant marked. The paper's
-# "peak throughput" is the top of this sweep.
+# "peak throughput" is the top of this sweep. Peaks are circled, not labelled:
+# several often sit at the same batch size and their labels would overlap.
 #   gnuplot -c plots/throughput.gp OUTBASE TITLE SUBTITLE THROUGHPUT.dat PEAK.dat
 # Writes OUTBASE.png and OUTBASE.svg (800 px wide). Data formats: plots/README.md.
 if (ARGC < 5) {
@@ -34,7 +35,6 @@ do for [fmt in "png svg"] {
     }
     set output ARG1.".".fmt
     plot for [i=0:*] ARG4 index i using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 0.8 title columnheader(1), \
-         ARG5 using 2:3 with points pt 6 ps 2.5 lw 2 lc rgb "black" title "peak", \
-         ARG5 using 2:3:(sprintf("%.0f", $3)) with labels offset 0,1.3 font ",10" notitle
+         ARG5 using 2:3 with points pt 6 ps 2.5 lw 2 lc rgb "black" title "peak"
     unset output
 }
