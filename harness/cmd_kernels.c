@@ -21,6 +21,7 @@
 #include "backends/backend.h"
 #include "backends/cpuinfo.h"
 #include "harness/cli.h"
+#include "harness/csvout.h"
 #include "models/config.h"
 #include "models/decode.h"
 #include "models/model.h"
@@ -107,20 +108,6 @@ typedef struct kern_out {
     double clock_ghz, peak, triad;
 } kern_out_t;
 
-static void csv_str(FILE *f, const char *s)
-{
-    if (strpbrk(s, ",\"\n\r")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"')
-                fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else
-        fputs(s, f);
-}
-
 static const char CSV_HEADER[] = "backend,precision,threads,preset,kind,name,m,n,k,flops,bytes,reps,median_s,"
                                  "value,unit,limit,ratio,bound,target,met,clock_ghz,peak_gflops,triad_gbytes_s,"
                                  "kernel,shape,gflops,bandwidth_gbs,peak_bandwidth_gbs\n";
@@ -135,13 +122,13 @@ static void csv_row(const kern_out_t *r, const char *kind, const char *name, int
     FILE *f = r->csv;
     const char *strs[] = {r->backend, r->precision};
     for (int i = 0; i < 2; i++) {
-        csv_str(f, strs[i]);
+        csvout_field(f, strs[i]);
         fputc(',', f);
     }
     fprintf(f, "%d,", r->threads);
-    csv_str(f, r->preset);
+    csvout_field(f, r->preset);
     fprintf(f, ",%s,", kind);
-    csv_str(f, name);
+    csvout_field(f, name);
     fputc(',', f);
     double nums[] = {m, n, k, flops, bytes, reps, median, value};
     const char *fmts[] = {"%.0f", "%.0f", "%.0f", "%.0f", "%.0f", "%.0f", "%.6g", "%.6g"};
@@ -163,7 +150,7 @@ static void csv_row(const kern_out_t *r, const char *kind, const char *name, int
     /* the columns `moebench report` reads for its kernels figure (plots/README.md); empty for goals */
     int is_kernel = !strcmp(kind, "kernel"), is_triad = !strcmp(kind, "triad");
     if (is_kernel || is_triad) {
-        csv_str(f, name);
+        csvout_field(f, name);
         fputc(',', f);
         if (m >= 0)
             fprintf(f, k >= 0 ? "%dx%dx%d" : "%dx%d", m, n, k);

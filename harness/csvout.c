@@ -35,7 +35,7 @@ void csvout_set(csvout_row_t *r, int col, const char *fmt, ...)
     va_end(ap);
 }
 
-static int put_field(FILE *f, const char *s)
+int csvout_field(FILE *f, const char *s)
 {
     if (strpbrk(s, ",\"\r\n") || (s[0] == ' ') || (s[0] && s[strlen(s) - 1] == ' '))
         return csv_fwrite(f, s, strlen(s)) == 0 ? 0 : -1;
@@ -45,7 +45,7 @@ static int put_field(FILE *f, const char *s)
 static int put_line(csvout_t *c, const char *const *cells, mb_error_t *err)
 {
     for (int i = 0; i < CSV_NCOLS; i++)
-        if ((i && fputc(',', c->f) == EOF) || put_field(c->f, cells[i]))
+        if ((i && fputc(',', c->f) == EOF) || csvout_field(c->f, cells[i]))
             return mb_fail(err, "%s: write failed: %s", c->tmp, strerror(errno));
     if (fputc('\n', c->f) == EOF || fflush(c->f) != 0)
         return mb_fail(err, "%s: write failed: %s", c->tmp, strerror(errno));

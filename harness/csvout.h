@@ -5,6 +5,8 @@
 #ifndef CSVOUT_H
 #define CSVOUT_H
 
+#include <stdio.h>
+
 #include "common/mb_error.h"
 
 #define CSVOUT_SCHEMA_VERSION 1
@@ -35,6 +37,9 @@ typedef struct csvout_row {
 
 void csvout_clear(csvout_row_t *r);
 void csvout_set(csvout_row_t *r, int col, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Writes one field to f, quoted (libcsv) only when it must be; 0 or -1. */
+int csvout_field(FILE *f, const char *s);
 
 typedef struct csvout csvout_t;
 

@@ -19,6 +19,7 @@
 #include "common/mb_mem.h"
 #include "harness/csvout.h"
 #include "harness/measure.h"
+#include "harness/model_args.h"
 #include "harness/progress.h"
 #include "harness/sysinfo.h"
 #include "harness/workload.h"
@@ -313,31 +314,31 @@ static int measure_conf(run_t *R, conf_t *c, mb_error_t *err)
 
 /* ---- models ---- */
 
+/* A variant's config: the [model] keys are the command line's model options
+ * (model_args), so a scenario and `moebench init` build the same model. */
 static int variant_config(const scn_t *s, const char *variant, model_config_t *c, mb_error_t *err)
 {
-    int subnet = !strcmp(variant, "task-subnet"), student = !strcmp(variant, "student");
-    if (model_preset(s->preset, subnet ? "task-moe" : variant, c, err))
-        return -1;
-    long ov[][2] = {{s->experts, 0}, {s->top_k, 1}, {s->d_model, 2}, {s->d_ff, 3}, {s->layers, 4}, {s->vocab, 5}};
-    int *dst[] = {&c->n_experts, &c->top_k, &c->d_model, &c->d_ff, &c->enc_layers, &c->vocab};
-    for (int i = 0; i < 6; i++)
-        if (ov[i][0] >= 0)
-            *dst[i] = (int)ov[i][0];
-    if (s->layers >= 0)
-        c->dec_layers = (int)s->layers;
-    if (s->capacity_factor >= 0)
-        c->capacity_factor = (float)s->capacity_factor;
-    if (student) {
+    model_args_t a;
+    model_args_init(&a);
+    a.preset = s->preset;
+    a.variant = !strcmp(variant, "task-subnet") ? "task-moe" : variant; /* cut from it per task */
+    a.tasks = s->model_tasks[0] ? s->model_tasks : s->tasks;
+    a.experts = s->experts;
+    a.top_k = s->top_k;
+    a.d_model = s->d_model;
+    a.d_ff = s->d_ff;
+    a.vocab = s->vocab;
+    a.enc_layers = a.dec_layers = s->layers;
+    a.capacity_factor = s->capacity_factor;
+    if (!strcmp(variant, "student")) {
         if (s->student_layers >= 0)
-            c->enc_layers = c->dec_layers = (int)s->student_layers;
+            a.enc_layers = a.dec_layers = s->student_layers;
         if (s->student_d_model >= 0)
-            c->d_model = (int)s->student_d_model;
+            a.d_model = s->student_d_model;
         if (s->student_d_ff >= 0)
-            c->d_ff = (int)s->student_d_ff;
+            a.d_ff = s->student_d_ff;
     }
-    if (model_config_set_tasks(c, s->model_tasks[0] ? s->model_tasks : s->tasks, err))
-        return -1;
-    if (model_config_finish(c, err))
+    if (model_args_config(&a, c, err))
         return mb_prefix(err, "%s: [model] for %s: ", s->path, variant);
     return 0;
 }
