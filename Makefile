@@ -21,9 +21,9 @@ CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -fopenmp -I. -
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -ldnnl -fopenmp -lm -lpthread
 LDFLAGS += $(SANFLAGS)
 
-# Every .c under these folders is part of the library; harness/main.c is the program.
-LIB_SRC  = $(wildcard common/*.c backends/*.c models/*.c harness/*.c)
-LIB_SRC := $(filter-out harness/main.c,$(LIB_SRC))
+# Every .c under these folders is part of the library; cli/main.c is the program.
+LIB_SRC  = $(wildcard common/*.c backends/*.c models/*.c harness/*.c analysis/*.c quality/*.c cli/*.c)
+LIB_SRC := $(filter-out cli/main.c,$(LIB_SRC))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -45,7 +45,7 @@ $(BUILD)/libmoebench.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/moebench: $(BUILD)/obj/harness/main.o $(BUILD)/libmoebench.a
+$(BUILD)/moebench: $(BUILD)/obj/cli/main.o $(BUILD)/libmoebench.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libmoebench.a

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/cli.h"
+#include "common/mb_parse.h"
 
 const char MODEL_ARGS_HELP[] =
     "  --preset P            tiny | small | wmt-dense | wmt32e | web128e (default tiny)\n"
@@ -41,10 +41,10 @@ int model_args_parse(model_args_t *a, int c, const char *arg, mb_error_t *err)
     case 1003: a->enc_routing = arg; return 1;
     case 1004: a->dec_routing = arg; return 1;
     case 1005: a->task_key = arg; return 1;
-    case 1015: return cli_float("--capacity-factor", arg, 0.0, 1000.0, &a->capacity_factor, err) ? -1 : 1;
+    case 1015: return mb_parse_double("--capacity-factor", arg, 0.0, 1000.0, &a->capacity_factor, err) ? -1 : 1;
     default:
         if (c >= 1006 && c <= 1014)
-            return cli_int(int_names[c - 1006], arg, 0, 1L << 24, ints[c - 1006], err) ? -1 : 1;
+            return mb_parse_long(int_names[c - 1006], arg, 0, 1L << 24, ints[c - 1006], err) ? -1 : 1;
         return 0;
     }
 }

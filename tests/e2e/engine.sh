@@ -77,7 +77,7 @@ check_fails "unknown preset" "unknown preset 'huge'" $M info --preset huge
 check_fails "unknown variant" "unknown variant 'mixture'" $M init --variant mixture -o "$WORK/x.safetensors"
 check_fails "bad number" "--experts: 'many' is not a whole number" $M info --preset tiny --experts many
 check_fails "top-k above experts" "top_k 4 exceeds the 2 experts" $M info --preset tiny --variant token-moe --experts 2 --top-k 4
-check_fails "beam out of range" "--beam: '0' is not a whole number in \[1, 64\]" \
+check_fails "beam out of range" "--beam: 0 is out of range; give a whole number in \[1, 64\]" \
     $M translate "$WORK/full.safetensors" --beam 0
 check_fails "missing model file" "nothere.safetensors" $M info "$WORK/nothere.safetensors"
 head -c 3000 "$WORK/full.safetensors" >"$WORK/trunc.safetensors"

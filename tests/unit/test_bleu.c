@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "harness/bleu.h"
+#include "quality/bleu.h"
 
 #define FULL 1e-9
 

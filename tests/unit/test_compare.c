@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "common/mb_rng.h"
-#include "harness/compare.h"
-#include "harness/csvin.h"
+#include "analysis/compare.h"
+#include "analysis/csvin.h"
 
 #define assert_close(got, want, tol)                                                            \
     do {                                                                                        \

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "harness/report.h"
+#include "analysis/report.h"
 
 #define TOL 1e-9
 #define WMT "data/report/wmt.csv"

@@ -10,7 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "harness/stats.h"
+#include "analysis/stats.h"
 
 /* cmocka 1.1.5's assert_float_equal compares floats; these are doubles. */
 #define assert_close(got, want, tol)                                                            \

@@ -8,7 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness/cli.h"
+#include "common/mb_parse.h"
+#include "cli/cli.h"
 #include "models/decode.h"
 #include "models/model.h"
 
@@ -146,13 +147,13 @@ int cmd_translate(int argc, char **argv)
         case 't': task_name = optarg; break;
         case 'i': ids = 1; break;
         case 'b': backend = optarg; break;
-        case 'T': bad = cli_int("--threads", optarg, 1, 1024, &threads, &err); break;
+        case 'T': bad = mb_parse_long("--threads", optarg, 1, 1024, &threads, &err); break;
         case 'p': bad = be_precision_parse(optarg, &bo.precision, &err); break;
-        case 'k': bad = cli_int("--beam", optarg, 1, 64, &v, &err); dopt.beam = (int)v; break;
-        case 'a': bad = cli_float("--len-penalty", optarg, 0, 10, &f, &err); dopt.len_penalty = (float)f; break;
-        case 'm': bad = cli_int("--max-len", optarg, 0, 4096, &v, &err); dopt.max_len = (int)v; break;
-        case 'B': bad = cli_int("--batch", optarg, 1, 4096, &batch, &err); break;
-        case 'c': bad = cli_float("--capacity-factor", optarg, 0, 1000, &capacity, &err); break;
+        case 'k': bad = mb_parse_long("--beam", optarg, 1, 64, &v, &err); dopt.beam = (int)v; break;
+        case 'a': bad = mb_parse_double("--len-penalty", optarg, 0, 10, &f, &err); dopt.len_penalty = (float)f; break;
+        case 'm': bad = mb_parse_long("--max-len", optarg, 0, 4096, &v, &err); dopt.max_len = (int)v; break;
+        case 'B': bad = mb_parse_long("--batch", optarg, 1, 4096, &batch, &err); break;
+        case 'c': bad = mb_parse_double("--capacity-factor", optarg, 0, 1000, &capacity, &err); break;
         case 's': scores = 1; break;
         case 'S': stats = 1; break;
         case 'h': help(); return 0;

@@ -1,5 +1,5 @@
 /* cli: shared command-line helpers (see cli.h). */
-#include "harness/cli.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <math.h>
@@ -22,28 +22,6 @@ int cli_errorf(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     return 1;
-}
-
-int cli_int(const char *opt, const char *text, long lo, long hi, long *out, mb_error_t *err)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi)
-        return mb_fail(err, "%s: '%s' is not a whole number in [%ld, %ld]", opt, text, lo, hi);
-    *out = v;
-    return 0;
-}
-
-int cli_float(const char *opt, const char *text, double lo, double hi, double *out, mb_error_t *err)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !isfinite(v) || v < lo || v > hi)
-        return mb_fail(err, "%s: '%s' is not a number in [%g, %g]", opt, text, lo, hi);
-    *out = v;
-    return 0;
 }
 
 int cli_bad_option(const char *cmd, int c, char **argv, int optind, int optopt)

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/bleu.h"
-#include "harness/cli.h"
+#include "common/mb_parse.h"
+#include "quality/bleu.h"
+#include "cli/cli.h"
 
 static void usage(FILE *f)
 {
@@ -322,12 +323,12 @@ int cmd_bleu(int argc, char **argv)
                 return mb_prefix(&err, "bleu: --smooth: "), cli_error(&err);
             break;
         case O_ORDER:
-            if (cli_int("--max-order", optarg, 1, BLEU_MAX_ORDER, &v, &err))
+            if (mb_parse_long("--max-order", optarg, 1, BLEU_MAX_ORDER, &v, &err))
                 return mb_prefix(&err, "bleu: "), cli_error(&err);
             c.bleu.max_order = (int)v;
             break;
         case O_WIDTH:
-            if (cli_int("--width", optarg, 0, 10, &v, &err))
+            if (mb_parse_long("--width", optarg, 0, 10, &v, &err))
                 return mb_prefix(&err, "bleu: "), cli_error(&err);
             c.width = (int)v;
             break;

@@ -3,8 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/mb_parse.h"
 #include "common/mb_mem.h"
-#include "harness/cli.h"
+#include "cli/cli.h"
 #include "harness/model_args.h"
 #include "models/model.h"
 
@@ -39,7 +40,7 @@ int cmd_init(int argc, char **argv)
             continue;
         switch (c) {
         case 's':
-            if (cli_int("--seed", optarg, 0, 0x7fffffffL, &seed, &err))
+            if (mb_parse_long("--seed", optarg, 0, 0x7fffffffL, &seed, &err))
                 return cli_error(&err);
             break;
         case 'o': out = optarg; break;

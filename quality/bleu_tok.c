@@ -1,6 +1,6 @@
 /* bleu_tok: UTF-8, Python's lower()/isspace() and sacreBLEU's tokenizers
  * (see bleu_tok.h). The Unicode tables are at the end of this file. */
-#include "harness/bleu_tok.h"
+#include "quality/bleu_tok.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* compare: matching configurations of two results tables and judging their
  * metrics (see compare.h). */
-#include "harness/compare.h"
+#include "analysis/compare.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "common/mb_error.h"
-#include "harness/bleu_tok.h"
+#include "quality/bleu_tok.h"
 
 /* The sacreBLEU release whose behaviour (and signature) is matched. */
 #define BLEU_SACREBLEU_VERSION "2.6.0"

@@ -8,7 +8,8 @@
 #include <unistd.h>
 #include <valgrind/valgrind.h>
 
-#include "harness/cli.h"
+#include "common/mb_parse.h"
+#include "cli/cli.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
 
@@ -88,7 +89,7 @@ int cmd_run(int argc, char **argv)
         switch (c) {
         case 'b': ro.backend = optarg; break;
         case 't':
-            if (cli_int("--threads", optarg, 1, 1024, &threads, &err))
+            if (mb_parse_long("--threads", optarg, 1, 1024, &threads, &err))
                 return cli_error(&err);
             ro.threads = (int)threads;
             break;

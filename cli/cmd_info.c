@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common/mb_mem.h"
-#include "harness/cli.h"
+#include "cli/cli.h"
 #include "harness/model_args.h"
 #include "models/model.h"
 

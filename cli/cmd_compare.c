@@ -10,9 +10,10 @@
 
 #include <cjson/cJSON.h>
 
-#include "harness/cli.h"
-#include "harness/compare.h"
-#include "harness/csvin.h"
+#include "common/mb_parse.h"
+#include "cli/cli.h"
+#include "analysis/compare.h"
+#include "analysis/csvin.h"
 
 static void usage(FILE *f)
 {
@@ -121,7 +122,7 @@ static int parse_percent(const char *opt, const char *text, double *out, mb_erro
     memcpy(buf, text, len + 1);
     if (len && buf[len - 1] == '%')
         buf[len - 1] = '\0';
-    if (cli_float(opt, buf, 0.0, 1000.0, out, err))
+    if (mb_parse_double(opt, buf, 0.0, 1000.0, out, err))
         return mb_fail(err, "compare: %s: '%s' is not a percentage in [0%%, 1000%%]", opt, text);
     *out /= 100.0;
     return 0;
@@ -519,7 +520,7 @@ int cmd_compare(int argc, char **argv)
                 goto bad;
             break;
         case O_ALPHA:
-            if (cli_float("--alpha", optarg, 1e-12, 0.5, &o.alpha, &err)) {
+            if (mb_parse_double("--alpha", optarg, 1e-12, 0.5, &o.alpha, &err)) {
                 mb_prefix(&err, "compare: ");
                 goto bad;
             }

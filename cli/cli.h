@@ -16,10 +16,6 @@ typedef struct cli_command {
 int cli_error(const mb_error_t *err);
 /* printf-style variant for errors found by the command line itself. */
 int cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Parses a whole decimal integer within [lo, hi]; returns 0 or -1 with a message
- * naming the option. */
-int cli_int(const char *opt, const char *text, long lo, long hi, long *out, mb_error_t *err);
-int cli_float(const char *opt, const char *text, double lo, double hi, double *out, mb_error_t *err);
 /* getopt_long's '?' or ':' (optstring starts with ':' and opterr = 0) as one
  * line naming the option and pointing at --help; returns exit status 2. */
 int cli_bad_option(const char *cmd, int c, char **argv, int optind, int optopt);

@@ -1,7 +1,7 @@
 /* bleu: sacreBLEU-compatible BLEU and chrF statistics, scores, signatures
  * (see bleu.h). N-grams are counted in an open-addressing hash table whose
  * keys point into the line's own text, so a line costs O(tokens * order). */
-#include "harness/bleu.h"
+#include "quality/bleu.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* stats: medians, Mann-Whitney U, and the Hodges-Lehmann ratio interval (see stats.h). */
-#include "harness/stats.h"
+#include "analysis/stats.h"
 
 #include <math.h>
 #include <stdlib.h>

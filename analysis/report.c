@@ -1,5 +1,5 @@
 /* report: reading results and kernel CSVs, and aggregating them (see report.h). */
-#include "harness/report.h"
+#include "analysis/report.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/csvin.h"
+#include "analysis/csvin.h"
 
 /* ---------------------------------------------------------------- statistics */
 

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/cli.h"
-#include "harness/version.h"
+#include "cli/cli.h"
+#include "common/version.h"
 
 static const cli_command_t commands[] = {
     {"init", "create a model file from a preset with random weights", cmd_init},

@@ -1,5 +1,5 @@
 /* csvin: a CSV file into memory with libcsv (see csvin.h). */
-#include "harness/csvin.h"
+#include "analysis/csvin.h"
 
 #include <csv.h>
 #include <errno.h>

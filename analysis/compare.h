@@ -14,8 +14,8 @@
 #include <stddef.h>
 
 #include "common/mb_error.h"
-#include "harness/csvin.h"
-#include "harness/stats.h"
+#include "analysis/csvin.h"
+#include "analysis/stats.h"
 
 /* The columns that identify a configuration, in results/README.md's order. */
 #define CMP_NKEYS 10

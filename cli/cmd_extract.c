@@ -2,7 +2,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "harness/cli.h"
+#include "cli/cli.h"
 #include "models/extract.h"
 
 static void help(void)

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "backends/backend.h"
-#include "harness/cli.h"
+#include "cli/cli.h"
 
 int cmd_backends(int argc, char **argv)
 {

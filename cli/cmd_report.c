@@ -15,8 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/cli.h"
-#include "harness/report.h"
+#include "cli/cli.h"
+#include "analysis/report.h"
 
 extern char **environ;
 

@@ -18,9 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/mb_parse.h"
 #include "backends/backend.h"
 #include "backends/cpuinfo.h"
-#include "harness/cli.h"
+#include "cli/cli.h"
 #include "harness/csvout.h"
 #include "models/config.h"
 #include "models/decode.h"
@@ -755,14 +756,14 @@ int cmd_kernels(int argc, char **argv)
         int bad = 0;
         switch (c) {
         case 'b': backend = optarg; break;
-        case 'T': bad = cli_int("--threads", optarg, 1, 1024, &threads, &err); break;
+        case 'T': bad = mb_parse_long("--threads", optarg, 1, 1024, &threads, &err); break;
         case 'P': preset = optarg; break;
         case 'p': bad = be_precision_parse(optarg, &bo.precision, &err); break;
-        case 'g': bad = cli_float("--peak-gflops", optarg, 1e-3, 1e9, &peak_override, &err); break;
-        case 'm': bad = cli_float("--min-time", optarg, 0, 60, &min_s, &err); break;
+        case 'g': bad = mb_parse_double("--peak-gflops", optarg, 1e-3, 1e9, &peak_override, &err); break;
+        case 'm': bad = mb_parse_double("--min-time", optarg, 0, 60, &min_s, &err); break;
         case 'c': csv_path = optarg; break;
         case 'G': goals = 1; break;
-        case 's': bad = cli_int("--goal-sentences", optarg, 1, 4096, &sentences, &err); break;
+        case 's': bad = mb_parse_long("--goal-sentences", optarg, 1, 4096, &sentences, &err); break;
         case 'h': help(); return 0;
         default: return cli_bad_option("kernels", c, argv, optind, optopt);
         }

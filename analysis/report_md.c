@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/report.h"
-#include "harness/version.h"
+#include "analysis/report.h"
+#include "common/version.h"
 
 static const char *fmt(char *b, size_t n, const char *f, double v)
 {
