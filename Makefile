@@ -9,21 +9,40 @@ CC      ?= gcc
 SAN     ?= 0
 BUILD   ?= build
 OPT     ?= -O2
+# Optional backends (ref is always built): make WITH_OPENBLAS=0 / WITH_ONEDNN=0
+# builds without that library, in its own build folder; tests that need it skip.
+WITH_OPENBLAS ?= 1
+WITH_ONEDNN   ?= 1
 
 ifeq ($(SAN),1)
 BUILD    = build-san
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-PKGS     = libcjson inih papi zlib openblas
+PKGS     = libcjson inih papi zlib
+BACKEND_LIBS =
+BACKEND_OUT  =
+ifeq ($(WITH_OPENBLAS),1)
+PKGS    += openblas
+else
+BACKEND_OUT += backends/openblas.c
+BUILD   := $(BUILD)-noopenblas
+endif
+ifeq ($(WITH_ONEDNN),1)
+BACKEND_LIBS += -ldnnl
+else
+BACKEND_OUT += backends/onednn.c
+BUILD   := $(BUILD)-noonednn
+endif
+CFLAGS  += -DMB_WITH_OPENBLAS=$(WITH_OPENBLAS) -DMB_WITH_ONEDNN=$(WITH_ONEDNN)
 CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -fopenmp -I. -I$(BUILD) -MMD -MP $(SANFLAGS) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -ldnnl -fopenmp -lm -lpthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv $(BACKEND_LIBS) -fopenmp -lm -lpthread
 LDFLAGS += $(SANFLAGS)
 
 # Every .c under these folders is part of the library; cli/main.c is the program.
 LIB_SRC  = $(wildcard common/*.c backends/*.c models/*.c harness/*.c analysis/*.c quality/*.c cli/*.c)
-LIB_SRC := $(filter-out cli/main.c,$(LIB_SRC))
+LIB_SRC := $(filter-out cli/main.c $(BACKEND_OUT),$(LIB_SRC))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)

@@ -94,8 +94,8 @@ int cmp_judge(const double *base, size_t nb, const double *new_, size_t nn, cmp_
                  nb == 0 && nn == 0 ? "either file" : nb == 0 ? "BASE" : "NEW");
         return 0;
     }
-    out->med_base = stats_median(base, nb);
-    out->med_new = stats_median(new_, nn);
+    out->med_base = mb_median(base, nb);
+    out->med_new = mb_median(new_, nn);
     if (isnan(out->med_base) || isnan(out->med_new))
         return mb_fail(err, "compare: out of memory");
     if (out->med_base != 0.0)

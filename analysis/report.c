@@ -8,14 +8,11 @@
 #include <string.h>
 
 #include "analysis/csvin.h"
+#include "common/mb_mem.h"
+#include "common/mb_stats.h"
+#include "common/mb_variant.h"
 
 /* ---------------------------------------------------------------- statistics */
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Moves the measured (non-NAN) values to the front, sorted, and NANs after
  * them; returns the count of measured values. */
@@ -27,26 +24,22 @@ static int sort_measured(double *v, int n)
             v[m++] = v[i];
     for (int i = m; i < n; i++)
         v[i] = NAN;
-    qsort(v, (size_t)m, sizeof *v, cmp_double);
+    mb_sort(v, (size_t)m);
     return m;
 }
 
 double report_median(double *v, int n)
 {
     int m = sort_measured(v, n);
-    if (m == 0)
-        return NAN;
-    return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2;
+    return mb_median_sorted(v, (size_t)m);
 }
 
 double report_percentile(double *v, int n, double pct)
 {
     int m = sort_measured(v, n);
-    if (m == 0 || !(pct > 0) || pct > 100)
+    if (!(pct > 0) || pct > 100)
         return NAN;
-    double rank = ceil(pct / 100.0 * m);
-    int i = (int)rank - 1;
-    return v[i < 0 ? 0 : i >= m ? m - 1 : i];
+    return mb_percentile_sorted(v, (size_t)m, pct);
 }
 
 report_stat_t report_stat_of(const double *v, int n)
@@ -93,25 +86,6 @@ void report_free(report_t *r)
     free(r);
 }
 
-/* Grows *p (of *cap elements of size sz) to hold at least `need`; -1 on overflow or ENOMEM. */
-static int grow(void *p, size_t *cap, size_t need, size_t sz)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < need) {
-        if (c > SIZE_MAX / 2 / sz)
-            return -1;
-        c *= 2;
-    }
-    void *n = realloc(*(void **)p, c * sz);
-    if (!n)
-        return -1;
-    *(void **)p = n;
-    *cap = c;
-    return 0;
-}
-
 /* The pooled copy of s (the same pointer for equal strings); NULL on ENOMEM. */
 static const char *intern(report_t *r, const char *s)
 {
@@ -119,7 +93,7 @@ static const char *intern(report_t *r, const char *s)
         if (!strcmp(r->strings[i], s))
             return r->strings[i];
     size_t cap = (size_t)r->cap_strings;
-    if (grow(&r->strings, &cap, (size_t)r->n_strings + 1, sizeof *r->strings))
+    if (mb_grow_cap((void **)&r->strings, &cap, (size_t)r->n_strings + 1, sizeof *r->strings))
         return NULL;
     r->cap_strings = (int)cap;
     char *c = strdup(s);
@@ -267,7 +241,7 @@ static int read_results_row(report_t *r, const cursor_t *c, const int *col, cons
             return -1;
     if (isnan(w.tgt_tok_per_s) && w.wall_s > 0 && !isnan(w.tgt_tokens))
         w.tgt_tok_per_s = w.tgt_tokens / w.wall_s;
-    if (grow(&r->rows, &r->cap_rows, r->n_rows + 1, sizeof *r->rows))
+    if (mb_grow_cap((void **)&r->rows, &r->cap_rows, r->n_rows + 1, sizeof *r->rows))
         return mb_fail(c->err, "%s: out of memory", c->path);
     r->rows[r->n_rows++] = w;
     note_machine(r, w.cpu_model, w.cores, w.git_rev, w.run_id, w.timestamp);
@@ -302,7 +276,7 @@ static int read_kernel_row(report_t *r, const cursor_t *c, const int *col)
         k.frac_peak = k.gflops / k.peak_gflops;
     if (isnan(k.frac_bw) && k.peak_bw_gbs > 0)
         k.frac_bw = k.bw_gbs / k.peak_bw_gbs;
-    if (grow(&r->kernels, &r->cap_kernels, r->n_kernels + 1, sizeof *r->kernels))
+    if (mb_grow_cap((void **)&r->kernels, &r->cap_kernels, r->n_kernels + 1, sizeof *r->kernels))
         return mb_fail(c->err, "%s: out of memory", c->path);
     r->kernels[r->n_kernels++] = k;
     note_machine(r, cpu, cores, git, run, ts);
@@ -319,7 +293,7 @@ int report_read_csv(report_t *r, const char *path, mb_error_t *err)
     int rc = 0, col[(int)R_N > (int)K_N ? (int)R_N : (int)K_N];
     const char *src = intern(r, path);
     size_t cap = (size_t)r->cap_sources;
-    if (!src || grow(&r->sources, &cap, (size_t)r->n_sources + 1, sizeof *r->sources)) {
+    if (!src || mb_grow_cap((void **)&r->sources, &cap, (size_t)r->n_sources + 1, sizeof *r->sources)) {
         csvin_free(t);
         return mb_fail(err, "%s: out of memory", path);
     }
@@ -353,11 +327,7 @@ int report_read_csv(report_t *r, const char *path, mb_error_t *err)
 
 int report_variant_rank(const char *v)
 {
-    static const char *const order[] = {"dense", "token-moe", "sentence-moe", "task-moe", "task-subnet", "student"};
-    for (int i = 0; i < 6; i++)
-        if (!strcmp(v, order[i]))
-            return i;
-    return 6;
+    return mb_variant_rank(v);
 }
 
 static int mode_rank(const char *m)
@@ -425,7 +395,7 @@ static int build_configs(report_t *r, mb_error_t *err)
             k++;
         if (k < n)
             continue;
-        if (grow(&r->configs, &cap, n + 1, sizeof *r->configs)) {
+        if (mb_grow_cap((void **)&r->configs, &cap, n + 1, sizeof *r->configs)) {
             free(buf);
             return mb_fail(err, "report: out of memory");
         }

@@ -1,42 +1,11 @@
 /* stats: medians, Mann-Whitney U, and the Hodges-Lehmann ratio interval (see stats.h). */
 #include "analysis/stats.h"
+#include "common/mb_stats.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-void stats_sort(double *x, size_t n)
-{
-    if (n > 1)
-        qsort(x, n, sizeof *x, cmp_double);
-}
-
-double stats_median_sorted(const double *s, size_t n)
-{
-    if (n == 0)
-        return NAN;
-    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-}
-
-double stats_median(const double *x, size_t n)
-{
-    if (n == 0)
-        return NAN;
-    double *c = malloc(n * sizeof *c);
-    if (!c)
-        return NAN;
-    memcpy(c, x, n * sizeof *c);
-    stats_sort(c, n);
-    double m = stats_median_sorted(c, n);
-    free(c);
-    return m;
-}
 
 const char *stats_mwu_method_name(stats_mwu_method_t m)
 {
@@ -168,7 +137,7 @@ typedef struct tagged {
 
 static int cmp_tagged(const void *a, const void *b)
 {
-    return cmp_double(&((const tagged_t *)a)->v, &((const tagged_t *)b)->v);
+    return mb_cmp_double(&((const tagged_t *)a)->v, &((const tagged_t *)b)->v);
 }
 
 int stats_mann_whitney(const double *x, size_t n, const double *y, size_t m, stats_mwu_t *out,
@@ -276,8 +245,8 @@ int stats_ratio_ci(const double *base, size_t n, const double *new_, size_t m, d
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < m; j++)
             d[i * m + j] = log(new_[j]) - log(base[i]);
-    stats_sort(d, nm);
-    *est = exp(stats_median_sorted(d, nm));
+    mb_sort(d, nm);
+    *est = exp(mb_median_sorted(d, nm));
 
     /* k: the largest count with P(U <= k) <= (1 - confidence) / 2; the
      * interval is [d_(k+1), d_(nm-k)] (1-based order statistics). */

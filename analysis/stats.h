@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "common/mb_error.h"
+#include "common/mb_stats.h"
 
 /* Largest n*m for which the no-ties U distribution is computed exactly. */
 #define STATS_MWU_EXACT_MAX_NM 2500
@@ -19,12 +20,6 @@
  * every split of the pooled midranks (n = m = 10 is 184756 splits). */
 #define STATS_MWU_ENUM_MAX 200000.0
 
-/* Sorts x ascending in place. */
-void stats_sort(double *x, size_t n);
-/* Median of an ascending array; NAN when n == 0. */
-double stats_median_sorted(const double *sorted, size_t n);
-/* Median of x (x is not changed; copies it); NAN when n == 0 or out of memory. */
-double stats_median(const double *x, size_t n);
 
 typedef enum stats_mwu_method {
     STATS_MWU_EXACT,      /* no ties: exact distribution of U */

@@ -3,6 +3,8 @@
  * behind a barrier, so the clock is the all-core clock a GEMM really gets,
  * not a one-core turbo figure. */
 #include "backends/cpuinfo.h"
+#include "common/mb_clock.h"
+#include "common/mb_stats.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -19,22 +21,12 @@
 #define CPUINFO_X86 1
 #endif
 
-double cpuinfo_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 /* CPU time of the calling thread: the micro-kernels time themselves with it,
  * so that another process sharing the core does not make the clock look
  * slower (time spent descheduled is not counted). */
 static double thread_now(void)
 {
-    struct timespec t;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0)
-        return cpuinfo_now();
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    return mb_thread_cpu_s();
 }
 
 static int usable_cores(void)
@@ -421,9 +413,9 @@ static void *triad_main(void *arg)
         pthread_barrier_wait(&sh->bar);
         if (sh->stop) /* written by thread 0 before the barrier above */
             break;
-        sh->start[ta->id] = cpuinfo_now();
+        sh->start[ta->id] = mb_now();
         triad_kernel(a, b, c, s, lo, hi);
-        sh->end[ta->id] = cpuinfo_now();
+        sh->end[ta->id] = mb_now();
         pthread_barrier_wait(&sh->bar);
         if (ta->id == 0 && r > 0) { /* pass 0 is the warm-up */
             /* from the first thread's start to the last one's end: a thread
@@ -441,12 +433,6 @@ static void *triad_main(void *arg)
         }
     }
     return NULL;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 int cpuinfo_triad(size_t n, int threads, double min_s, double *gbytes_s)
@@ -473,7 +459,7 @@ int cpuinfo_triad(size_t n, int threads, double min_s, double *gbytes_s)
     rc = run_threads(nt, triad_main, ta, sizeof *ta);
     pthread_barrier_destroy(&sh->bar);
     if (rc == 0 && sh->nrep > 0) {
-        qsort(sh->times, (size_t)sh->nrep, sizeof sh->times[0], cmp_double);
+        mb_sort(sh->times, (size_t)sh->nrep);
         double med = sh->times[sh->nrep / 2];
         *gbytes_s = med > 0 ? 3.0 * sizeof(float) * (double)n / med * 1e-9 : 0;
     } else

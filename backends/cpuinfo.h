@@ -35,7 +35,4 @@ double cpuinfo_peak_gflops(const cpuinfo_t *ci, int threads, int bf16);
  * success, -1 when the arrays cannot be allocated. */
 int cpuinfo_triad(size_t n, int threads, double min_s, double *gbytes_s);
 
-/* Monotonic seconds. */
-double cpuinfo_now(void);
-
 #endif

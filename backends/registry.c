@@ -4,11 +4,76 @@
 
 #include "backends/registry.h"
 
+/* The one table: name, op table when compiled in, and the build switch. */
+static const struct be_entry {
+    const char *name;
+    const be_ops_t *ops;
+    const char *flag;
+} known[] = {
+    {"ref", &be_ref_ops, NULL},
+#if MB_WITH_OPENBLAS
+    {"openblas", &be_openblas_ops, "WITH_OPENBLAS"},
+#else
+    {"openblas", NULL, "WITH_OPENBLAS"},
+#endif
+#if MB_WITH_ONEDNN
+    {"onednn", &be_onednn_ops, "WITH_ONEDNN"},
+#else
+    {"onednn", NULL, "WITH_ONEDNN"},
+#endif
+};
+#define N_KNOWN ((int)(sizeof known / sizeof known[0]))
+
+/* The compiled-in ones, in table order. */
 static const be_ops_t *const backends[] = {
     &be_ref_ops,
+#if MB_WITH_OPENBLAS
     &be_openblas_ops,
+#endif
+#if MB_WITH_ONEDNN
     &be_onednn_ops,
+#endif
 };
+
+int be_known_count(void)
+{
+    return N_KNOWN;
+}
+
+const char *be_known_name(int i)
+{
+    return i >= 0 && i < N_KNOWN ? known[i].name : NULL;
+}
+
+int be_is_known(const char *name)
+{
+    for (int i = 0; i < N_KNOWN; i++)
+        if (!strcmp(known[i].name, name))
+            return 1;
+    return 0;
+}
+
+const char *be_missing_reason(const char *name)
+{
+    static char why[128];
+    for (int i = 0; i < N_KNOWN; i++)
+        if (!strcmp(known[i].name, name) && !known[i].ops) {
+            snprintf(why, sizeof why, "built with %s=0; rebuild with make %s=1", known[i].flag, known[i].flag);
+            return why;
+        }
+    return NULL;
+}
+
+const char *be_known_list(void)
+{
+    static char list[128];
+    if (!list[0])
+        for (int i = 0; i < N_KNOWN; i++) {
+            strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+            strncat(list, known[i].name, sizeof list - strlen(list) - 1);
+        }
+    return list;
+}
 
 int be_count(void)
 {
@@ -31,6 +96,9 @@ const be_ops_t *be_find(const char *name)
 int be_open(const char *name, const be_options_t *opt, be_t *be, mb_error_t *err)
 {
     const be_ops_t *ops = be_find(name);
+    const char *missing = be_missing_reason(name);
+    if (missing)
+        return mb_fail(err, "backend '%s' is not compiled into this build (%s)", name, missing);
     if (!ops) {
         char list[256] = "";
         for (int i = 0; i < be_count(); i++) {

@@ -3,13 +3,14 @@
 #include <string.h>
 
 #include "backends/backend.h"
+#include "backends/registry.h"
 #include "cli/cli.h"
 
 int cmd_backends(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         printf("usage: moebench backends\n\nLists the compiled-in backends, their library versions and the "
-               "precisions each accepts.\n");
+               "precisions each accepts on this CPU, then the known backends this build left out and why.\n");
         return 0;
     }
     if (argc > 1)
@@ -36,6 +37,11 @@ int cmd_backends(int argc, char **argv)
             printf("%-10s %-12s %s: %s\n", ops->name, prec, ver, ops->summary);
             be_close(&be);
         }
+    }
+    for (int i = 0; i < be_known_count(); i++) {
+        const char *why = be_missing_reason(be_known_name(i));
+        if (why)
+            printf("%-10s %-12s not compiled in: %s\n", be_known_name(i), "-", why);
     }
     return 0;
 }

@@ -2,7 +2,7 @@
  * preset really uses, each figure beside this machine's limit (compute peak
  * from cores x measured FLOP/cycle x measured clock, and the memory roofline
  * from a STREAM-style triad); and, with --model-goals, the whole-model
- * performance goals of issue 3 as measured ratios (docs/backends.md).
+ * performance goals of the backends as measured ratios (docs/backends.md).
  *
  * Every figure is the median of repetitions that together last at least
  * --min-time, after a warm-up call. Weights are rotated over enough copies to
@@ -27,6 +27,8 @@
 #include "models/decode.h"
 #include "models/model.h"
 #include "models/transformer.h"
+#include "common/mb_clock.h"
+#include "common/mb_stats.h"
 
 #define PREFILL_SENTENCES 64
 #define PREFILL_LEN 25         /* average source length, tag and EOS included */
@@ -59,12 +61,6 @@ typedef struct timing {
     double median;
 } timing_t;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* One warm-up call, then calls until min_s have passed and min_reps were made. */
 static timing_t time_fn(void (*fn)(void *), void *arg, double min_s, int min_reps)
 {
@@ -74,12 +70,12 @@ static timing_t time_fn(void (*fn)(void *), void *arg, double min_s, int min_rep
     int n = 0;
     double total = 0;
     while (n < MAX_REPS && (total < min_s || n < min_reps)) {
-        double t0 = cpuinfo_now();
+        double t0 = mb_now();
         fn(arg);
-        t[n] = cpuinfo_now() - t0;
+        t[n] = mb_now() - t0;
         total += t[n++];
     }
-    qsort(t, (size_t)n, sizeof t[0], cmp_double);
+    mb_sort(t, (size_t)n);
     return (timing_t){n, t[n / 2]};
 }
 
@@ -520,10 +516,10 @@ static double time_decode(decode_ctx_t *dc, const decode_request_t *base, int n,
     }
     *tokens = 0;
     for (; done < reps; done++) {
-        double t0 = cpuinfo_now();
+        double t0 = mb_now();
         if (decode_batch(dc, req, n, res, err) != 0)
             break;
-        t[done] = cpuinfo_now() - t0;
+        t[done] = mb_now() - t0;
         if (done == 0)
             for (int i = 0; i < n; i++)
                 *tokens += (uint64_t)res[i].len;
@@ -532,7 +528,7 @@ static double time_decode(decode_ctx_t *dc, const decode_request_t *base, int n,
     free(res);
     if (done < reps)
         return -1;
-    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    mb_sort(t, (size_t)reps);
     return t[reps / 2];
 }
 

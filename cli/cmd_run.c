@@ -24,6 +24,8 @@ static void help(void)
            "  --out DIR             folder for the CSV (default results)\n"
            "  -o, --output FILE     write exactly this CSV file\n"
            "  --quick               at most 8 sentences per task, no warm-up, one repetition\n"
+           "  --list                print the plan (every run, in order, with a rough time estimate)\n"
+           "                        and what was left out and why; measure nothing\n"
            "  --count-instructions  run under valgrind's callgrind, counting the instructions of each\n"
            "                        measured region exactly (column callgrind_ir); for CI on machines\n"
            "                        without hardware counters. About 50x slower: use a small scenario\n"
@@ -78,7 +80,8 @@ int cmd_run(int argc, char **argv)
     static const struct option opts[] = {{"backend", required_argument, 0, 'b'}, {"threads", required_argument, 0, 't'},
                                          {"out", required_argument, 0, 'd'},     {"output", required_argument, 0, 'o'},
                                          {"quick", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
-                                         {"count-instructions", no_argument, 0, 'I'}, {0, 0, 0, 0}};
+                                         {"count-instructions", no_argument, 0, 'I'}, {"list", no_argument, 0, 'L'},
+                                         {"dry-run", no_argument, 0, 'L'},            {0, 0, 0, 0}};
     run_opts_t ro = {0};
     mb_error_t err;
     long threads;
@@ -97,6 +100,7 @@ int cmd_run(int argc, char **argv)
         case 'o': ro.out_file = optarg; break;
         case 'q': ro.quick = 1; break;
         case 'I': ro.count_instructions = 1; break;
+        case 'L': ro.list = 1; break;
         case 'h': help(); return 0;
         default: return cli_bad_option("run", c, argv, optind, optopt);
         }
@@ -106,12 +110,14 @@ int cmd_run(int argc, char **argv)
     scn_t s;
     if (scn_load(argv[optind], &s, &err))
         return cli_error(&err);
-    if (ro.count_instructions && !RUNNING_ON_VALGRIND)
+    if (ro.count_instructions && !ro.list && !RUNNING_ON_VALGRIND)
         return rerun_under_callgrind(argc, argv);
     char csv[1024];
     int rc = runner_run(&s, &ro, csv, sizeof csv, &err);
     if (rc < 0)
         return cli_error(&err);
+    if (ro.list)
+        return 0;
     fprintf(stderr, "moebench: %s results in %s\n", rc == 130 ? "interrupted; the complete" : "wrote", csv);
     return rc;
 }

@@ -27,6 +27,22 @@ int mb_grow(void **p, size_t n, size_t elem)
     return 0;
 }
 
+int mb_grow_cap(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < need) {
+        if (c > SIZE_MAX / 2)
+            return -1;
+        c *= 2;
+    }
+    if (mb_grow(p, c, elem))
+        return -1;
+    *cap = c;
+    return 0;
+}
+
 uint64_t mb_mem_limit(void)
 {
     const char *env = getenv("MOEBENCH_MEM_LIMIT");

@@ -16,6 +16,10 @@
 int mb_mul_size(size_t a, size_t b, size_t *out);
 /* Resizes *p to n elements of `elem` bytes (realloc; n may be 0); 0 or -1. */
 int mb_grow(void **p, size_t n, size_t elem);
+/* Geometric growth for append loops: makes *p (of *cap elements) hold at
+ * least `need` elements, doubling from 16; -1 on overflow or ENOMEM (*p and
+ * *cap unchanged). */
+int mb_grow_cap(void **p, size_t *cap, size_t need, size_t elem);
 /* Bytes this process may use for one large object (see above). */
 uint64_t mb_mem_limit(void);
 /* 0 when `bytes` fits under the limit; else -1 with a message naming `what`,

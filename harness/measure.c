@@ -1,5 +1,7 @@
 /* measure: clock, statistics, PAPI counters and rusage (see measure.h). */
 #include "harness/measure.h"
+#include "common/mb_clock.h"
+#include "common/mb_stats.h"
 
 #include <math.h>
 #include <papi.h>
@@ -9,27 +11,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-double meas_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-double meas_percentile(const double *sorted, int n, double p)
-{
-    if (n <= 0)
-        return NAN;
-    int rank = (int)ceil(p / 100.0 * n);
-    rank = rank < 1 ? 1 : rank > n ? n : rank;
-    return sorted[rank - 1];
-}
 
 void meas_summarize(double *x, int n, meas_summary_t *o)
 {
@@ -39,7 +20,7 @@ void meas_summarize(double *x, int n, meas_summary_t *o)
         o->mean = o->std = o->p50 = o->p90 = o->p99 = o->min = o->max = NAN;
         return;
     }
-    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    mb_sort(x, (size_t)n);
     double sum = 0, ss = 0;
     for (int i = 0; i < n; i++)
         sum += x[i];
@@ -47,9 +28,9 @@ void meas_summarize(double *x, int n, meas_summary_t *o)
     for (int i = 0; i < n; i++)
         ss += (x[i] - o->mean) * (x[i] - o->mean);
     o->std = n > 1 ? sqrt(ss / (n - 1)) : 0.0;
-    o->p50 = meas_percentile(x, n, 50);
-    o->p90 = meas_percentile(x, n, 90);
-    o->p99 = meas_percentile(x, n, 99);
+    o->p50 = mb_percentile_sorted(x, (size_t)n, 50);
+    o->p90 = mb_percentile_sorted(x, (size_t)n, 90);
+    o->p99 = mb_percentile_sorted(x, (size_t)n, 99);
     o->min = x[0];
     o->max = x[n - 1];
 }
@@ -112,10 +93,8 @@ void meas_counters_close(meas_counters_t *c)
  * times are sampled at clock ticks), page faults from getrusage. */
 static void usage_now(double *cpu, long *faults)
 {
-    struct timespec ts;
     struct rusage ru;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    *cpu = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    *cpu = mb_process_cpu_s();
     getrusage(RUSAGE_SELF, &ru);
     *faults = ru.ru_minflt + ru.ru_majflt;
 }
@@ -128,12 +107,12 @@ void meas_begin(meas_counters_t *c, meas_region_t *r)
         snprintf(c->note, sizeof c->note, "PAPI_start failed; counters off");
         meas_counters_close(c);
     }
-    r->t0 = meas_now();
+    r->t0 = mb_now();
 }
 
 void meas_end(meas_counters_t *c, meas_region_t *r)
 {
-    r->wall_s = meas_now() - r->t0;
+    r->wall_s = mb_now() - r->t0;
     if (c && c->event_set != PAPI_NULL) {
         long long v[MEAS_MAX_COUNTERS] = {0};
         if (PAPI_stop(c->event_set, v) == PAPI_OK) {

@@ -9,9 +9,6 @@
 
 #include <stdint.h>
 
-/* Seconds on the monotonic clock. */
-double meas_now(void);
-
 typedef struct meas_summary {
     int n;
     double mean, std;          /* std: sample standard deviation (0 for n < 2) */
@@ -21,8 +18,6 @@ typedef struct meas_summary {
 
 /* Sorts x in place and summarises it. */
 void meas_summarize(double *x, int n, meas_summary_t *out);
-/* Nearest-rank percentile of sorted x (p in (0, 100]). */
-double meas_percentile(const double *sorted, int n, double p);
 
 #define MEAS_MAX_COUNTERS 8
 

@@ -1,4 +1,5 @@
 /* progress: stderr progress display (see progress.h). */
+#include "common/mb_clock.h"
 #include "harness/progress.h"
 
 #include <stdio.h>
@@ -12,7 +13,7 @@ void progress_start(progress_t *p, int total)
 {
     p->total = total > 0 ? total : 1;
     p->done = 0;
-    p->t0 = p->last = meas_now();
+    p->t0 = p->last = mb_now();
     p->tty = isatty(2);
     p->drawn = 0;
 }
@@ -31,7 +32,7 @@ static void eta(double s, char *buf, int len)
 
 void progress_update(progress_t *p, int done, const char *what)
 {
-    double now = meas_now();
+    double now = mb_now();
     p->done = done;
     if (!p->tty && now - p->last < PLAIN_EVERY_S && done < p->total)
         return;

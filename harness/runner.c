@@ -2,6 +2,7 @@
  * repetition (see runner.h). Modes follow MLPerf LoadGen: offline (batches
  * of the whole workload, peak throughput), single-stream (one sentence at a
  * time), server (Poisson arrivals at a target rate, queued and batched). */
+#include "common/mb_clock.h"
 #include "harness/runner.h"
 
 #include <errno.h>
@@ -17,9 +18,10 @@
 
 #include "backends/backend.h"
 #include "common/mb_mem.h"
+#include "common/mb_variant.h"
 #include "harness/csvout.h"
 #include "harness/measure.h"
-#include "harness/model_args.h"
+#include "harness/plan.h"
 #include "harness/progress.h"
 #include "harness/sysinfo.h"
 #include "harness/workload.h"
@@ -35,23 +37,16 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-typedef struct combo {
-    char backend[16];
-    be_precision_t precision;
-    int threads;
-} combo_t;
-
 typedef struct run {
     scn_t s;                   /* the scenario, with --quick and overrides applied */
     const run_opts_t *o;
     wl_t wl;
     csvout_t *csv;
     progress_t prog;
-    int units, done;
+    plan_t plan;
+    int done;
     meas_counters_t counters;
     csvout_row_t base;         /* cells shared by every row */
-    int n_combos;
-    combo_t combos[64];
     int dumps;                 /* --count-instructions: callgrind dumps so far */
 } run_t;
 
@@ -70,7 +65,7 @@ typedef struct conf {
     const char *variant;
     const model_t *m;
     be_t *be;
-    combo_t *combo;
+    const plan_combo_t *combo;
     decode_ctx_t *dc;
     const wl_task_t *wt;
     decode_request_t *req;     /* [wt->n] */
@@ -106,10 +101,10 @@ static int rep_offline(conf_t *c, rep_t *r, decode_result_t *res, mb_error_t *er
     const int N = c->wt->n, B = c->mode == SCN_SINGLE_STREAM ? 1 : c->batch;
     for (int i = 0; i < N && !interrupted; i += B) {
         int n = N - i < B ? N - i : B;
-        double t0 = meas_now();
+        double t0 = mb_now();
         if (batch(c, i, n, r, res, err) != 0)
             return -1;
-        r->lat[r->n_lat++] = meas_now() - t0;
+        r->lat[r->n_lat++] = mb_now() - t0;
     }
     return 0;
 }
@@ -127,10 +122,10 @@ static int rep_server(run_t *R, conf_t *c, int rep, rep_t *r, decode_result_t *r
     char name[64];
     snprintf(name, sizeof name, "arrivals:%s:%d", c->wt->name, rep);
     wl_arrivals(R->s.seed, name, c->qps, N, arrive);
-    double start = meas_now();
+    double start = mb_now();
     int head = 0, next = 0, rc = 0;
     while (head < N && !interrupted) {
-        double now = meas_now() - start;
+        double now = mb_now() - start;
         while (next < N && arrive[next] <= now)
             next++;
         if (head == next) {
@@ -146,7 +141,7 @@ static int rep_server(run_t *R, conf_t *c, int rep, rep_t *r, decode_result_t *r
         int n = queued < maxb ? queued : maxb;
         if ((rc = batch(c, head, n, r, res, err)) != 0)
             break;
-        double done = meas_now() - start;
+        double done = mb_now() - start;
         for (int i = head; i < head + n; i++)
             r->lat[r->n_lat++] = done - arrive[i];
         head += n;
@@ -312,150 +307,141 @@ static int measure_conf(run_t *R, conf_t *c, mb_error_t *err)
     return rc;
 }
 
-/* ---- models ---- */
+/* ---- executing the plan ---- */
 
-/* A variant's config: the [model] keys are the command line's model options
- * (model_args), so a scenario and `moebench init` build the same model. */
-static int variant_config(const scn_t *s, const char *variant, model_config_t *c, mb_error_t *err)
+/* What stays the same across consecutive runs of the plan: the variant's
+ * model, the backend with the weights prepared for it, and the task's
+ * (sub-)model, decoder and requests. Each is set up when the next run needs
+ * a different one, so a model is built once and prepared once per backend. */
+typedef struct exec {
+    int variant, combo, task;
+    model_t *m;                /* the variant's model */
+    be_t be;
+    int be_open;
+    model_t *sub;              /* task-subnet: the task's extracted sub-network */
+    decode_ctx_t *dc;
+    decode_request_t *req;
+} exec_t;
+
+static void exec_drop_task(exec_t *x)
 {
-    model_args_t a;
-    model_args_init(&a);
-    a.preset = s->preset;
-    a.variant = !strcmp(variant, "task-subnet") ? "task-moe" : variant; /* cut from it per task */
-    a.tasks = s->model_tasks[0] ? s->model_tasks : s->tasks;
-    a.experts = s->experts;
-    a.top_k = s->top_k;
-    a.d_model = s->d_model;
-    a.d_ff = s->d_ff;
-    a.vocab = s->vocab;
-    a.enc_layers = a.dec_layers = s->layers;
-    a.capacity_factor = s->capacity_factor;
-    if (!strcmp(variant, "student")) {
-        if (s->student_layers >= 0)
-            a.enc_layers = a.dec_layers = s->student_layers;
-        if (s->student_d_model >= 0)
-            a.d_model = s->student_d_model;
-        if (s->student_d_ff >= 0)
-            a.d_ff = s->student_d_ff;
+    decode_ctx_free(x->dc);
+    free(x->req);
+    if (x->sub) {
+        model_release(x->sub, &x->be);
+        model_free(x->sub);
     }
-    if (model_args_config(&a, c, err))
-        return mb_prefix(err, "%s: [model] for %s: ", s->path, variant);
-    return 0;
+    x->dc = NULL;
+    x->req = NULL;
+    x->sub = NULL;
+    x->task = -1;
 }
 
-/* Runs every combo x task x mode of one variant's model. */
-static int run_variant(run_t *R, const char *variant, model_t *m, mb_error_t *err)
+static void exec_drop_backend(exec_t *x)
 {
-    int rc = 0;
-    int subnet = !strcmp(variant, "task-subnet");
-    for (int ci = 0; ci < R->n_combos && rc == 0 && !interrupted; ci++) {
-        combo_t *cb = &R->combos[ci];
-        be_t be;
-        be_options_t bo = {cb->threads, cb->precision};
-        if (be_open(cb->backend, &bo, &be, err) || model_prepare(m, &be, err))
+    exec_drop_task(x);
+    if (x->be_open) {
+        model_release(x->m, &x->be);
+        be_close(&x->be);
+    }
+    x->be_open = 0;
+    x->combo = -1;
+}
+
+static void exec_drop_model(exec_t *x)
+{
+    exec_drop_backend(x);
+    model_free(x->m);
+    x->m = NULL;
+    x->variant = -1;
+}
+
+static int exec_model(run_t *R, exec_t *x, int v, mb_error_t *err)
+{
+    if (x->variant == v)
+        return 0;
+    exec_drop_model(x);
+    const char *variant = R->s.variants[v];
+    const char *file = scn_file_for(&R->s, variant);
+    if (file) { /* a trained (or converted) model instead of random weights */
+        if (model_load(file, &x->m, err))
             return -1;
-        for (int t = 0; t < R->wl.n_tasks && rc == 0 && !interrupted; t++) {
-            const wl_task_t *wt = &R->wl.task[t];
-            const model_t *use = m;
-            model_t *sub = NULL;
-            int task = model_find_task(&m->cfg, wt->name);
-            if (task < 0 || !model_serves_task(&m->cfg, task)) {
-                fprintf(stderr, "moebench: skipping task %s for %s: the model does not serve it\n", wt->name,
-                        variant);
-                continue;
-            }
-            if (subnet && m->cfg.subnet_key < 0) { /* the task's own sub-network, cut with the ref backend */
-                be_t ref;
-                be_options_t ro = {1, BE_PRECISION_FP32};
-                if (be_open("ref", &ro, &ref, err))
-                    rc = -1;
-                else if (model_extract(m, &ref, wt->name, &sub, err) || model_prepare(sub, &be, err))
-                    rc = -1;
-                be_close(&ref);
-                if (rc != 0) {
-                    model_free(sub);
-                    break;
-                }
-                use = sub;
-            }
-            decode_opts_t dopt;
-            decode_opts_default(&dopt);
-            dopt.beam = R->s.beam;
-            dopt.max_len = R->s.max_len;
-            dopt.scores = 0; /* a server takes the argmax; it need not normalise */
-            decode_ctx_t *dc = NULL;
-            decode_request_t *req = calloc((size_t)wt->n, sizeof *req);
-            if (!req || decode_ctx_create(use, &be, &dopt, &dc, err)) {
-                rc = req ? -1 : mb_fail(err, "out of memory");
-            } else {
-                for (int i = 0; i < wt->n; i++)
-                    req[i] = (decode_request_t){task, wt->src[i], wt->src_len[i], wt->out_len[i]};
-                for (int mi = 0; mi < R->s.n_modes && rc == 0 && !interrupted; mi++) {
-                    conf_t c = {variant, use, &be, cb, dc, wt, req, R->s.modes[mi], 1, 0};
-                    if (c.mode == SCN_OFFLINE)
-                        for (int b = 0; b < R->s.n_batch_sizes && rc == 0; b++) {
-                            c.batch = R->s.batch_sizes[b];
-                            rc = measure_conf(R, &c, err);
-                        }
-                    else if (c.mode == SCN_SERVER)
-                        for (int q = 0; q < R->s.n_qps && rc == 0; q++) {
-                            c.qps = R->s.target_qps[q];
-                            c.batch = R->s.max_batch;
-                            rc = measure_conf(R, &c, err);
-                        }
-                    else
-                        rc = measure_conf(R, &c, err);
-                }
-            }
-            decode_ctx_free(dc);
-            free(req);
-            if (sub) {
-                model_release(sub, &be);
-                model_free(sub);
-            }
-        }
-        model_release(m, &be);
-        be_close(&be);
+    } else {
+        if (model_create(&R->plan.cfg[v], &x->m, err))
+            return -1;
+        model_init_random(x->m, R->s.seed);
     }
-    return rc;
+    x->variant = v;
+    return 0;
 }
 
-/* ---- planning ---- */
-
-static int plan(run_t *R, mb_error_t *err)
+static int exec_backend(run_t *R, exec_t *x, int c, mb_error_t *err)
 {
-    const scn_t *s = &R->s;
-    int nb = R->o->backend ? 1 : s->n_backends, nt = R->o->threads > 0 ? 1 : s->n_threads;
-    for (int b = 0; b < nb; b++)
-        for (int p = 0; p < s->n_precisions; p++)
-            for (int t = 0; t < nt; t++) {
-                combo_t cb;
-                snprintf(cb.backend, sizeof cb.backend, "%s", R->o->backend ? R->o->backend : s->backends[b]);
-                if (be_precision_parse(s->precisions[p], &cb.precision, err))
-                    return -1;
-                cb.threads = R->o->threads > 0 ? R->o->threads : s->threads[t];
-                if (!be_find(cb.backend))
-                    return mb_fail(err, "%s: backend '%s' is not compiled into this build (see 'moebench backends')",
-                                   s->path, cb.backend);
-                be_t be;
-                be_options_t bo = {cb.threads, cb.precision};
-                mb_error_t why;
-                if (be_open(cb.backend, &bo, &be, &why) != 0) {
-                    fprintf(stderr, "moebench: skipping %s %s with %d threads: %s\n", cb.backend,
-                            s->precisions[p], cb.threads, why.msg);
-                    continue;
-                }
-                be_close(&be);
-                if (R->n_combos < 64)
-                    R->combos[R->n_combos++] = cb;
-            }
-    if (R->n_combos == 0)
-        return mb_fail(err, "%s: no backend configuration of [measure] can run on this build", s->path);
-    int per_task = 0;
-    for (int m = 0; m < s->n_modes; m++)
-        per_task += s->modes[m] == SCN_OFFLINE ? s->n_batch_sizes : s->modes[m] == SCN_SERVER ? s->n_qps : 1;
-    R->units = s->n_variants * R->n_combos * R->wl.n_tasks * per_task * (s->warmup + s->repetitions);
+    if (x->combo == c)
+        return 0;
+    exec_drop_backend(x);
+    const plan_combo_t *cb = &R->plan.combos[c];
+    be_options_t bo = {cb->threads, cb->precision};
+    if (be_open(cb->backend, &bo, &x->be, err))
+        return -1;
+    x->be_open = 1;
+    if (model_prepare(x->m, &x->be, err))
+        return -1;
+    x->combo = c;
     return 0;
+}
+
+static int exec_task(run_t *R, exec_t *x, const plan_run_t *pr, mb_error_t *err)
+{
+    if (x->task == pr->task)
+        return 0;
+    exec_drop_task(x);
+    const wl_task_t *wt = &R->wl.task[pr->task];
+    const model_t *use = x->m;
+    const mb_variant_t *vi = mb_variant_find(R->s.variants[pr->variant]);
+    if (vi && vi->cut_from_task_moe && x->m->cfg.subnet_key < 0) {
+        /* the task's own sub-network, cut with the ref backend */
+        be_t ref;
+        be_options_t ro = {1, BE_PRECISION_FP32};
+        if (be_open("ref", &ro, &ref, err))
+            return -1;
+        int rc = model_extract(x->m, &ref, wt->name, &x->sub, err);
+        be_close(&ref);
+        if (rc || model_prepare(x->sub, &x->be, err))
+            return -1;
+        use = x->sub;
+    }
+    decode_opts_t dopt;
+    decode_opts_default(&dopt);
+    dopt.beam = R->s.beam;
+    dopt.max_len = R->s.max_len;
+    dopt.scores = 0; /* a server takes the argmax; it need not normalise */
+    if (!(x->req = calloc((size_t)wt->n, sizeof *x->req)))
+        return mb_fail(err, "out of memory");
+    if (decode_ctx_create(use, &x->be, &dopt, &x->dc, err))
+        return -1;
+    for (int i = 0; i < wt->n; i++)
+        x->req[i] = (decode_request_t){pr->model_task, wt->src[i], wt->src_len[i], wt->out_len[i]};
+    x->task = pr->task;
+    return 0;
+}
+
+static int run_plan(run_t *R, mb_error_t *err)
+{
+    exec_t x = {.variant = -1, .combo = -1, .task = -1};
+    int rc = 0;
+    for (int i = 0; i < R->plan.n_runs && rc == 0 && !interrupted; i++) {
+        const plan_run_t *pr = &R->plan.runs[i];
+        if (exec_model(R, &x, pr->variant, err) || exec_backend(R, &x, pr->combo, err) || exec_task(R, &x, pr, err)) {
+            rc = -1;
+            break;
+        }
+        conf_t c = {R->s.variants[pr->variant], x.sub ? x.sub : x.m, &x.be, &R->plan.combos[pr->combo], x.dc,
+                    &R->wl.task[pr->task], x.req, pr->mode, pr->batch, pr->qps};
+        rc = measure_conf(R, &c, err);
+    }
+    exec_drop_model(&x);
+    return rc;
 }
 
 int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, mb_error_t *err)
@@ -473,10 +459,17 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     }
     int rc = -1;
     model_config_t c0;
-    const char *file0 = scn_file_for(&R->s, R->s.variants[0]);
-    if ((file0 ? model_load_config(file0, &c0, err) : variant_config(&R->s, R->s.variants[0], &c0, err)) ||
-        wl_build(&R->s, c0.vocab, MODEL_FIRST_TAG + c0.n_langs, &R->wl, err) || plan(R, err))
+    if (plan_variant_config(&R->s, R->s.variants[0], &c0, err) ||
+        wl_build(&R->s, c0.vocab, MODEL_FIRST_TAG + c0.n_langs, &R->wl, err) ||
+        plan_build(&R->s, &R->wl, o->backend, o->threads, &R->plan, err))
         goto out;
+    for (int i = 0; i < R->plan.n_notes; i++)
+        fprintf(stderr, "moebench: left out of the plan: %s\n", R->plan.notes[i]);
+    if (o->list) {
+        plan_print(&R->plan, &R->s, &R->wl, stdout);
+        rc = 0;
+        goto out;
+    }
 
     if (o->out_file)
         snprintf(csv_path, (size_t)len, "%s", o->out_file);
@@ -506,27 +499,9 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old);
     interrupted = 0;
-    progress_start(&R->prog, R->units);
+    progress_start(&R->prog, R->plan.units);
     rc = 0;
-    for (int v = 0; v < R->s.n_variants && rc == 0 && !interrupted; v++) {
-        const char *variant = R->s.variants[v];
-        model_config_t cfg;
-        model_t *m = NULL;
-        const char *file = scn_file_for(&R->s, variant);
-        if (file) { /* a trained (or converted) model instead of random weights */
-            if (model_load(file, &m, err)) {
-                rc = -1;
-                break;
-            }
-        } else if (variant_config(&R->s, variant, &cfg, err) || model_create(&cfg, &m, err)) {
-            rc = -1;
-            break;
-        } else {
-            model_init_random(m, R->s.seed);
-        }
-        rc = run_variant(R, variant, m, err);
-        model_free(m);
-    }
+    rc = run_plan(R, err);
     progress_finish(&R->prog);
     sigaction(SIGINT, &old, NULL);
     meas_counters_close(&R->counters);
@@ -547,6 +522,7 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
         rc = 130;
     }
 out:
+    plan_free(&R->plan);
     wl_free(&R->wl);
     free(R);
     return rc;

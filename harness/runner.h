@@ -15,9 +15,10 @@ typedef struct run_opts {
     int threads;               /* overrides [measure] threads when > 0 */
     int quick;                 /* a fast pass: few sentences, no warm-up, one repetition */
     int count_instructions;    /* measured regions are bracketed for callgrind */
+    int list;                  /* print the plan (runs, estimates) to stdout and measure nothing */
 } run_opts_t;
 
-/* 0: done; 130: interrupted (the rows so far are in the file); -1: error. */
+/* 0: done (or listed); 130: interrupted (the rows so far are in the file); -1: error. */
 int runner_run(const scn_t *s, const run_opts_t *o, char *csv_path, int len, mb_error_t *err);
 
 #endif

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backends/registry.h"
+#include "common/mb_variant.h"
 #include "harness/workload.h"
 #include "models/config.h"
 
@@ -206,8 +208,8 @@ static int add_file(void *c, const char *it, mb_error_t *err)
     if (s->n_files == 8)
         return mb_fail(err, "more than 8 files");
     int ok = 0;
-    for (int i = 0; model_variant_names[i]; i++)
-        ok |= strlen(model_variant_names[i]) == (size_t)(colon - it) && !strncmp(model_variant_names[i], it, (size_t)(colon - it));
+    for (int i = 0; i < mb_n_variants; i++)
+        ok |= strlen(mb_variants[i].name) == (size_t)(colon - it) && !strncmp(mb_variants[i].name, it, (size_t)(colon - it));
     if (!ok)
         return mb_fail(err, "'%.*s' in '%s' is not a variant", (int)(colon - it), it, it);
     if (strlen(colon + 1) >= SCN_TEXT)
@@ -271,7 +273,24 @@ typedef struct parse_state {
     int n_seen;
 } parse_state_t;
 
-static const char *const backends_known[] = {"ref", "openblas", "onednn", NULL};
+/* The variants a scenario may name: the variant table's. */
+static const char *const *variants_known(void)
+{
+    static const char *names[16];
+    for (int i = 0; i < mb_n_variants && i < 15; i++)
+        names[i] = mb_variants[i].name;
+    return names;
+}
+
+/* The backends a scenario may name: the registry's list (compiled in or not:
+ * one that this build lacks is left out of the plan with the reason). */
+static const char *const *backends_known(void)
+{
+    static const char *names[16];
+    for (int i = 0; i < be_known_count() && i < 15; i++)
+        names[i] = be_known_name(i);
+    return names;
+}
 static const char *const precisions_known[] = {"fp32", "bf16", NULL};
 
 static int set_key(scn_t *s, const char *sec, const char *key, const char *v, mb_error_t *err)
@@ -324,7 +343,7 @@ static int set_key(scn_t *s, const char *sec, const char *key, const char *v, mb
         return mb_fail(err, "unknown preset '%s'; use tiny, small, wmt-dense, wmt32e or web128e", v);
     }
     if (IS("model", "variants")) {
-        list_ctx_t l = {&s->n_variants, 8, s->variants, sizeof s->variants[0], 0, 0, 0, 0, model_variant_names};
+        list_ctx_t l = {&s->n_variants, 8, s->variants, sizeof s->variants[0], 0, 0, 0, 0, variants_known()};
         s->n_variants = 0;
         return each_item(v, add_str, &l, err);
     }
@@ -392,7 +411,7 @@ static int set_key(scn_t *s, const char *sec, const char *key, const char *v, mb
     }
 
     if (IS("measure", "backends")) {
-        list_ctx_t l = {&s->n_backends, 8, s->backends, sizeof s->backends[0], 0, 0, 0, 0, backends_known};
+        list_ctx_t l = {&s->n_backends, 8, s->backends, sizeof s->backends[0], 0, 0, 0, 0, backends_known()};
         s->n_backends = 0;
         return each_item(v, add_str, &l, err);
     }

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mb_variant.h"
+
 const char *const model_preset_names[] = {"tiny", "small", "wmt-dense", "wmt32e", "web128e", NULL};
-const char *const model_variant_names[] = {"dense",       "token-moe", "sentence-moe", "task-moe",
-                                           "task-subnet", "student",   NULL};
 
 #define DEFAULT_TASKS "en-de,en-fr,en-cs,de-en,fr-en,cs-en"
 
@@ -65,19 +65,12 @@ int model_key_parse(const char *text, model_key_t *out, mb_error_t *err)
 
 static int set_variant(model_config_t *c, const char *variant, mb_error_t *err)
 {
-    model_route_t enc, dec;
-    if (!strcmp(variant, "dense") || !strcmp(variant, "student"))
-        enc = dec = MODEL_ROUTE_DENSE;
-    else if (!strcmp(variant, "token-moe"))
-        enc = dec = MODEL_ROUTE_TOKEN;
-    else if (!strcmp(variant, "sentence-moe"))
-        enc = dec = MODEL_ROUTE_SENTENCE;
-    else if (!strcmp(variant, "task-moe") || !strcmp(variant, "task-subnet")) {
-        enc = MODEL_ROUTE_TOKEN; /* the paper's best: token-routed encoder, */
-        dec = MODEL_ROUTE_TASK;  /* target-language-routed decoder */
-    } else
-        return mb_fail(err, "unknown variant '%s'; use dense, token-moe, sentence-moe, task-moe, "
-                            "task-subnet or student", variant);
+    model_route_t enc = MODEL_ROUTE_DENSE, dec = MODEL_ROUTE_DENSE;
+    const mb_variant_t *v = mb_variant_find(variant);
+    if (!v)
+        return mb_fail(err, "unknown variant '%s'; use %s", variant, mb_variant_list());
+    if (model_route_parse(v->enc_routing, &enc, err) || model_route_parse(v->dec_routing, &dec, err))
+        return -1;
     snprintf(c->variant, sizeof c->variant, "%s", variant);
     c->routing[MODEL_ENCODER] = enc;
     c->routing[MODEL_DECODER] = dec;

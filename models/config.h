@@ -2,7 +2,7 @@
  * vocabulary layout every model shares (special ids, one <2xx> tag per
  * language). Pure data: nothing here allocates weights.
  *
- * Variants (DESIGN.md): dense, token-moe, sentence-moe, task-moe,
+ * Variants (README.md, "Models and variants"): dense, token-moe, sentence-moe, task-moe,
  * task-subnet (a task-moe model cut down to one task's experts by extract),
  * student (dense by shape; differs in how it is trained). */
 #ifndef MODEL_CONFIG_H
@@ -56,12 +56,11 @@ typedef struct model_config {
 } model_config_t;
 
 /* Fills cfg from a preset (tiny, small, wmt-dense, wmt32e, web128e) and a
- * variant (dense, token-moe, sentence-moe, task-moe, task-subnet, student).
+ * variant (common/mb_variant.h: the table of variants and their routing).
  * The default tasks are Multi30k's six English-centric directions. */
 int model_preset(const char *preset, const char *variant, model_config_t *cfg, mb_error_t *err);
-/* Names of the presets and variants, NULL-terminated, for help texts. */
+/* Names of the presets, NULL-terminated, for help texts. */
 extern const char *const model_preset_names[];
-extern const char *const model_variant_names[];
 /* Replaces the task list with a comma-separated one ("en-de,de-en"). */
 int model_config_set_tasks(model_config_t *cfg, const char *list, mb_error_t *err);
 /* Checks every field and derives langs/keys; call after any change. */

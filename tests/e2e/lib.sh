@@ -22,3 +22,8 @@ check_fails() {
     if [ "$lines" -eq 1 ] && grep -Eq -- "$pat" "$WORK/.err"; then ok "$name"
     else not_ok "$name" "stderr ($lines lines): $(cat "$WORK/.err")"; fi
 }
+# have_backend NAME: the program under test has backend NAME compiled in
+# (make WITH_ONEDNN=0 / WITH_OPENBLAS=0 builds leave one out).
+have_backend() {
+    "$MOEBENCH" backends 2>/dev/null | grep -E "^$1 " | grep -vq "not compiled in"
+}

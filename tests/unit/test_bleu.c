@@ -1,5 +1,5 @@
-/* BLEU, chrF and the tokenizers against sacreBLEU 2.6.0: the vectors of
- * issue 5 (from sacreBLEU's own tests and README) and those of sacreBLEU's
+/* BLEU, chrF and the tokenizers against sacreBLEU 2.6.0: vectors from
+ * sacreBLEU's own tests and README, and those of sacreBLEU's
  * test_bleu.py / test_chrf.py, plus a property test of the n-gram hash table
  * against naive counting.
  *

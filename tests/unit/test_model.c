@@ -1,4 +1,4 @@
-/* The engine's invariants (DESIGN.md), on tiny random models and the ref
+/* The engine's invariants (README.md, docs/routing.md), on tiny random models and the ref
  * backend:
  *  - same seed -> same weights and outputs; batch composition does not
  *    change a sentence's translation (capacity off);
