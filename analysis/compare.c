@@ -8,10 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const cmp_key_columns[CMP_NKEYS] = {
-    "scenario", "mode", "variant", "backend", "precision",
-    "threads", "task", "batch_size", "decode", "target_qps",
-};
+#define CMP_KEY_NAME(name) #name,
+const char *const cmp_key_columns[CMP_NKEYS] = {MB_SCHEMA_KEY_COLUMNS(CMP_KEY_NAME)};
+#undef CMP_KEY_NAME
 
 const char *cmp_verdict_id(cmp_verdict_t v)
 {

@@ -14,11 +14,13 @@
 #include <stddef.h>
 
 #include "common/mb_error.h"
+#include "common/mb_schema.h"
 #include "analysis/csvin.h"
 #include "analysis/stats.h"
 
 /* The columns that identify a configuration, in results/README.md's order. */
-#define CMP_NKEYS 10
+#define CMP_KEY_COUNT(name) +1
+#define CMP_NKEYS (0 MB_SCHEMA_KEY_COLUMNS(CMP_KEY_COUNT))
 extern const char *const cmp_key_columns[CMP_NKEYS];
 
 typedef enum cmp_direction {

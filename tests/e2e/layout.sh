@@ -39,3 +39,14 @@ long=$(wc -l common/*.[ch] backends/*.[ch] models/*.[ch] quality/*.[ch] analysis
     vocab/*.[ch] train/*.[ch] 2>/dev/null | awk '$2 != "total" && $1 > 900 {print $2 " has " $1 " lines"}')
 if [ -z "$long" ]; then ok "no source file over 900 lines"
 else not_ok "no source file over 900 lines" "$long"; fi
+
+# results/README.md documents every column of the schema, and the key columns
+cols=$(sed -n '/^#define MB_SCHEMA_COLUMNS/,/^$/p' common/mb_schema.h | grep -o 'X([a-z0-9_]*)' | sed 's/X(\(.*\))/\1/')
+undoc=""
+for c in $cols; do grep -Eq "^\| (\`[a-z0-9_]+\`, )*\`$c\`[ ,]" results/README.md || undoc="$undoc $c"; done
+if [ -n "$cols" ] && [ -z "$undoc" ]; then ok "results/README.md documents every CSV column ($(echo $cols | wc -w))"
+else not_ok "results/README.md documents every CSV column" "undocumented:$undoc"; fi
+keys=$(sed -n '/^#define MB_SCHEMA_KEY_COLUMNS/,/^$/p' common/mb_schema.h | grep -o 'X([a-z0-9_]*)' | sed 's/X(\(.*\))/\1/' | tr '\n' ' ')
+doc_keys=$(sed -n 's/.*configuration key columns: *//p' results/README.md | tr -d '`,.' | tr -s ' ')
+if [ "$(echo $keys)" = "$(echo $doc_keys)" ]; then ok "results/README.md names the configuration key columns"
+else not_ok "results/README.md names the configuration key columns" "schema: $keys; README: $doc_keys"; fi
