@@ -9,6 +9,7 @@
 
 #include "analysis/csvin.h"
 #include "common/mb_mem.h"
+#include "common/mb_schema.h"
 #include "common/mb_stats.h"
 #include "common/mb_variant.h"
 
@@ -191,12 +192,17 @@ static int find_cols(const csvin_t *t, const char *path, const char *const *name
 
 enum { R_SCENARIO, R_MODE, R_VARIANT, R_BACKEND, R_PRECISION, R_THREADS, R_TASK, R_BATCH, R_DECODE, R_QPS, R_REP,
        R_TOKS, R_N_REQUIRED = R_TOKS + 1, R_PRESET = R_N_REQUIRED, R_CPU, R_CORES, R_GIT, R_RUN, R_TIME,
-       R_TGT, R_WALL, R_P50, R_P90, R_P99, R_BOUND, R_OK, R_RSS, R_PTOTAL, R_PSERVED, R_PACTIVE, R_BLEU, R_N };
+       R_TGT, R_WALL, R_P50, R_P90, R_P99, R_BOUND, R_OK, R_RSS, R_PTOTAL, R_PSERVED, R_PACTIVE, R_BLEU, R_WEIGHTS, R_N };
+/* The configuration key comes first, in the schema's order (the enum above
+ * names the same columns in the same order). */
+#define R_KEY_NAME(name) #name,
+#define R_KEY_COUNT(name) +1
+_Static_assert(R_REP == 0 MB_SCHEMA_KEY_COLUMNS(R_KEY_COUNT), "the key columns of common/mb_schema.h");
 static const char *const results_cols[R_N + 1] = {
-    "scenario", "mode", "variant", "backend", "precision", "threads", "task", "batch_size", "decode", "target_qps",
+    MB_SCHEMA_KEY_COLUMNS(R_KEY_NAME)
     "rep", "tgt_tok_per_s", "preset", "cpu_model", "cores", "git_rev", "run_id", "timestamp", "tgt_tokens", "wall_s",
     "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_bound_ms", "latency_ok", "peak_rss_mb",
-    "params_total", "params_served", "params_active", "bleu", NULL};
+    "params_total", "params_served", "params_active", "bleu", "weights", NULL};
 
 static void note_machine(report_t *r, const char *cpu, int cores, const char *git, const char *run, const char *ts)
 {
@@ -226,7 +232,7 @@ static int read_results_row(report_t *r, const cursor_t *c, const int *col, cons
         return cell_fail(c, col[R_MODE], "is not offline, single-stream or server");
     if (get_str(r, c, col[R_PRESET], 0, &w.preset) || get_str(r, c, col[R_CPU], 0, &w.cpu_model) ||
         get_str(r, c, col[R_GIT], 0, &w.git_rev) || get_str(r, c, col[R_RUN], 0, &w.run_id) ||
-        get_str(r, c, col[R_TIME], 0, &w.timestamp))
+        get_str(r, c, col[R_TIME], 0, &w.timestamp) || get_str(r, c, col[R_WEIGHTS], 0, &w.weights))
         return -1;
     if (get_int(c, col[R_THREADS], 1, &w.threads) || get_int(c, col[R_BATCH], 1, &w.batch_size) ||
         get_int(c, col[R_REP], 1, &w.rep) || get_int(c, col[R_CORES], 0, &w.cores))
@@ -402,7 +408,8 @@ static int build_configs(report_t *r, mb_error_t *err)
         r->configs[n++] = (report_config_t){.scenario = w->scenario, .mode = w->mode, .variant = w->variant,
                                             .preset = w->preset, .backend = w->backend, .precision = w->precision,
                                             .task = w->task, .decode = w->decode, .threads = w->threads,
-                                            .batch_size = w->batch_size, .target_qps = w->target_qps};
+                                            .batch_size = w->batch_size, .target_qps = w->target_qps,
+                                            .weights = w->weights};
     }
     r->n_configs = n;
     size_t nr = r->n_rows;
@@ -621,6 +628,8 @@ static int build_series(report_t *r, mb_error_t *err)
         report_group_t *g = &r->groups[r->n_groups - 1];
         report_series_t *s = &r->series[r->n_series];
         *s = (report_series_t){.group = r->n_groups - 1, .variant = c->variant, .preset = ""};
+        const mb_variant_t *vi = mb_variant_find(c->variant);
+        s->untrained_student = vi && vi->student_shape && (!c->weights || !*c->weights || !strcmp(c->weights, "random"));
         if (fill_series(s, r->configs, i, j))
             return mb_fail(err, "report: out of memory");
         if (g->n_tasks) {

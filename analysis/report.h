@@ -41,6 +41,7 @@ typedef struct report_row {
     double tgt_tokens, wall_s, tgt_tok_per_s;
     double p50, p90, p99, bound_ms, latency_ok;
     double rss_mb, params_total, params_served, params_active, bleu;
+    const char *weights;       /* `random`, or where a model file came from ("" in older files: random) */
 } report_row_t;
 
 /* A configuration (results/README.md: scenario, mode, variant, backend,
@@ -53,6 +54,7 @@ typedef struct report_config {
     int reps;
     report_stat_t tok_s, tgt_tokens, p50, p90, p99, bleu, rss_mb;
     double params_total, params_served, params_active; /* largest value seen */
+    const char *weights;
 } report_config_t;
 
 /* One table of the report: a scenario on one backend, precision, thread
@@ -91,6 +93,10 @@ typedef struct report_series {
     double bleu;
     double params_total, params_served, params_active;
     int reps_min, reps_max; /* repetitions per configuration of this variant */
+    /* A `student` from random weights: a dense-shaped model nobody distilled,
+     * so the report labels it as such and never reports its speed-up or
+     * BLEU as a student's. */
+    int untrained_student;
 } report_series_t;
 
 /* One kernel measurement of `moebench kernels` (plots/README.md), medians

@@ -30,6 +30,9 @@ static const char *fmt_params(char *b, size_t n, double v)
     return b;
 }
 
+/* What a `student` row built from random weights is called. */
+#define STUDENT_UNTRAINED "student: dense-shaped, untrained (= dense)"
+
 static const report_series_t *group_series(const report_t *r, int g, const char *variant)
 {
     const report_group_t *gr = &r->groups[g];
@@ -114,8 +117,8 @@ static void scenario_table(FILE *f, const report_t *r, int g)
     fprintf(f, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for (int i = gr->first; i < gr->first + gr->n; i++) {
         const report_series_t *s = &r->series[i];
-        fprintf(f, "| %s | %s | %s | ", s->variant, *s->preset ? s->preset : "-",
-                fmt_params(a, sizeof a, s->params_total));
+        fprintf(f, "| %s | %s | %s | ", s->untrained_student ? STUDENT_UNTRAINED : s->variant,
+                *s->preset ? s->preset : "-", fmt_params(a, sizeof a, s->params_total));
         fprintf(f, "%s | %s | ", fmt_params(a, sizeof a, s->params_served),
                 fmt_params(b, sizeof b, s->params_active));
         if (isnan(s->peak_tok_s))
@@ -123,7 +126,8 @@ static void scenario_table(FILE *f, const report_t *r, int g)
         else
             fprintf(f, "%.1f (%d) | %s–%s | ", s->peak_tok_s, s->peak_batch, fmt(a, sizeof a, "%.1f", s->peak_min),
                     fmt(b, sizeof b, "%.1f", s->peak_max));
-        fprintf(f, "%s | %s | %s | %s |\n", fmt(a, sizeof a, "%.2fx", s->speedup), fmt(b, sizeof b, "%.2f", s->p50),
+        fprintf(f, "%s | %s | %s | %s |\n", s->untrained_student ? "= dense" : fmt(a, sizeof a, "%.2fx", s->speedup),
+                fmt(b, sizeof b, "%.2f", s->p50),
                 fmt(c, sizeof c, "%.2f", s->p99), fmt(d, sizeof d, "%.2f", s->bleu));
     }
     int rmin = 1 << 30, rmax = 0, batches = 0;
@@ -266,6 +270,9 @@ static int kept_gain(const report_t *r, int g, char *out, size_t n, const char *
 
 static int claim_student(const report_t *r, int g, char *out, size_t n)
 {
+    const report_series_t *s = group_series(r, g, "student");
+    if (s && s->untrained_student)
+        return 0; /* a dense-shaped model nobody distilled says nothing about distillation */
     return kept_gain(r, g, out, n, "student", "token-moe");
 }
 

@@ -267,6 +267,13 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
     csvout_set(&row, CSV_quality_note, "%s",
                c->wt->ref ? "no BLEU: the model has no vocabulary (random weights), so its outputs are not text"
                           : "no BLEU: synthetic data has no references");
+    const char *file = scn_file_for(&R->s, c->variant);
+    if (file) {
+        const char *base = strrchr(file, '/');
+        csvout_set(&row, CSV_weights, "file:%s", base ? base + 1 : file);
+    } else {
+        csvout_set(&row, CSV_weights, "random");
+    }
     if (r->instructions >= 0)
         csvout_set(&row, CSV_callgrind_ir, "%lld", r->instructions);
     if (*rc == 0 && csvout_write(R->csv, &row, err) != 0)

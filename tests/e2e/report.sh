@@ -90,6 +90,17 @@ if [ "$(wc -l <"$W/r2.err")" -eq 1 ] && [ ! -e "$W/r2/figures/fixture-wmt32e-thr
     [ -s "$W/r2/figures/fixture-wmt32e-throughput.dat" ]; then ok "without gnuplot: data files, no images, one line"
 else not_ok "without gnuplot: data files, no images, one line" "$(cat "$W/r2.err")"; fi
 
+# ---- a student from random weights is labelled as what it is, not as a distilled model
+sed 's/,file:fixture.safetensors$/,random/' "$FIX/wmt.csv" >"$W/random.csv"
+mkdir -p "$W/r3"
+PATH="$W/nogp" "$MOEBENCH" report "$W/random.csv" -o "$W/r3/REPORT.md" 2>/dev/null
+has "untrained student: labelled, speed-up = dense" "$W/r3/REPORT.md" \
+    "| student: dense-shaped, untrained (= dense) | wmt-dense | 142.0M | 142.0M | 142.0M | 1100.0 (8) | 1000.0–1200.0 | = dense |"
+if grep -q "share of token-moe's BLEU gain over dense kept | 32% | not measured" "$W/r3/REPORT.md" &&
+   ! grep -q "share of token-moe's BLEU gain over dense kept | 32% | not measured" "$W/r2/REPORT.md"; then
+    ok "untrained student: no distillation claim (a file-loaded one gets one)"
+else not_ok "untrained student: no distillation claim (a file-loaded one gets one)" "$(grep "BLEU gain" "$W/r3/REPORT.md" "$W/r2/REPORT.md")"; fi
+
 # ---- --figures elsewhere: links relative to the report's folder
 mkdir -p "$W/a/b"
 PATH="$W/nogp" "$MOEBENCH" report "$FIX/wmt.csv" -o "$W/a/b/R.md" --figures "$W/figs" 2>/dev/null
