@@ -61,7 +61,7 @@ typedef struct rep {
     long sentences, src_tokens, tgt_tokens;
     double *lat;               /* seconds, per batch (offline) or per sentence */
     int n_lat;
-    uint64_t routed, dropped;
+    uint64_t routed, dropped_asg, dropped_tok;
     long long instructions;    /* callgrind's count of the region, or -1 */
 } rep_t;
 
@@ -206,8 +206,10 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
     const decode_stats_t *after = decode_get_stats(c->dc);
     r->routed = after->moe_encoder.assignments + after->moe_decoder.assignments - before.moe_encoder.assignments -
                 before.moe_decoder.assignments;
-    r->dropped = after->moe_encoder.dropped + after->moe_decoder.dropped - before.moe_encoder.dropped -
-                 before.moe_decoder.dropped;
+    r->dropped_asg = after->moe_encoder.dropped_assignments + after->moe_decoder.dropped_assignments -
+                     before.moe_encoder.dropped_assignments - before.moe_decoder.dropped_assignments;
+    r->dropped_tok = after->moe_encoder.dropped_tokens + after->moe_decoder.dropped_tokens -
+                     before.moe_encoder.dropped_tokens - before.moe_decoder.dropped_tokens;
     free(res);
     return rc;
 }
@@ -259,7 +261,8 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
     csvout_set(&row, CSV_params_active, "%llu", (unsigned long long)k.active_per_token);
     csvout_set(&row, CSV_model_bytes, "%llu", (unsigned long long)c->m->n_params * 4);
     csvout_set(&row, CSV_routed_assignments, "%llu", (unsigned long long)r->routed);
-    csvout_set(&row, CSV_dropped_tokens, "%llu", (unsigned long long)r->dropped);
+    csvout_set(&row, CSV_dropped_assignments, "%llu", (unsigned long long)r->dropped_asg);
+    csvout_set(&row, CSV_dropped_tokens, "%llu", (unsigned long long)r->dropped_tok);
     static const int papi_cols[3] = {CSV_papi_tot_ins, CSV_papi_tot_cyc, CSV_papi_l3_tcm};
     static const char *const papi_names[3] = {"PAPI_TOT_INS", "PAPI_TOT_CYC", "PAPI_L3_TCM"};
     for (int i = 0; i < R->counters.n; i++)
@@ -329,7 +332,6 @@ static int variant_config(const scn_t *s, const char *variant, model_config_t *c
     a.d_ff = s->d_ff;
     a.vocab = s->vocab;
     a.enc_layers = a.dec_layers = s->layers;
-    a.capacity_factor = s->capacity_factor;
     if (!strcmp(variant, "student")) {
         if (s->student_layers >= 0)
             a.enc_layers = a.dec_layers = s->student_layers;
@@ -383,6 +385,7 @@ static int run_variant(run_t *R, const char *variant, model_t *m, mb_error_t *er
             dopt.beam = R->s.beam;
             dopt.max_len = R->s.max_len;
             dopt.scores = 0; /* a server takes the argmax; it need not normalise */
+            dopt.capacity_factor = R->s.capacity_factor > 0 ? R->s.capacity_factor : 0.0; /* -1: default 0 */
             decode_ctx_t *dc = NULL;
             decode_request_t *req = calloc((size_t)wt->n, sizeof *req);
             if (!req || decode_ctx_create(use, &be, &dopt, &dc, err)) {
