@@ -39,7 +39,7 @@ static const struct {
     {"task_clock_ms", CMP_LOWER_IS_BETTER},   {"page_faults", CMP_LOWER_IS_BETTER},
     {"dropped_tokens", CMP_LOWER_IS_BETTER},  {"model_bytes", CMP_LOWER_IS_BETTER},
     {"params_total", CMP_LOWER_IS_BETTER},    {"params_served", CMP_LOWER_IS_BETTER},
-    {"params_active", CMP_LOWER_IS_BETTER},
+    {"params_active", CMP_LOWER_IS_BETTER},   {"dropped_assignments", CMP_LOWER_IS_BETTER},
 };
 
 int cmp_metric_direction(const char *column, cmp_direction_t *dir)

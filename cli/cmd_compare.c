@@ -41,7 +41,7 @@ static void usage(FILE *f)
 "                         and the instruction counts). Higher is better for\n"
 "                         throughputs (*_per_s), bleu, chrf, latency_ok; lower for\n"
 "                         latencies, wall_s, peak_rss_mb, papi_*, callgrind_ir,\n"
-"                         task_clock_ms, page_faults, dropped_tokens, params_*,\n"
+"                         task_clock_ms, page_faults, dropped_*, params_*,\n"
 "                         model_bytes; any other numeric column is taken as\n"
 "                         lower-is-better, with a note\n"
 "  --threshold P          change that matters, in percent (default 5%%)\n"

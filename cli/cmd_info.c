@@ -73,8 +73,8 @@ static void print_human(const model_config_t *c, const model_counts_t *k, const 
            c->d_model, c->d_ff, c->n_heads, c->vocab);
     if (k->moe_layers[0] + k->moe_layers[1])
         printf("moe        %d experts, top-%d, 1 FFN in %d: %d encoder + %d decoder MoE layers, "
-               "capacity factor %g%s\n", c->n_experts, c->top_k, c->moe_every, k->moe_layers[0], k->moe_layers[1],
-               (double)c->capacity_factor, c->capacity_factor == 0 ? " (unlimited)" : "");
+               "trained with capacity factor %g%s\n", c->n_experts, c->top_k, c->moe_every, k->moe_layers[0],
+               k->moe_layers[1], (double)c->capacity_factor, c->capacity_factor == 0 ? " (unlimited)" : "");
     printf("routing    encoder %s, decoder %s; task key %s\n", model_route_name(c->routing[0]),
            model_route_name(c->routing[1]), model_key_name(c->task_key));
     printf("tasks      ");

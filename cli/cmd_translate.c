@@ -29,9 +29,10 @@ static void help(void)
            "  --len-penalty A       GNMT length penalty alpha for beam search (default 0.6)\n"
            "  --max-len N           at most N output tokens, and at most 2 * source + 10 (default 256)\n"
            "  --batch N             sentences per batch (default 32)\n"
-           "  --capacity-factor F   override the model's expert capacity factor (0 = unlimited)\n"
+           "  --capacity-factor F   expert capacity factor per sequence (docs/routing.md); default 0 =\n"
+           "                        unlimited, whatever the model file records from training\n"
            "  --scores              append a tab and the hypothesis log-probability to each line\n"
-           "  --stats               print routing statistics (dropped assignments) to stderr\n");
+           "  --stats               print routing statistics (dropped assignments and tokens) to stderr\n");
 }
 
 typedef struct lines {
@@ -134,7 +135,7 @@ int cmd_translate(int argc, char **argv)
     const char *task_name = NULL, *backend = "ref";
     int ids = 0, scores = 0, stats = 0, c;
     long threads = 0, batch = 32, v;
-    double f, capacity = -1.0;
+    double f;
     be_options_t bo = {0, BE_PRECISION_FP32};
     decode_opts_t dopt;
     decode_opts_default(&dopt);
@@ -153,7 +154,7 @@ int cmd_translate(int argc, char **argv)
         case 'a': bad = mb_parse_double("--len-penalty", optarg, 0, 10, &f, &err); dopt.len_penalty = (float)f; break;
         case 'm': bad = mb_parse_long("--max-len", optarg, 0, 4096, &v, &err); dopt.max_len = (int)v; break;
         case 'B': bad = mb_parse_long("--batch", optarg, 1, 4096, &batch, &err); break;
-        case 'c': bad = mb_parse_double("--capacity-factor", optarg, 0, 1000, &capacity, &err); break;
+        case 'c': bad = mb_parse_double("--capacity-factor", optarg, 0, 1000, &dopt.capacity_factor, &err); break;
         case 's': scores = 1; break;
         case 'S': stats = 1; break;
         case 'h': help(); return 0;
@@ -171,8 +172,6 @@ int cmd_translate(int argc, char **argv)
     model_t *m;
     if (model_load(argv[optind], &m, &err))
         return cli_error(&err);
-    if (capacity >= 0)
-        m->cfg.capacity_factor = (float)capacity;
     int task = resolve_task(&m->cfg, task_name);
     if (task < 0 || !model_serves_task(&m->cfg, task)) {
         if (task == -2)
@@ -236,10 +235,11 @@ int cmd_translate(int argc, char **argv)
                 (unsigned long long)st->out_tokens, (unsigned long long)st->steps);
         const moe_stats_t *ms[2] = {&st->moe_encoder, &st->moe_decoder};
         for (int s = 0; s < 2; s++)
-            fprintf(stderr, "moebench: %s MoE: %llu token routings, %llu expert assignments, %llu dropped "
-                            "(capacity factor %g)\n", s ? "decoder" : "encoder",
-                    (unsigned long long)ms[s]->tokens, (unsigned long long)ms[s]->assignments,
-                    (unsigned long long)ms[s]->dropped, (double)m->cfg.capacity_factor);
+            fprintf(stderr, "moebench: %s MoE: %llu token routings, %llu expert assignments, "
+                            "%llu dropped assignments, %llu dropped tokens (capacity factor %g)\n",
+                    s ? "decoder" : "encoder", (unsigned long long)ms[s]->tokens,
+                    (unsigned long long)ms[s]->assignments, (unsigned long long)ms[s]->dropped_assignments,
+                    (unsigned long long)ms[s]->dropped_tokens, dopt.capacity_factor);
     }
     if (fflush(stdout) == 0)
         rc = 0;

@@ -6,7 +6,7 @@
 #ifndef COMMON_MB_SCHEMA_H
 #define COMMON_MB_SCHEMA_H
 
-#define MB_SCHEMA_VERSION 1
+#define MB_SCHEMA_VERSION 2
 
 #define MB_SCHEMA_COLUMNS(X)                                                                                \
     X(schema_version) X(run_id) X(timestamp) X(git_rev) X(cpu_model) X(cores) X(scenario) X(mode)          \
@@ -14,7 +14,7 @@
     X(rep) X(sentences) X(src_tokens) X(tgt_tokens) X(wall_s) X(tgt_tok_per_s) X(src_tok_per_s)            \
     X(sent_per_s) X(latency_mean_ms) X(latency_std_ms) X(latency_p50_ms) X(latency_p90_ms)                 \
     X(latency_p99_ms) X(latency_bound_ms) X(latency_ok) X(peak_rss_mb) X(params_total) X(params_served)    \
-    X(params_active) X(model_bytes) X(routed_assignments) X(dropped_tokens) X(bleu) X(chrf)                \
+    X(params_active) X(model_bytes) X(routed_assignments) X(dropped_assignments) X(dropped_tokens) X(bleu) X(chrf) \
     X(bleu_signature) X(papi_tot_ins) X(papi_tot_cyc) X(papi_l3_tcm) X(task_clock_ms) X(page_faults)      \
     X(counters_note) X(callgrind_ir) X(quality_note) X(weights)
 

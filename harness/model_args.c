@@ -14,7 +14,9 @@ const char MODEL_ARGS_HELP[] =
     "  --enc-routing R       override the encoder's routing: dense | token | sentence | task\n"
     "  --dec-routing R       override the decoder's routing\n"
     "  --task-key K          what task routing keys on: target | pair | source (default target)\n"
-    "  --experts N --top-k N --moe-every N --capacity-factor F (0 = unlimited)\n"
+    "  --experts N --top-k N --moe-every N\n"
+    "  --capacity-factor F   the training capacity factor to record (default 0 = unlimited;\n"
+    "                        inference applies translate's/run's own, default 0)\n"
     "  --enc-layers N --dec-layers N --d-model N --d-ff N --heads N --vocab N\n"
     "                        shape overrides (e.g. a smaller student)\n";
 

@@ -36,7 +36,6 @@ int plan_variant_config(const scn_t *s, const char *variant, model_config_t *c, 
     a.d_ff = s->d_ff;
     a.vocab = s->vocab;
     a.enc_layers = a.dec_layers = s->layers;
-    a.capacity_factor = s->capacity_factor;
     if (vi && vi->student_shape) {
         if (s->student_layers >= 0)
             a.enc_layers = a.dec_layers = s->student_layers;

@@ -56,7 +56,7 @@ typedef struct rep {
     long sentences, src_tokens, tgt_tokens;
     double *lat;               /* seconds, per batch (offline) or per sentence */
     int n_lat;
-    uint64_t routed, dropped;
+    uint64_t routed, dropped_asg, dropped_tok;
     long long instructions;    /* callgrind's count of the region, or -1 */
 } rep_t;
 
@@ -201,8 +201,10 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
     const decode_stats_t *after = decode_get_stats(c->dc);
     r->routed = after->moe_encoder.assignments + after->moe_decoder.assignments - before.moe_encoder.assignments -
                 before.moe_decoder.assignments;
-    r->dropped = after->moe_encoder.dropped + after->moe_decoder.dropped - before.moe_encoder.dropped -
-                 before.moe_decoder.dropped;
+    r->dropped_asg = after->moe_encoder.dropped_assignments + after->moe_decoder.dropped_assignments -
+                     before.moe_encoder.dropped_assignments - before.moe_decoder.dropped_assignments;
+    r->dropped_tok = after->moe_encoder.dropped_tokens + after->moe_decoder.dropped_tokens -
+                     before.moe_encoder.dropped_tokens - before.moe_decoder.dropped_tokens;
     free(res);
     return rc;
 }
@@ -254,7 +256,8 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
     csvout_set(&row, CSV_params_active, "%llu", (unsigned long long)k.active_per_token);
     csvout_set(&row, CSV_model_bytes, "%llu", (unsigned long long)c->m->n_params * 4);
     csvout_set(&row, CSV_routed_assignments, "%llu", (unsigned long long)r->routed);
-    csvout_set(&row, CSV_dropped_tokens, "%llu", (unsigned long long)r->dropped);
+    csvout_set(&row, CSV_dropped_assignments, "%llu", (unsigned long long)r->dropped_asg);
+    csvout_set(&row, CSV_dropped_tokens, "%llu", (unsigned long long)r->dropped_tok);
     static const int papi_cols[3] = {CSV_papi_tot_ins, CSV_papi_tot_cyc, CSV_papi_l3_tcm};
     static const char *const papi_names[3] = {"PAPI_TOT_INS", "PAPI_TOT_CYC", "PAPI_L3_TCM"};
     for (int i = 0; i < R->counters.n; i++)
@@ -423,6 +426,7 @@ static int exec_task(run_t *R, exec_t *x, const plan_run_t *pr, mb_error_t *err)
     dopt.beam = R->s.beam;
     dopt.max_len = R->s.max_len;
     dopt.scores = 0; /* a server takes the argmax; it need not normalise */
+    dopt.capacity_factor = R->s.capacity_factor > 0 ? R->s.capacity_factor : 0.0; /* -1: default 0 */
     if (!(x->req = calloc((size_t)wt->n, sizeof *x->req)))
         return mb_fail(err, "out of memory");
     if (decode_ctx_create(use, &x->be, &dopt, &x->dc, err))

@@ -96,7 +96,7 @@ int model_preset(const char *preset, const char *variant, model_config_t *cfg, m
     cfg->n_experts = p->experts;
     cfg->top_k = 2;
     cfg->moe_every = 2;
-    cfg->capacity_factor = 2.0f;
+    cfg->capacity_factor = 0.0f; /* unlimited (docs/routing.md) */
     cfg->subnet_key = -1;
     if (set_variant(cfg, variant, err) != 0)
         return -1;

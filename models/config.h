@@ -41,7 +41,8 @@ typedef struct model_config {
     int d_model, d_ff, n_heads, vocab;
     int n_experts, top_k;
     int moe_every;             /* FFN i of a stack is MoE when i % moe_every == moe_every - 1 */
-    float capacity_factor;     /* expert capacity = ceil(cf * k * tokens / E); 0 = unlimited */
+    float capacity_factor;     /* the factor the model was trained with (docs/routing.md), 0 =
+                                  unlimited; a record: inference applies decode_opts's */
     model_route_t routing[2];  /* per stack */
     model_key_t task_key;
     int n_tasks;

@@ -53,6 +53,7 @@ void decode_opts_default(decode_opts_t *o)
     o->max_len = 256;
     o->max_len_a = 2.0f;
     o->max_len_b = 10;
+    o->capacity_factor = 0.0;
 }
 
 int decode_ctx_create(const model_t *m, be_t *be, const decode_opts_t *opt, decode_ctx_t **out, mb_error_t *err)
@@ -62,12 +63,15 @@ int decode_ctx_create(const model_t *m, be_t *be, const decode_opts_t *opt, deco
         return mb_fail(err, "beam size %d is out of range [1, 64]", opt->beam);
     if (opt->max_len < 0 || opt->max_len > 4096)
         return mb_fail(err, "max length %d is out of range [0, 4096]", opt->max_len);
+    if (!(opt->capacity_factor >= 0.0 && opt->capacity_factor <= 1000.0))
+        return mb_fail(err, "capacity factor %g is out of range [0, 1000] (0 = unlimited)", opt->capacity_factor);
     decode_ctx_t *c = calloc(1, sizeof *c);
     if (!c)
         return mb_fail(err, "out of memory");
     c->m = m;
     c->be = be;
     c->opt = *opt;
+    c->ws.capacity_factor = opt->capacity_factor;
     *out = c;
     return 0;
 }

@@ -24,9 +24,12 @@ typedef struct decode_opts {
     int max_len;               /* cap on output tokens */
     float max_len_a;           /* per sentence: at most a * source length + b */
     int max_len_b;
+    double capacity_factor;    /* expert capacity (docs/routing.md); 0 = unlimited, the
+                                  default whatever the model file records */
 } decode_opts_t;
 
-/* greedy (beam 1) with scores, alpha 0.6, max_len 256, a 2.0, b 10 */
+/* greedy (beam 1) with scores, alpha 0.6, max_len 256, a 2.0, b 10,
+ * capacity factor 0 */
 void decode_opts_default(decode_opts_t *o);
 
 typedef struct decode_request {

@@ -41,15 +41,6 @@ void layer_add(float *x, const float *y, size_t n)
         x[i] += y[i];
 }
 
-void layer_running_mean(float *sum, const float *x, int d, int count, float *mean)
-{
-    float inv = 1.0f / (float)count;
-    for (int j = 0; j < d; j++) {
-        sum[j] += x[j];
-        mean[j] = sum[j] * inv;
-    }
-}
-
 int layer_argmax(const float *x, int n)
 {
     /* Blocks of 16 with independent running maxima (the compiler vectorises

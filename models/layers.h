@@ -20,10 +20,6 @@ void layer_position_table(int rows, int d, float *pos_table);
 void layer_position(int pos, int d, float *out);
 /* x[n] += y[n] */
 void layer_add(float *x, const float *y, size_t n);
-/* Running mean of rows: sum[d] += x[d]; mean[d] = sum / count.
- * Used for sentence routing so that whole-prefix and incremental decoding
- * compute the same bits. */
-void layer_running_mean(float *sum, const float *x, int d, int count, float *mean);
 /* Index of the largest value (the first one on ties; NaN never wins). */
 int layer_argmax(const float *x, int n);
 

@@ -52,11 +52,15 @@ void moe_ws_free(moe_ws_t *ws)
     memset(ws, 0, sizeof *ws);
 }
 
-int moe_capacity(float capacity_factor, int top_k, int tokens, int n_experts)
+int moe_capacity(double capacity_factor, int top_k, int S, int n_experts)
 {
-    if (capacity_factor <= 0.0f)
+    if (!(capacity_factor > 0.0))
         return 0;
-    return (int)ceil((double)capacity_factor * top_k * tokens / n_experts);
+    double slots = ceil(capacity_factor * top_k * S / n_experts);
+    double c = 4.0 * ceil(slots / 4.0);
+    if (c < 4.0)
+        c = 4.0;
+    return c > 1e9 ? 1000000000 : (int)c; /* more than any sequence can send */
 }
 
 void moe_gate_topk(be_t *be, const float *gate, int n_experts, int d, const float *in, int G, int top_k,
@@ -89,8 +93,9 @@ void moe_gate_topk(be_t *be, const float *gate, int n_experts, int d, const floa
             w[r] = p[best];
             wsum += p[best];
         }
-        for (int r = 0; r < top_k; r++)
-            w[r] /= wsum;
+        if (top_k >= 2) /* GShard; top-1 keeps p (Switch: p * E(x)) */
+            for (int r = 0; r < top_k; r++)
+                w[r] /= wsum;
     }
 }
 
@@ -101,13 +106,15 @@ static void expert_ffn(be_t *be, const model_ffn_t *f, const float *x, int m, fl
     be_linear(be, &f->fc2, h, m, y);
 }
 
-void moe_forward(be_t *be, const model_moe_t *moe, int d, int d_ff, int top_k, float capacity_factor,
-                 const float *x, int T, const float *gate_in, int G, const int *group, float *y,
-                 moe_ws_t *ws, moe_stats_t *stats)
+/* ---- route: choices, weights, capacity ---- */
+
+/* Fills ws->choice/weight [T,k] (-1: dropped) and ws->count [E] (admitted
+ * rows per expert); returns the dropped assignments, *dropped_tokens the
+ * tokens that lost all of theirs. */
+static uint64_t route(be_t *be, const model_moe_t *moe, int d, int k, int T, const moe_route_in_t *rt, moe_ws_t *ws,
+                      uint64_t *dropped_tokens)
 {
-    const int E = moe->n_experts, k = top_k;
-    (void)d_ff;
-    /* 1. each token's ranked experts and weights */
+    const int E = moe->n_experts;
     if (moe->fixed) {
         for (int t = 0; t < T; t++)
             for (int r = 0; r < k; r++) {
@@ -116,30 +123,49 @@ void moe_forward(be_t *be, const model_moe_t *moe, int d, int d_ff, int top_k, f
             }
     } else {
         /* gate rows first (G may be fewer than T), then each token takes its row's */
-        int *gc = ws->gate_choice;
-        float *gw = ws->gate_weight;
-        moe_gate_topk(be, moe->gate, E, d, gate_in, G, k, ws->probs, gc, gw);
+        moe_gate_topk(be, moe->gate, E, d, rt->gate_in, rt->G, k, ws->probs, ws->gate_choice, ws->gate_weight);
         for (int t = 0; t < T; t++) {
-            int g = group ? group[t] : t;
-            memcpy(ws->choice + (size_t)t * k, gc + (size_t)g * k, sizeof(int) * (size_t)k);
-            memcpy(ws->weight + (size_t)t * k, gw + (size_t)g * k, sizeof(float) * (size_t)k);
+            int g = rt->group ? rt->group[t] : t;
+            memcpy(ws->choice + (size_t)t * k, ws->gate_choice + (size_t)g * k, sizeof(int) * (size_t)k);
+            memcpy(ws->weight + (size_t)t * k, ws->gate_weight + (size_t)g * k, sizeof(float) * (size_t)k);
         }
     }
-    /* 2. capacity: assignments are admitted rank by rank, tokens in order
-     * (all first choices before any second choice, as in GShard) */
-    int cap = moe->routing == MODEL_ROUTE_TASK || moe->fixed ? 0 : moe_capacity(capacity_factor, k, T, E);
-    memset(ws->count, 0, sizeof(int) * (size_t)E);
     uint64_t dropped = 0;
-    for (int r = 0; r < k; r++)
-        for (int t = 0; t < T; t++) {
-            int *c = &ws->choice[(size_t)t * k + r];
-            if (cap && ws->count[*c] >= cap) {
-                *c = -1;
-                dropped++;
-            } else
-                ws->count[*c]++;
+    *dropped_tokens = 0;
+    /* capacity: token-routed layers only (sentence and task routing send a
+     * whole sequence to the same experts by design); sequences have their
+     * own counters, so the order across sequences does not matter */
+    if (rt->cap && !moe->fixed && moe->routing == MODEL_ROUTE_TOKEN) {
+        const int outer = rt->rank_major ? k : T, inner = rt->rank_major ? T : k;
+        for (int i = 0; i < outer; i++)
+            for (int j = 0; j < inner; j++) {
+                int t = rt->rank_major ? j : i, r = rt->rank_major ? i : j;
+                int *c = &ws->choice[(size_t)t * k + r];
+                int *n = &rt->counts[(size_t)rt->counter[t] * E + *c];
+                if (rt->cap[t] > 0 && *n >= rt->cap[t]) {
+                    *c = -1;
+                    dropped++;
+                } else
+                    (*n)++;
+            }
+        for (int t = 0; dropped && t < T; t++) {
+            int kept = 0;
+            for (int r = 0; r < k; r++)
+                kept |= ws->choice[(size_t)t * k + r] >= 0;
+            *dropped_tokens += !kept;
         }
-    /* 3. gather: each expert's tokens into one contiguous block */
+    }
+    memset(ws->count, 0, sizeof(int) * (size_t)E);
+    for (size_t i = 0; i < (size_t)T * k; i++)
+        if (ws->choice[i] >= 0)
+            ws->count[ws->choice[i]]++;
+    return dropped;
+}
+
+/* ---- dispatch and combine in one process ---- */
+
+static void dispatch_local(moe_ws_t *ws, int E, int k, const float *x, int T, int d)
+{
     ws->start[0] = 0;
     for (int e = 0; e < E; e++)
         ws->start[e + 1] = ws->start[e] + ws->count[e];
@@ -154,16 +180,12 @@ void moe_forward(be_t *be, const model_moe_t *moe, int d, int d_ff, int top_k, f
             ws->rows[row] = t;
             memcpy(ws->xg + (size_t)row * d, x + (size_t)t * d, sizeof(float) * (size_t)d);
         }
-    /* 4. one FFN (two GEMMs) per expert over its block */
-    for (int e = 0; e < E; e++) {
-        int m = ws->start[e + 1] - ws->start[e];
-        if (m > 0)
-            expert_ffn(be, &moe->experts[e], ws->xg + (size_t)ws->start[e] * d, m,
-                       ws->hg + (size_t)ws->start[e] * moe->experts[e].fc1.n_out,
-                       ws->yg + (size_t)ws->start[e] * d);
-    }
-    /* 5. combine in rank order; dropped assignments add nothing (the residual
-     * connection carries the token past this layer) */
+}
+
+/* dropped assignments add nothing: the residual connection carries the
+ * token past this layer */
+static void combine_local(moe_ws_t *ws, int k, int T, int d, float *y)
+{
     memset(y, 0, sizeof(float) * (size_t)T * d);
     for (int t = 0; t < T; t++)
         for (int r = 0; r < k; r++) {
@@ -175,10 +197,32 @@ void moe_forward(be_t *be, const model_moe_t *moe, int d, int d_ff, int top_k, f
             for (int j = 0; j < d; j++)
                 dst[j] += w * src[j];
         }
+}
+
+const moe_xfer_t moe_xfer_local = {dispatch_local, combine_local};
+
+void moe_forward(be_t *be, const model_moe_t *moe, int d, int top_k, const float *x, int T,
+                 const moe_route_in_t *rt, float *y, moe_ws_t *ws, moe_stats_t *stats)
+{
+    const int E = moe->n_experts, k = top_k;
+    const moe_xfer_t *xfer = &moe_xfer_local;
+    uint64_t dropped_tokens;
+    uint64_t dropped = route(be, moe, d, k, T, rt, ws, &dropped_tokens);
+    xfer->dispatch(ws, E, k, x, T, d);
+    /* expert compute: one FFN (two GEMMs) per expert over its block */
+    for (int e = 0; e < E; e++) {
+        int m = ws->start[e + 1] - ws->start[e];
+        if (m > 0)
+            expert_ffn(be, &moe->experts[e], ws->xg + (size_t)ws->start[e] * d, m,
+                       ws->hg + (size_t)ws->start[e] * moe->experts[e].fc1.n_out,
+                       ws->yg + (size_t)ws->start[e] * d);
+    }
+    xfer->combine(ws, k, T, d, y);
     if (stats) {
         stats->calls++;
         stats->tokens += (uint64_t)T;
         stats->assignments += (uint64_t)T * (uint64_t)k;
-        stats->dropped += dropped;
+        stats->dropped_assignments += dropped;
+        stats->dropped_tokens += dropped_tokens;
     }
 }

@@ -32,9 +32,11 @@ int tf_ws_reserve(tf_ws_t *ws, const model_t *m, int tokens, int src_tokens, int
     scratch = scratch > max_len ? scratch : max_len;
     /* MoE gate rows: tokens, sentences or task keys, whichever is more */
     int gate_rows = tokens > c->n_keys ? tokens : c->n_keys;
-    if (moe_ws_reserve(&ws->moe, gate_rows, c->d_model, c->d_ff, max_experts(m), c->top_k, err) != 0)
+    const int E = max_experts(m);
+    if (moe_ws_reserve(&ws->moe, gate_rows, c->d_model, c->d_ff, E, c->top_k, err) != 0)
         return -1;
-    if (tokens > ws->cap_tokens) {
+    if (tokens > ws->cap_tokens || E > ws->cap_experts) {
+        tokens = tokens > ws->cap_tokens ? tokens : ws->cap_tokens;
         size_t td = (size_t)tokens * (size_t)c->d_model;
         float **bufs[] = {&ws->x, &ws->h, &ws->q, &ws->k, &ws->v, &ws->att, &ws->y, &ws->gate_in};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
@@ -43,9 +45,13 @@ int tf_ws_reserve(tf_ws_t *ws, const model_t *m, int tokens, int src_tokens, int
         if (mb_grow((void **)&ws->ff, (size_t)tokens * (size_t)c->d_ff, sizeof(float)) ||
             mb_grow((void **)&ws->pos, (size_t)tokens, sizeof(int)) ||
             mb_grow((void **)&ws->group, (size_t)tokens, sizeof(int)) ||
-            mb_grow((void **)&ws->sum, (size_t)c->d_model, sizeof(float)))
+            mb_grow((void **)&ws->cap, (size_t)tokens, sizeof(int)) ||
+            mb_grow((void **)&ws->counter, (size_t)tokens, sizeof(int)) ||
+            mb_grow((void **)&ws->counts, (size_t)tokens * (size_t)E, sizeof(int)) ||
+            mb_grow((void **)&ws->acc, (size_t)c->d_model, sizeof(double)))
             goto oom;
         ws->cap_tokens = tokens;
+        ws->cap_experts = E;
     }
     if (src_tokens > ws->cap_src) {
         size_t sd = (size_t)src_tokens * (size_t)c->d_model;
@@ -65,12 +71,10 @@ oom:
 
 void tf_ws_free(tf_ws_t *ws)
 {
-    float *bufs[] = {ws->x, ws->h, ws->q, ws->k, ws->v, ws->att, ws->y, ws->ff, ws->gate_in, ws->sum,
-                     ws->ck, ws->cv, ws->scratch};
+    void *bufs[] = {ws->x,  ws->h,  ws->q,       ws->k,   ws->v,   ws->att,     ws->y,   ws->ff,    ws->gate_in,
+                    ws->acc, ws->ck, ws->cv, ws->scratch, ws->pos, ws->group, ws->cap, ws->counter, ws->counts};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
-    free(ws->pos);
-    free(ws->group);
     moe_ws_free(&ws->moe);
     memset(ws, 0, sizeof *ws);
 }
@@ -79,12 +83,11 @@ void tf_ws_free(tf_ws_t *ws)
 
 /* y[T,d] = FFN or MoE of h[T,d]; the caller has set up the routing input. */
 static void ffn_sublayer(const model_t *m, be_t *be, tf_ws_t *ws, const model_layer_t *L, const float *h,
-                         int T, const float *gate_in, int G, const int *group, float *y, moe_stats_t *stats)
+                         int T, const moe_route_in_t *rt, float *y, moe_stats_t *stats)
 {
     const model_config_t *c = &m->cfg;
     if (L->is_moe) {
-        moe_forward(be, &L->moe, c->d_model, c->d_ff, c->top_k, c->capacity_factor, h, T, gate_in, G, group,
-                    y, &ws->moe, stats);
+        moe_forward(be, &L->moe, c->d_model, c->top_k, h, T, rt, y, &ws->moe, stats);
         return;
     }
     be_linear(be, &L->ffn.fc1, h, T, ws->ff);
@@ -92,41 +95,73 @@ static void ffn_sublayer(const model_t *m, be_t *be, tf_ws_t *ws, const model_la
     be_linear(be, &L->ffn.fc2, ws->ff, T, y);
 }
 
-/* Routing input of a MoE layer over packed sequences: sets *gate_in, *G and
- * ws->group. `causal` (decoder) makes sentence routing use the mean of the
- * tokens so far, as incremental decoding must. */
+/* out[d] = the mean of rows x[n, d], summed in double in row order: the
+ * encoder, the teacher-forced decoder and the decoder step all compute a
+ * sentence's mean with this one function, so they agree to the bit. */
+static void mean_rows(const float *x, int n, int d, double *acc, float *out)
+{
+    for (int j = 0; j < d; j++)
+        acc[j] = 0.0;
+    for (int t = 0; t < n; t++)
+        for (int j = 0; j < d; j++)
+            acc[j] += x[(size_t)t * d + j];
+    for (int j = 0; j < d; j++)
+        out[j] = n > 0 ? (float)(acc[j] / n) : 0.0f;
+}
+
+static int is_token_routed(const model_layer_t *L)
+{
+    return L->is_moe && !L->moe.fixed && L->moe.routing == MODEL_ROUTE_TOKEN;
+}
+
+/* Routing input and capacity of a MoE layer over packed sequences `seqs`,
+ * whose sequence s belongs to source sentence s of `src` (the encoder passes
+ * the same sequences twice). Sentence routing gates on the mean over source
+ * sentence s of `mean_of` (encoder: this layer's h; decoder: the encoder
+ * output). Capacity groups are the sequences, sized by their source length;
+ * `causal` (decoder) admits token by token instead of rank-major. */
 static void route_packed(const model_t *m, tf_ws_t *ws, const model_layer_t *L, const float *task_embed,
-                         const tf_seqs_t *seqs, const int *keys, const float *h, int causal,
-                         const float **gate_in, int *G, const int **group)
+                         const tf_seqs_t *seqs, const int *keys, const float *h, const tf_seqs_t *src,
+                         const float *mean_of, int causal, moe_route_in_t *rt)
 {
     const int d = m->cfg.d_model, T = seqs->offset[seqs->n];
-    *group = NULL;
-    *gate_in = h;
-    *G = T;
-    if (!L->is_moe || L->moe.fixed || L->moe.routing == MODEL_ROUTE_TOKEN)
+    memset(rt, 0, sizeof *rt);
+    rt->gate_in = h;
+    rt->G = T;
+    if (!L->is_moe || L->moe.fixed)
         return;
     if (L->moe.routing == MODEL_ROUTE_TASK) {
         for (int s = 0; s < seqs->n; s++)
             for (int t = seqs->offset[s]; t < seqs->offset[s + 1]; t++)
                 ws->group[t] = keys[s];
-        *gate_in = task_embed;
-        *G = m->cfg.n_keys;
-        *group = ws->group;
-        return;
-    }
-    /* sentence routing */
-    for (int s = 0; s < seqs->n; s++) {
-        int a = seqs->offset[s], b = seqs->offset[s + 1];
-        memset(ws->sum, 0, sizeof(float) * (size_t)d);
-        for (int t = a; t < b; t++) {
-            float *row = causal ? ws->gate_in + (size_t)t * d : ws->gate_in + (size_t)s * d;
-            layer_running_mean(ws->sum, h + (size_t)t * d, d, t - a + 1, row);
-            ws->group[t] = causal ? t : s;
+        rt->gate_in = task_embed;
+        rt->G = m->cfg.n_keys;
+        rt->group = ws->group;
+    } else if (L->moe.routing == MODEL_ROUTE_SENTENCE) {
+        for (int s = 0; s < seqs->n; s++) {
+            mean_rows(mean_of + (size_t)src->offset[s] * d, src->offset[s + 1] - src->offset[s], d, ws->acc,
+                      ws->gate_in + (size_t)s * d);
+            for (int t = seqs->offset[s]; t < seqs->offset[s + 1]; t++)
+                ws->group[t] = s;
         }
+        rt->gate_in = ws->gate_in;
+        rt->G = seqs->n;
+        rt->group = ws->group;
+    } else if (ws->capacity_factor > 0.0) {
+        const int E = L->moe.n_experts;
+        for (int s = 0; s < seqs->n; s++) {
+            int C = moe_capacity(ws->capacity_factor, m->cfg.top_k, src->offset[s + 1] - src->offset[s], E);
+            for (int t = seqs->offset[s]; t < seqs->offset[s + 1]; t++) {
+                ws->cap[t] = C;
+                ws->counter[t] = s;
+            }
+        }
+        memset(ws->counts, 0, sizeof(int) * (size_t)seqs->n * (size_t)E);
+        rt->cap = ws->cap;
+        rt->counter = ws->counter;
+        rt->counts = ws->counts;
+        rt->rank_major = !causal;
     }
-    *gate_in = ws->gate_in;
-    *G = causal ? T : seqs->n;
-    *group = ws->group;
 }
 
 static void positions(const tf_seqs_t *seqs, int *pos)
@@ -156,17 +191,18 @@ static void self_attn_packed(const model_t *m, be_t *be, tf_ws_t *ws, const mode
     layer_add(ws->x, ws->y, (size_t)T * d);
 }
 
-/* FFN sublayer over packed sequences: x += FFN(LN(x)). */
+/* FFN sublayer over packed sequences: x += FFN(LN(x)). src/mean_of: as in
+ * route_packed (NULL: the encoder, whose own h is averaged). */
 static void ffn_packed(const model_t *m, be_t *be, tf_ws_t *ws, const model_layer_t *L, const float *task_embed,
-                       const tf_seqs_t *seqs, const int *keys, int causal, moe_stats_t *stats)
+                       const tf_seqs_t *seqs, const int *keys, const tf_seqs_t *src, const float *mean_of,
+                       int causal, moe_stats_t *stats)
 {
     const int d = m->cfg.d_model, T = seqs->offset[seqs->n];
-    const float *gate_in;
-    const int *group;
-    int G;
+    moe_route_in_t rt;
     be_layernorm(be, ws->x, L->ln_ffn.g, L->ln_ffn.b, T, d, LN_EPS, ws->h);
-    route_packed(m, ws, L, task_embed, seqs, keys, ws->h, causal, &gate_in, &G, &group);
-    ffn_sublayer(m, be, ws, L, ws->h, T, gate_in, G, group, ws->y, stats);
+    route_packed(m, ws, L, task_embed, seqs, keys, ws->h, src ? src : seqs, mean_of ? mean_of : ws->h, causal,
+                 &rt);
+    ffn_sublayer(m, be, ws, L, ws->h, T, &rt, ws->y, stats);
     layer_add(ws->x, ws->y, (size_t)T * d);
 }
 
@@ -182,7 +218,7 @@ void tf_encode(const model_t *m, be_t *be, tf_ws_t *ws, const tf_seqs_t *src, fl
     for (int i = 0; i < c->enc_layers; i++) {
         const model_layer_t *L = &m->enc[i];
         self_attn_packed(m, be, ws, L, src, 0);
-        ffn_packed(m, be, ws, L, m->enc_task_embed, src, src->key, 0, stats);
+        ffn_packed(m, be, ws, L, m->enc_task_embed, src, src->key, NULL, NULL, 0, stats);
     }
     be_layernorm(be, ws->x, m->enc_ln.g, m->enc_ln.b, T, d, LN_EPS, enc_out);
 }
@@ -212,7 +248,7 @@ void tf_decode_full(const model_t *m, be_t *be, tf_ws_t *ws, const tf_seqs_t *sr
         }
         be_linear(be, &L->cross.o, ws->att, T, ws->y);
         layer_add(ws->x, ws->y, (size_t)T * d);
-        ffn_packed(m, be, ws, L, m->dec_task_embed, tgt, tgt->key, 1, stats);
+        ffn_packed(m, be, ws, L, m->dec_task_embed, tgt, tgt->key, src, enc_out, 1, stats);
     }
     be_layernorm(be, ws->x, m->dec_ln.g, m->dec_ln.b, T, d, LN_EPS, ws->h);
     be_linear(be, &m->out_proj, ws->h, T, logits);
@@ -228,9 +264,10 @@ int tf_cache_reserve(tf_cache_t *c, const model_t *m, int slots, int max_len, in
     if (!c->k) {
         c->n_layers = L;
         c->d = d;
+        c->n_experts = max_experts(m);
         if (!(c->k = calloc((size_t)L, sizeof *c->k)) || !(c->v = calloc((size_t)L, sizeof *c->v)) ||
-            !(c->sum = calloc((size_t)L, sizeof *c->sum)) || !(c->ck = calloc((size_t)L, sizeof *c->ck)) ||
-            !(c->cv = calloc((size_t)L, sizeof *c->cv)))
+            !(c->count = calloc((size_t)L, sizeof *c->count)) || !(c->ck = calloc((size_t)L, sizeof *c->ck)) ||
+            !(c->cv = calloc((size_t)L, sizeof *c->cv)) || !(c->acc = calloc((size_t)d, sizeof *c->acc)))
             goto oom;
     }
     if (slots > c->cap_slots || max_len > c->cap_len) {
@@ -240,11 +277,12 @@ int tf_cache_reserve(tf_cache_t *c, const model_t *m, int slots, int max_len, in
         for (int i = 0; i < L; i++) {
             if (mb_grow((void **)&c->k[i], n, sizeof(float)) || mb_grow((void **)&c->v[i], n, sizeof(float)))
                 goto oom;
-            if (m->dec[i].is_moe && m->dec[i].moe.routing == MODEL_ROUTE_SENTENCE &&
-                mb_grow((void **)&c->sum[i], (size_t)slots * d, sizeof(float)))
+            if (is_token_routed(&m->dec[i]) &&
+                mb_grow((void **)&c->count[i], (size_t)slots * (size_t)c->n_experts, sizeof(int)))
                 goto oom;
         }
-        if (mb_grow((void **)&c->tmp, n, sizeof(float)))
+        if (mb_grow((void **)&c->tmp, n, sizeof(float)) ||
+            mb_grow((void **)&c->ctmp, (size_t)slots * (size_t)c->n_experts, sizeof(int)))
             goto oom;
         c->cap_slots = slots;
         c->cap_len = max_len;
@@ -258,7 +296,8 @@ int tf_cache_reserve(tf_cache_t *c, const model_t *m, int slots, int max_len, in
     }
     if (n_seq > c->cap_seq) {
         if (mb_grow((void **)&c->src_offset, (size_t)n_seq + 1, sizeof(int)) ||
-            mb_grow((void **)&c->src_key, (size_t)n_seq, sizeof(int)))
+            mb_grow((void **)&c->src_key, (size_t)n_seq, sizeof(int)) ||
+            mb_grow((void **)&c->src_mean, (size_t)n_seq * (size_t)d, sizeof(float)))
             goto oom;
         c->cap_seq = n_seq;
     }
@@ -273,16 +312,19 @@ void tf_cache_free(tf_cache_t *c)
     for (int i = 0; c->k && i < c->n_layers; i++) {
         free(c->k[i]);
         free(c->v[i]);
-        free(c->sum[i]);
+        free(c->count[i]);
         free(c->ck[i]);
         free(c->cv[i]);
     }
     free(c->k);
     free(c->v);
-    free(c->sum);
+    free(c->count);
     free(c->ck);
     free(c->cv);
     free(c->tmp);
+    free(c->ctmp);
+    free(c->acc);
+    free(c->src_mean);
     free(c->src_offset);
     free(c->src_key);
     memset(c, 0, sizeof *c);
@@ -297,15 +339,19 @@ void tf_cache_begin(tf_cache_t *c, const model_t *m, be_t *be, const tf_seqs_t *
     }
     c->n_seq = src->n;
     memcpy(c->src_offset, src->offset, sizeof(int) * ((size_t)src->n + 1));
-    for (int s = 0; s < src->n; s++)
+    for (int s = 0; s < src->n; s++) {
         c->src_key[s] = src->key ? src->key[s] : 0;
+        mean_rows(enc_out + (size_t)src->offset[s] * c->d, src->offset[s + 1] - src->offset[s], c->d, c->acc,
+                  c->src_mean + (size_t)s * c->d);
+    }
 }
 
 void tf_cache_clear(tf_cache_t *c, int n, const int *slots)
 {
+    const size_t E = (size_t)c->n_experts;
     for (int i = 0; i < c->n_layers; i++)
-        for (int r = 0; c->sum[i] && r < n; r++)
-            memset(c->sum[i] + (size_t)slots[r] * c->d, 0, sizeof(float) * (size_t)c->d);
+        for (int r = 0; c->count[i] && r < n; r++)
+            memset(c->count[i] + (size_t)slots[r] * E, 0, sizeof(int) * E);
 }
 
 void tf_cache_copy(tf_cache_t *c, int n, const int *from, const int *to, int len)
@@ -319,11 +365,12 @@ void tf_cache_copy(tf_cache_t *c, int n, const int *from, const int *to, int len
             for (int r = 0; r < n; r++)
                 memcpy(bufs[b] + (size_t)to[r] * slot, c->tmp + (size_t)r * slot, bytes);
         }
-        if (c->sum[i]) {
+        if (c->count[i]) {
+            const size_t E = (size_t)c->n_experts;
             for (int r = 0; r < n; r++)
-                memcpy(c->tmp + (size_t)r * d, c->sum[i] + (size_t)from[r] * d, d * sizeof(float));
+                memcpy(c->ctmp + (size_t)r * E, c->count[i] + (size_t)from[r] * E, E * sizeof(int));
             for (int r = 0; r < n; r++)
-                memcpy(c->sum[i] + (size_t)to[r] * d, c->tmp + (size_t)r * d, d * sizeof(float));
+                memcpy(c->count[i] + (size_t)to[r] * E, c->ctmp + (size_t)r * E, E * sizeof(int));
         }
     }
 }
@@ -363,22 +410,28 @@ void tf_decode_step(const model_t *m, be_t *be, tf_ws_t *ws, tf_cache_t *c, int 
         layer_add(ws->x, ws->y, (size_t)n * d);
         /* FFN or MoE; routing input per row */
         be_layernorm(be, ws->x, L->ln_ffn.g, L->ln_ffn.b, n, d, LN_EPS, ws->h);
-        const float *gate_in = ws->h;
-        const int *group = NULL;
-        int G = n;
+        moe_route_in_t rt = {.gate_in = ws->h, .G = n};
         if (L->is_moe && !L->moe.fixed && L->moe.routing == MODEL_ROUTE_SENTENCE) {
-            for (int r = 0; r < n; r++)
-                layer_running_mean(c->sum[i] + (size_t)slot[r] * d, ws->h + (size_t)r * d, d, pos[r] + 1,
-                                   ws->gate_in + (size_t)r * d);
-            gate_in = ws->gate_in;
+            rt.gate_in = c->src_mean; /* fixed for the sentence: what tf_decode_full uses */
+            rt.G = c->n_seq;
+            rt.group = seq;
         } else if (L->is_moe && !L->moe.fixed && L->moe.routing == MODEL_ROUTE_TASK) {
             for (int r = 0; r < n; r++)
                 ws->group[r] = c->src_key[seq[r]];
-            gate_in = m->dec_task_embed;
-            G = cfg->n_keys;
-            group = ws->group;
+            rt.gate_in = m->dec_task_embed;
+            rt.G = cfg->n_keys;
+            rt.group = ws->group;
+        } else if (is_token_routed(L) && ws->capacity_factor > 0.0) {
+            /* each hypothesis's counters live in its cache slot, so admission
+             * continues causally across steps and never pools hypotheses */
+            for (int r = 0; r < n; r++)
+                ws->cap[r] = moe_capacity(ws->capacity_factor, cfg->top_k,
+                                          c->src_offset[seq[r] + 1] - c->src_offset[seq[r]], L->moe.n_experts);
+            rt.cap = ws->cap;
+            rt.counter = slot;
+            rt.counts = c->count[i];
         }
-        ffn_sublayer(m, be, ws, L, ws->h, n, gate_in, G, group, ws->y, stats);
+        ffn_sublayer(m, be, ws, L, ws->h, n, &rt, ws->y, stats);
         layer_add(ws->x, ws->y, (size_t)n * d);
     }
     be_layernorm(be, ws->x, m->dec_ln.g, m->dec_ln.b, n, d, LN_EPS, ws->h);

@@ -9,6 +9,8 @@
  *                   training, and the oracle that KV-cached decoding is
  *                   tested against);
  *   tf_decode_step  one incremental step for a set of rows, with a KV cache.
+ * The two decoders route and admit identically (docs/routing.md), so
+ * teacher-forced scoring reproduces what incremental decoding computed.
  * Buffers are reserved once per batch shape; the step allocates nothing. */
 #ifndef MODEL_TRANSFORMER_H
 #define MODEL_TRANSFORMER_H
@@ -25,14 +27,20 @@ typedef struct tf_seqs {
 } tf_seqs_t;
 
 typedef struct tf_ws {
-    int cap_tokens, cap_src, cap_scratch;
+    /* The expert capacity factor the MoE layers apply (docs/routing.md,
+     * Capacity): 0 (a zeroed workspace) = unlimited, the inference default.
+     * A run-time setting, not the model file's recorded training value. */
+    double capacity_factor;
+    int cap_tokens, cap_src, cap_scratch, cap_experts;
     float *x, *h, *q, *k, *v, *att, *y;  /* [tokens, d_model] */
     float *ff;                 /* [tokens, d_ff] */
     float *gate_in;            /* [tokens, d_model] routing inputs */
-    float *sum;                /* [d_model] running sum (sentence routing) */
+    double *acc;               /* [d_model] sums for sentence means */
     float *ck, *cv;            /* [src tokens, d_model] cross keys/values */
     float *scratch;            /* [cap_scratch] attention scores */
     int *pos, *group;          /* [tokens] */
+    int *cap, *counter;        /* [tokens] capacity and counter row of each token's sequence */
+    int *counts;               /* [tokens, E] per-sequence admissions (encoder, teacher forcing) */
     moe_ws_t moe;
 } tf_ws_t;
 
@@ -51,27 +59,34 @@ void tf_decode_full(const model_t *m, be_t *be, tf_ws_t *ws, const tf_seqs_t *sr
                     const tf_seqs_t *tgt, float *logits, moe_stats_t *stats);
 
 /* The state of incremental decoding: per decoder layer a key/value cache
- * per slot, running sums for sentence routing, and the cross-attention
- * keys/values of the batch's source sentences. */
+ * per slot and, in token-routed MoE layers, each hypothesis's admissions per
+ * expert (capacity is counted per hypothesis, causally); the cross-attention
+ * keys/values and the mean encoder output (sentence routing) of the batch's
+ * source sentences. */
 typedef struct tf_cache {
-    int n_layers, d, cap_slots, cap_len, cap_src, cap_seq;
+    int n_layers, d, n_experts, cap_slots, cap_len, cap_src, cap_seq;
     float **k, **v;            /* [layer] -> [slots, cap_len, d] */
-    float **sum;               /* [layer] -> [slots, d] or NULL */
+    int **count;               /* [layer] -> [slots, n_experts] or NULL */
     float **ck, **cv;          /* [layer] -> [src tokens, d] */
     float *tmp;                /* [slots, cap_len, d] for slot copies */
+    int *ctmp;                 /* [slots, n_experts] for slot copies */
     int n_seq;
     int *src_offset;           /* [n_seq + 1] */
     int *src_key;              /* [n_seq] */
+    float *src_mean;           /* [n_seq, d] mean encoder output of each source sentence */
+    double *acc;               /* [d] sums for those means */
 } tf_cache_t;
 
 int tf_cache_reserve(tf_cache_t *c, const model_t *m, int slots, int max_len, int src_tokens, int n_seq,
                      mb_error_t *err);
 void tf_cache_free(tf_cache_t *c);
-/* Computes the cross-attention keys/values of a batch (once per batch). */
+/* Computes the cross-attention keys/values and the sentence means of a
+ * batch (once per batch). */
 void tf_cache_begin(tf_cache_t *c, const model_t *m, be_t *be, const tf_seqs_t *src, const float *enc_out);
-/* Clears the sentence-routing sums of slots (a new sentence starts there). */
+/* Clears the expert counters of slots (a new hypothesis starts there). */
 void tf_cache_clear(tf_cache_t *c, int n, const int *slots);
-/* Copies the state of slot from[i] to slot to[i] for positions [0, len);
+/* Copies the state of slot from[i] to slot to[i] for positions [0, len)
+ * (and its expert counters);
  * from and to may overlap (beam search reorders in place). */
 void tf_cache_copy(tf_cache_t *c, int n, const int *from, const int *to, int len);
 

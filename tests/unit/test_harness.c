@@ -263,7 +263,7 @@ static void test_run_csv_column_by_column(void **state)
     for (int c = 0; c < CSV_NCOLS; c++)
         assert_string_equal(cell(&t, 0, c), csvout_names[c]);
     for (int r = 1; r < t.rows; r++) {
-        assert_string_equal(cell(&t, r, CSV_schema_version), "1");
+        assert_string_equal(cell(&t, r, CSV_schema_version), "2");
         assert_string_equal(cell(&t, r, CSV_run_id), cell(&t, 1, CSV_run_id));
         assert_string_equal(cell(&t, r, CSV_scenario), "t");
         assert_string_equal(cell(&t, r, CSV_backend), "ref");

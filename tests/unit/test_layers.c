@@ -236,7 +236,8 @@ static void naive_expert(const moe_fixture_t *f, int e, const float *x, double w
     }
 }
 
-/* The naive MoE: per token, the gate over its gate input, top-k, renormalised. */
+/* The naive MoE: per token, the gate over its gate input, top-k; weights
+ * renormalised for k >= 2 (GShard), the probability itself for k = 1 (Switch). */
 static void naive_moe(const moe_fixture_t *f, const float *x, int T, const float *gate_in, const int *group,
                       float *y)
 {
@@ -267,16 +268,16 @@ static void naive_moe(const moe_fixture_t *f, const float *x, int T, const float
             wsum += p[best];
         }
         for (int r = 0; r < f->k; r++)
-            naive_expert(f, chosen[r], x + (size_t)t * f->d, p[chosen[r]] / wsum, out);
+            naive_expert(f, chosen[r], x + (size_t)t * f->d, p[chosen[r]] / (f->k >= 2 ? wsum : sum), out);
         for (int c = 0; c < f->d; c++)
             y[(size_t)t * f->d + c] = (float)out[c];
     }
 }
 
-static void run_moe_case(model_route_t routing)
+static void run_moe_case(model_route_t routing, int K)
 {
     be_t be = test_ref_backend();
-    enum { E = 6, K = 2, D = 16, DFF = 24, T = 11, S = 3 };
+    enum { E = 6, D = 16, DFF = 24, T = 11, S = 3 };
     moe_fixture_t f;
     moe_make(&f, E, K, D, DFF, routing, 20 + routing);
     float x[T * D], y[T * D], want[T * D], gate_in[T * D];
@@ -305,11 +306,13 @@ static void run_moe_case(model_route_t routing)
     mb_error_t err;
     assert_int_equal(moe_ws_reserve(&ws, T, D, DFF, E, K, &err), 0);
     moe_stats_t st = {0};
-    moe_forward(&be, &f.moe, D, DFF, K, 0.0f, x, T, gate_in, G, grp, y, &ws, &st);
+    moe_route_in_t rt = {.gate_in = gate_in, .G = G, .group = grp};
+    moe_forward(&be, &f.moe, D, K, x, T, &rt, y, &ws, &st);
     naive_moe(&f, x, T, gate_in, grp, want);
     assert_true(test_max_abs_diff(y, want, T * D) < TOL);
     assert_int_equal(st.assignments, T * K);
-    assert_int_equal(st.dropped, 0);
+    assert_int_equal(st.dropped_assignments, 0);
+    assert_int_equal(st.dropped_tokens, 0);
     if (routing != MODEL_ROUTE_TOKEN) /* tokens sharing a gate row share experts */
         for (int t = 1; t < T; t++)
             if (grp[t] == grp[t - 1])
@@ -318,57 +321,190 @@ static void run_moe_case(model_route_t routing)
     moe_free(&f);
 }
 
-static void test_moe_token(void **state) { (void)state; run_moe_case(MODEL_ROUTE_TOKEN); }
-static void test_moe_sentence(void **state) { (void)state; run_moe_case(MODEL_ROUTE_SENTENCE); }
-static void test_moe_task(void **state) { (void)state; run_moe_case(MODEL_ROUTE_TASK); }
+static void test_moe_token(void **state) { (void)state; run_moe_case(MODEL_ROUTE_TOKEN, 2); }
+static void test_moe_sentence(void **state) { (void)state; run_moe_case(MODEL_ROUTE_SENTENCE, 2); }
+static void test_moe_task(void **state) { (void)state; run_moe_case(MODEL_ROUTE_TASK, 2); }
+/* top-1: the weight is p, not 1 (the naive version computes p from the softmax) */
+static void test_moe_top1_weight_is_p(void **state) { (void)state; run_moe_case(MODEL_ROUTE_TOKEN, 1); }
 
-/* A batch built to overflow one expert: every token's first choice is
- * expert 0 and second choice expert 1, so with capacity C = ceil(cf*k*T/E)
- * exactly T - C first and T - C second choices are dropped, and they are the
- * last tokens in batch order. */
+/* Capacity values worked by hand from max(4, 4 * ceil(ceil(cf * k * S / E) / 4)). */
+static void test_moe_capacity_formula(void **state)
+{
+    (void)state;
+    assert_int_equal(moe_capacity(0.0, 2, 10, 4), 0);     /* unlimited */
+    assert_int_equal(moe_capacity(0.5, 2, 10, 4), 4);     /* ceil(2.5) = 3 -> 4 */
+    assert_int_equal(moe_capacity(1.0, 2, 37, 4), 20);    /* ceil(18.5) = 19 -> 20 */
+    assert_int_equal(moe_capacity(2.0, 2, 100, 32), 16);  /* ceil(12.5) = 13 -> 16 */
+    assert_int_equal(moe_capacity(1.0, 1, 3, 128), 4);    /* ceil(0.023) = 1 -> the minimum 4 */
+    assert_int_equal(moe_capacity(1.25, 2, 64, 8), 20);   /* exactly 20 stays 20 */
+}
+
+/* Capacity scenario with hand-worked admissions. E = 4 experts, k = 2, one
+ * sequence of T = 10 tokens, C = 4 slots per expert. The gate is the
+ * identity on the first 4 input columns, so a gate row (a, b, 0, 0, ...)
+ * gives logits (a, b, 0, 0): tokens 0-4 get (1, 2) -> experts 1 then 0,
+ * tokens 5-9 get (2, 1) -> experts 0 then 1. Weights from the closed form
+ * p = e^a / (e^2 + e^1 + 2):
+ *  - rank-major (encoder): first choices t0-3 -> e1, t4 dropped; t5-8 -> e0,
+ *    t9 dropped; every second choice finds its expert full. Kept: t0-3 {e1},
+ *    t5-8 {e0}; t4 and t9 lose everything (2 dropped tokens, 12 assignments).
+ *  - token order (decoder): t0-3 keep both experts, t4-9 lose both
+ *    (6 dropped tokens, 12 assignments). */
+enum { CE = 4, CK = 2, CD = 8, CDFF = 8, CT = 10 };
+
+static void cap_fixture(moe_fixture_t *f, float *gate_in, float *x)
+{
+    moe_make(f, CE, CK, CD, CDFF, MODEL_ROUTE_TOKEN, 40);
+    memset(f->gate, 0, sizeof(float) * CE * CD);
+    for (int e = 0; e < CE; e++)
+        f->gate[e * CD + e] = 1.0f;
+    memset(gate_in, 0, sizeof(float) * CT * CD);
+    for (int t = 0; t < CT; t++) {
+        gate_in[t * CD + 0] = t < 5 ? 1.0f : 2.0f;
+        gate_in[t * CD + 1] = t < 5 ? 2.0f : 1.0f;
+    }
+    test_fill(x, CT * CD, 41);
+}
+
+/* want[t] from the admissions: keep[t][r] says whether rank r survived */
+static void cap_expected(const moe_fixture_t *f, const float *x, int k, int keep[CT][CK], float *want)
+{
+    const double z = exp(2.0) + exp(1.0) + 2.0, p1 = exp(2.0) / z, p2 = exp(1.0) / z;
+    const double w[2] = {k == 1 ? p1 : p1 / (p1 + p2), p2 / (p1 + p2)};
+    for (int t = 0; t < CT; t++) {
+        double out[CD] = {0};
+        int first = t < 5 ? 1 : 0, second = 1 - first;
+        if (keep[t][0])
+            naive_expert(f, first, x + t * CD, w[0], out);
+        if (k > 1 && keep[t][1])
+            naive_expert(f, second, x + t * CD, w[1], out);
+        for (int c = 0; c < CD; c++)
+            want[t * CD + c] = (float)out[c];
+    }
+}
+
 static void test_moe_capacity_drops_predicted(void **state)
 {
     (void)state;
     be_t be = test_ref_backend();
-    enum { E = 4, K = 2, D = 8, DFF = 8, T = 10 };
     moe_fixture_t f;
-    moe_make(&f, E, K, D, DFF, MODEL_ROUTE_TOKEN, 40);
-    for (int e = 0; e < E; e++) /* gate: logit = (3 - e) * sum(x); x > 0 -> order 0,1,2,3 */
-        for (int c = 0; c < D; c++)
-            f.gate[e * D + c] = (float)(3 - e);
-    float x[T * D], y[T * D];
-    for (int i = 0; i < T * D; i++)
-        x[i] = 0.05f + 0.01f * (float)(i % 7);
+    float gate_in[CT * CD], x[CT * CD], y[CT * CD], want[CT * CD];
+    cap_fixture(&f, gate_in, x);
     moe_ws_t ws = {0};
     mb_error_t err;
-    assert_int_equal(moe_ws_reserve(&ws, T, D, DFF, E, K, &err), 0);
-    const float cf = 1.0f;
-    int cap = moe_capacity(cf, K, T, E);
-    assert_int_equal(cap, 5); /* ceil(1 * 2 * 10 / 4) */
+    assert_int_equal(moe_ws_reserve(&ws, CT, CD, CDFF, CE, CK, &err), 0);
+    const int C = moe_capacity(0.5, CK, CT, CE);
+    assert_int_equal(C, 4);
+    int cap[CT], counter[CT] = {0}, counts[CE];
+    for (int t = 0; t < CT; t++)
+        cap[t] = C;
+
+    /* rank-major */
+    memset(counts, 0, sizeof counts);
+    moe_route_in_t rt = {gate_in, CT, NULL, cap, counter, counts, 1};
     moe_stats_t st = {0};
-    moe_forward(&be, &f.moe, D, DFF, K, cf, x, T, x, T, NULL, y, &ws, &st);
-    assert_int_equal(st.dropped, 2 * (T - cap));
-    assert_int_equal(st.assignments, T * K);
-    for (int t = 0; t < T; t++) {
-        /* the first `cap` tokens keep both experts; the rest ride the residual (y = 0) */
-        double want[D] = {0};
-        if (t < cap) {
-            naive_expert(&f, 0, x + t * D, ws.weight[t * K], want);
-            naive_expert(&f, 1, x + t * D, ws.weight[t * K + 1], want);
-        }
-        for (int c = 0; c < D; c++)
-            assert_true(fabs(y[t * D + c] - want[c]) < TOL);
+    moe_forward(&be, &f.moe, CD, CK, x, CT, &rt, y, &ws, &st);
+    int rank_keep[CT][CK] = {{1, 0}, {1, 0}, {1, 0}, {1, 0}, {0, 0}, {1, 0}, {1, 0}, {1, 0}, {1, 0}, {0, 0}};
+    cap_expected(&f, x, CK, rank_keep, want);
+    assert_true(test_max_abs_diff(y, want, CT * CD) < TOL);
+    assert_int_equal(st.assignments, CT * CK);
+    assert_int_equal(st.dropped_assignments, 12);
+    assert_int_equal(st.dropped_tokens, 2);
+    assert_int_equal(counts[0], 4), assert_int_equal(counts[1], 4);
+
+    /* token order, the same rows in one call */
+    int tok_keep[CT][CK] = {{1, 1}, {1, 1}, {1, 1}, {1, 1}};
+    cap_expected(&f, x, CK, tok_keep, want);
+    memset(counts, 0, sizeof counts);
+    rt.rank_major = 0;
+    st = (moe_stats_t){0};
+    moe_forward(&be, &f.moe, CD, CK, x, CT, &rt, y, &ws, &st);
+    assert_true(test_max_abs_diff(y, want, CT * CD) < TOL);
+    assert_int_equal(st.dropped_assignments, 12);
+    assert_int_equal(st.dropped_tokens, 6);
+
+    /* token order, one token per call (decoder steps): the counters carry
+     * admissions across calls, so the result is the same */
+    memset(counts, 0, sizeof counts);
+    st = (moe_stats_t){0};
+    for (int t = 0; t < CT; t++) {
+        moe_route_in_t one = {gate_in + t * CD, 1, NULL, cap, counter, counts, 0};
+        moe_forward(&be, &f.moe, CD, CK, x + t * CD, 1, &one, y + t * CD, &ws, &st);
     }
-    /* unlimited capacity drops nothing */
+    assert_true(test_max_abs_diff(y, want, CT * CD) < TOL);
+    assert_int_equal(st.dropped_tokens, 6);
+
+    /* two sequences in one call with their own counters do not interact:
+     * a second copy of the sequence (counter row 1) is admitted exactly as
+     * the first */
+    {
+        float x2[2 * CT * CD], g2[2 * CT * CD], y2[2 * CT * CD];
+        int cap2[2 * CT], ctr2[2 * CT], counts2[2 * CE] = {0};
+        memcpy(x2, x, sizeof x), memcpy(x2 + CT * CD, x, sizeof x);
+        memcpy(g2, gate_in, sizeof gate_in), memcpy(g2 + CT * CD, gate_in, sizeof gate_in);
+        for (int t = 0; t < 2 * CT; t++)
+            cap2[t] = C, ctr2[t] = t / CT;
+        assert_int_equal(moe_ws_reserve(&ws, 2 * CT, CD, CDFF, CE, CK, &err), 0);
+        moe_route_in_t two = {g2, 2 * CT, NULL, cap2, ctr2, counts2, 1};
+        st = (moe_stats_t){0};
+        moe_forward(&be, &f.moe, CD, CK, x2, 2 * CT, &two, y2, &ws, &st);
+        cap_expected(&f, x, CK, rank_keep, want);
+        assert_true(test_max_abs_diff(y2, want, CT * CD) < TOL);
+        assert_true(test_max_abs_diff(y2 + CT * CD, want, CT * CD) < TOL);
+        assert_int_equal(st.dropped_tokens, 4);
+    }
+
+    /* no capacity (cap NULL) drops nothing */
+    int all_keep[CT][CK];
+    for (int t = 0; t < CT; t++)
+        all_keep[t][0] = all_keep[t][1] = 1;
+    cap_expected(&f, x, CK, all_keep, want);
+    moe_route_in_t none = {gate_in, CT, NULL, NULL, NULL, NULL, 1};
     st = (moe_stats_t){0};
-    moe_forward(&be, &f.moe, D, DFF, K, 0.0f, x, T, x, T, NULL, y, &ws, &st);
-    assert_int_equal(st.dropped, 0);
-    /* task-routed layers are never capacity-limited: a task's tokens all go to its experts */
-    f.moe.routing = MODEL_ROUTE_TASK;
-    int group[T] = {0};
-    st = (moe_stats_t){0};
-    moe_forward(&be, &f.moe, D, DFF, K, cf, x, T, x, 1, group, y, &ws, &st);
-    assert_int_equal(st.dropped, 0);
+    moe_forward(&be, &f.moe, CD, CK, x, CT, &none, y, &ws, &st);
+    assert_true(test_max_abs_diff(y, want, CT * CD) < TOL);
+    assert_int_equal(st.dropped_assignments, 0);
+
+    /* sentence- and task-routed layers are never capacity-limited, even when
+     * every token of the sequence goes to the same two experts */
+    for (int routing = MODEL_ROUTE_SENTENCE; routing <= MODEL_ROUTE_TASK; routing++) {
+        f.moe.routing = (model_route_t)routing;
+        int group[CT] = {0};
+        memset(counts, 0, sizeof counts);
+        moe_route_in_t one_row = {gate_in, 1, group, cap, counter, counts, 1};
+        st = (moe_stats_t){0};
+        moe_forward(&be, &f.moe, CD, CK, x, CT, &one_row, y, &ws, &st);
+        assert_int_equal(st.dropped_assignments, 0);
+        assert_int_equal(st.dropped_tokens, 0);
+    }
+    moe_ws_free(&ws);
+    moe_free(&f);
+}
+
+/* top-1 with capacity: the weight is p (Switch), and the rank-major and
+ * token orders agree (one choice each): t0-3 and t5-8 kept. */
+static void test_moe_capacity_top1(void **state)
+{
+    (void)state;
+    be_t be = test_ref_backend();
+    moe_fixture_t f;
+    float gate_in[CT * CD], x[CT * CD], y[CT * CD], want[CT * CD];
+    cap_fixture(&f, gate_in, x);
+    f.k = 1;
+    moe_ws_t ws = {0};
+    mb_error_t err;
+    assert_int_equal(moe_ws_reserve(&ws, CT, CD, CDFF, CE, 1, &err), 0);
+    int cap[CT], counter[CT] = {0}, counts[CE] = {0};
+    for (int t = 0; t < CT; t++)
+        cap[t] = moe_capacity(1.0, 1, CT, CE); /* ceil(2.5) = 3 -> 4 */
+    int keep[CT][CK] = {{1}, {1}, {1}, {1}, {0}, {1}, {1}, {1}, {1}, {0}};
+    cap_expected(&f, x, 1, keep, want);
+    moe_route_in_t rt = {gate_in, CT, NULL, cap, counter, counts, 0};
+    moe_stats_t st = {0};
+    moe_forward(&be, &f.moe, CD, 1, x, CT, &rt, y, &ws, &st);
+    assert_true(test_max_abs_diff(y, want, CT * CD) < TOL);
+    assert_int_equal(st.dropped_assignments, 2);
+    assert_int_equal(st.dropped_tokens, 2);
     moe_ws_free(&ws);
     moe_free(&f);
 }
@@ -380,7 +516,9 @@ int main(void)
         cmocka_unit_test(test_layernorm),           cmocka_unit_test(test_attention),
         cmocka_unit_test(test_embed_and_positions), cmocka_unit_test(test_log_softmax_and_argmax),
         cmocka_unit_test(test_moe_token),           cmocka_unit_test(test_moe_sentence),
-        cmocka_unit_test(test_moe_task),            cmocka_unit_test(test_moe_capacity_drops_predicted),
+        cmocka_unit_test(test_moe_task),            cmocka_unit_test(test_moe_top1_weight_is_p),
+        cmocka_unit_test(test_moe_capacity_formula), cmocka_unit_test(test_moe_capacity_drops_predicted),
+        cmocka_unit_test(test_moe_capacity_top1),
     };
     return cmocka_run_group_tests_name("layers", tests, NULL, NULL);
 }

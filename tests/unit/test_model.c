@@ -6,7 +6,10 @@
  *  - an extracted task sub-network == the full task-moe model for its task
  *    (identical tokens, greedy and beam; logits within 1e-5), and its size is
  *    what the config's "served per task" count says;
- *  - KV-cached decoding == recomputing the whole prefix; beam 1 == greedy. */
+ *  - KV-cached decoding == recomputing the whole prefix; beam 1 == greedy;
+ *  - with capacity on (docs/routing.md), the above still hold: drops are
+ *    per sequence, so batching does not matter and teacher forcing admits
+ *    what incremental decoding admitted. */
 #include "testutil.h"
 
 #include "models/decode.h"
@@ -37,6 +40,27 @@ static int batch_reqs(const model_t *m, int task_override, decode_request_t *req
     return 6;
 }
 
+/* The capacity factor run() and full_logits() apply (0 = unlimited), and
+ * the statistics of run()'s last decode. */
+static double run_cf = 0.0;
+static decode_stats_t run_stats;
+
+/* Longer sentences (3 to 30 tokens) so that per-sentence capacity bites. */
+static int long_reqs(const model_t *m, decode_request_t *req)
+{
+    static int src[6][30];
+    static const int len[6] = {24, 3, 17, 30, 9, 12};
+    memset(req, 0, sizeof(decode_request_t) * 6);
+    for (int i = 0; i < 6; i++) {
+        for (int t = 0; t < len[i]; t++)
+            src[i][t] = 30 + (i * 37 + t * 11) % 200;
+        req[i].task = i % m->cfg.n_tasks;
+        req[i].src = src[i];
+        req[i].src_len = len[i];
+    }
+    return 6;
+}
+
 /* beam 0 = beam search with beam 1 (the beam code path, not greedy's);
  * beam -1 = greedy without scores */
 static void run(const model_t *m, int beam, const decode_request_t *req, int n, outs_t *o)
@@ -44,6 +68,7 @@ static void run(const model_t *m, int beam, const decode_request_t *req, int n, 
     be_t be = test_ref_backend();
     decode_opts_t opt;
     decode_opts_default(&opt);
+    opt.capacity_factor = run_cf;
     opt.beam = beam > 0 ? beam : 1;
     opt.force_beam = beam == 0;
     opt.scores = beam != -1;
@@ -60,6 +85,7 @@ static void run(const model_t *m, int beam, const decode_request_t *req, int n, 
         o->logprob[i] = res[i].logprob;
         memcpy(o->ids[i], res[i].ids, sizeof(int) * (size_t)res[i].len);
     }
+    run_stats = *decode_get_stats(dc);
     decode_ctx_free(dc);
 }
 
@@ -88,6 +114,7 @@ static float *full_logits(const model_t *m, const decode_request_t *r, const int
     memcpy(tids + 1, out, sizeof(int) * (size_t)len);
     tf_seqs_t src = {1, so, sids, &key}, tgt = {1, to, tids, &key};
     tf_ws_t ws = {0};
+    ws.capacity_factor = run_cf;
     mb_error_t err;
     if (tf_ws_reserve(&ws, m, len + 1 > so[1] ? len + 1 : so[1], so[1], len + 1, &err))
         fail_msg("%s", err.msg);
@@ -98,6 +125,21 @@ static float *full_logits(const model_t *m, const decode_request_t *r, const int
     tf_ws_free(&ws);
     free(enc);
     return logits;
+}
+
+/* A tiny model with E experts (many experts make capacity drops likely). */
+static model_t *model_with_experts(const char *variant, uint64_t seed, int E)
+{
+    model_config_t c;
+    mb_error_t err;
+    model_t *m;
+    if (model_preset("tiny", variant, &c, &err) != 0)
+        fail_msg("preset: %s", err.msg);
+    c.n_experts = E;
+    if (model_config_finish(&c, &err) || model_create(&c, &m, &err))
+        fail_msg("model: %s", err.msg);
+    model_init_random(m, seed);
+    return m;
 }
 
 /* ---- determinism ---- */
@@ -191,12 +233,79 @@ static void test_one_expert_top1_equals_dense(void **state)
 
 /* ---- task sub-network == full task-moe ---- */
 
+/* The experts a sub-network keeps: in each task-routed layer, the top-k of
+ * softmax(task embedding . gate^T) computed here in double, in rank order,
+ * with weights renormalised (k >= 2) or p (k = 1), as docs/routing.md says. */
+static void check_kept_experts(const model_t *full, const model_t *sub, int key)
+{
+    const model_config_t *c = &full->cfg;
+    const int d = c->d_model, E = c->n_experts, k = c->top_k;
+    int checked = 0;
+    for (int st = 0; st < 2; st++) {
+        if (c->routing[st] != MODEL_ROUTE_TASK)
+            continue;
+        const char *sn = st ? "dec" : "enc";
+        char name[64];
+        snprintf(name, sizeof name, "%s.task_embed", sn);
+        const float *emb = full->tensor[model_tensor_index(full, name)] + (size_t)key * d;
+        for (int i = 0; i < (st ? c->dec_layers : c->enc_layers); i++) {
+            snprintf(name, sizeof name, "%s.%d.moe.gate", sn, i);
+            int gi = model_tensor_index(full, name);
+            if (gi < 0)
+                continue; /* a dense layer */
+            const float *gate = full->tensor[gi];
+            double p[256], mx = -1e300, sum = 0;
+            for (int e = 0; e < E; e++) {
+                double a = 0;
+                for (int j = 0; j < d; j++)
+                    a += (double)emb[j] * gate[(size_t)e * d + j];
+                p[e] = a;
+                mx = a > mx ? a : mx;
+            }
+            for (int e = 0; e < E; e++)
+                sum += (p[e] = exp(p[e] - mx));
+            int chosen[8];
+            double wsum = 0;
+            for (int r = 0; r < k; r++) {
+                chosen[r] = -1;
+                for (int e = 0; e < E; e++) {
+                    int used = 0;
+                    for (int q = 0; q < r; q++)
+                        used |= chosen[q] == e;
+                    if (!used && (chosen[r] < 0 || p[e] > p[chosen[r]]))
+                        chosen[r] = e;
+                }
+                wsum += p[chosen[r]];
+            }
+            snprintf(name, sizeof name, "%s.%d.moe.fixed_weight", sn, i);
+            const float *fw = sub->tensor[model_tensor_index(sub, name)];
+            for (int r = 0; r < k; r++) {
+                double want = p[chosen[r]] / (k >= 2 ? wsum : sum);
+                assert_true(fabs(fw[r] - want) <= 1e-6); /* float32 softmax vs double */
+                static const char *const parts[] = {"fc1.w", "fc1.b", "fc2.w", "fc2.b"};
+                for (int q = 0; q < 4; q++) {
+                    char fn[64], sname[64];
+                    snprintf(fn, sizeof fn, "%s.%d.moe.%d.%s", sn, i, chosen[r], parts[q]);
+                    snprintf(sname, sizeof sname, "%s.%d.moe.%d.%s", sn, i, r, parts[q]);
+                    int a = model_tensor_index(full, fn), b = model_tensor_index(sub, sname);
+                    assert_true(a >= 0 && b >= 0);
+                    assert_int_equal(full->specs[a].n, sub->specs[b].n);
+                    assert_memory_equal(full->tensor[a], sub->tensor[b], sizeof(float) * full->specs[a].n);
+                }
+            }
+            checked++;
+        }
+    }
+    assert_true(checked > 0);
+}
+
 static void check_subnet(model_t *full, const char *key_name)
 {
     be_t be = test_ref_backend();
     mb_error_t err;
     model_t *sub;
     assert_int_equal(model_extract(full, &be, key_name, &sub, &err), 0);
+    check_kept_experts(full, sub, model_find_key(&full->cfg, key_name));
     /* its size is what the config says serving one task costs */
     model_counts_t k;
     model_count(&full->cfg, &k, &err);
@@ -239,9 +348,12 @@ static void check_subnet(model_t *full, const char *key_name)
 static void test_subnet_equals_full_target_routing(void **state)
 {
     (void)state;
-    model_t *full = test_model("task-moe", 31, 2.0f); /* token encoder (capacity on), target-routed decoder */
+    model_t *full = test_model("task-moe", 31, 0.0f); /* token encoder, target-routed decoder */
     check_subnet(full, "de");
     check_subnet(full, "en");
+    run_cf = 0.5; /* capacity on in the token-routed encoder: the same in both */
+    check_subnet(full, "fr");
+    run_cf = 0.0;
     model_free(full);
 }
 
@@ -258,6 +370,14 @@ static void test_subnet_equals_full_pair_routing_both_stacks(void **state)
     assert_int_equal(model_create(&c, &full, &err), 0);
     model_init_random(full, 32);
     check_subnet(full, "fr-en");
+    model_free(full);
+    /* top-1: the kept expert's weight is p, not 1 */
+    assert_int_equal(model_preset("tiny", "task-moe", &c, &err), 0);
+    c.top_k = 1;
+    assert_int_equal(model_config_finish(&c, &err), 0);
+    assert_int_equal(model_create(&c, &full, &err), 0);
+    model_init_random(full, 33);
+    check_subnet(full, "de");
     model_free(full);
 }
 
@@ -280,45 +400,105 @@ static void test_extract_refusals(void **state)
 
 /* ---- KV cache == recompute; beam 1 == greedy ---- */
 
+/* Greedy's choice at every step is the argmax of the recomputed (teacher-
+ * forced) logits; for greedy and beam, the reported log-probability of the
+ * output is the recomputed one (relative tolerance 1e-4: float32 sums over
+ * up to 33 steps of log-softmax, computed by two different code paths). */
+static void check_cached_equals_recompute(const model_t *m, int beam, int longer)
+{
+    decode_request_t req[6];
+    int n = longer ? long_reqs(m, req) : batch_reqs(m, -1, req);
+    outs_t o;
+    run(m, beam, req, n, &o);
+    for (int i = 0; i < n; i++) {
+        float *lg = full_logits(m, &req[i], o.ids[i], o.len[i]);
+        double lp = 0;
+        for (int t = 0; t <= o.len[i]; t++) {
+            float *row = lg + (size_t)t * m->cfg.vocab;
+            int want = t < o.len[i] ? o.ids[i][t] : MODEL_EOS;
+            if (t == o.len[i] && !o.finished[i])
+                break;
+            float mx = row[0];
+            int arg = 0;
+            for (int j = 1; j < m->cfg.vocab; j++)
+                if (row[j] > mx)
+                    mx = row[j], arg = j;
+            if (beam == 1)
+                assert_int_equal(arg, want);
+            double sum = 0;
+            for (int j = 0; j < m->cfg.vocab; j++)
+                sum += exp((double)row[j] - mx);
+            lp += row[want] - mx - log(sum);
+        }
+        assert_true(fabs(lp - o.logprob[i]) <= 1e-4 * (1 + fabs(lp)));
+        free(lg);
+    }
+}
+
 static void test_kv_cache_equals_recompute(void **state)
 {
     (void)state;
     const char *variants[] = {"dense", "token-moe", "sentence-moe", "task-moe"};
     for (int v = 0; v < 4; v++) {
-        /* capacity off: a step routes fewer tokens at once than a full pass */
         model_t *m = test_model(variants[v], 41 + v, 0.0f);
-        decode_request_t req[6];
-        int n = batch_reqs(m, -1, req);
-        for (int beam = 1; beam <= 3; beam += 2) {
-            outs_t o;
-            run(m, beam, req, n, &o);
+        for (int beam = 1; beam <= 3; beam += 2)
+            check_cached_equals_recompute(m, beam, 0);
+        model_free(m);
+    }
+}
+
+/* With capacity on and 32 experts, drops really happen in the decoder (each
+ * hypothesis has C = 4 slots per expert), and teacher forcing still scores
+ * what greedy and beam search decoded: the expert counters are causal and
+ * follow each hypothesis through beam reordering. */
+static void test_capacity_cached_equals_recompute(void **state)
+{
+    (void)state;
+    const char *variants[] = {"token-moe", "task-moe"};
+    for (int v = 0; v < 2; v++) {
+        model_t *m = model_with_experts(variants[v], 45 + v, 32);
+        run_cf = 0.5;
+        for (int beam = 1; beam <= 4; beam += 3) {
+            check_cached_equals_recompute(m, beam, 1);
+            if (v == 0)
+                assert_true(run_stats.moe_decoder.dropped_assignments > 0);
+            assert_true(run_stats.moe_encoder.dropped_assignments > 0);
+        }
+        run_cf = 0.0;
+        model_free(m);
+    }
+}
+
+/* With capacity on, a sentence's translation still does not depend on its
+ * batch: alone, in a batch, in reversed order; greedy and beam. */
+static void test_capacity_batch_independent(void **state)
+{
+    (void)state;
+    const char *variants[] = {"token-moe", "sentence-moe", "task-moe"};
+    for (int v = 0; v < 3; v++) {
+        model_t *m = model_with_experts(variants[v], 81 + v, 32);
+        decode_request_t req[6], rev[6];
+        int n = long_reqs(m, req);
+        for (int i = 0; i < n; i++)
+            rev[i] = req[n - 1 - i];
+        run_cf = 0.5;
+        for (int beam = 1; beam <= 4; beam += 3) {
+            outs_t all, back, one;
+            run(m, beam, req, n, &all);
+            if (v != 1) /* sentence routing is never capacity-limited */
+                assert_true(run_stats.moe_encoder.dropped_assignments > 0);
+            else
+                assert_int_equal(run_stats.moe_encoder.dropped_assignments + run_stats.moe_decoder.dropped_assignments, 0);
+            run(m, beam, rev, n, &back);
             for (int i = 0; i < n; i++) {
-                /* greedy's choice at every step is the argmax of the recomputed
-                 * logits; for greedy and beam, the reported log-probability of
-                 * the output is the recomputed one */
-                float *lg = full_logits(m, &req[i], o.ids[i], o.len[i]);
-                double lp = 0;
-                for (int t = 0; t <= o.len[i]; t++) {
-                    float *row = lg + (size_t)t * m->cfg.vocab;
-                    int want = t < o.len[i] ? o.ids[i][t] : MODEL_EOS;
-                    if (t == o.len[i] && !o.finished[i])
-                        break;
-                    float mx = row[0];
-                    int arg = 0;
-                    for (int j = 1; j < m->cfg.vocab; j++)
-                        if (row[j] > mx)
-                            mx = row[j], arg = j;
-                    if (beam == 1)
-                        assert_int_equal(arg, want);
-                    double sum = 0;
-                    for (int j = 0; j < m->cfg.vocab; j++)
-                        sum += exp((double)row[j] - mx);
-                    lp += row[want] - mx - log(sum);
-                }
-                assert_true(fabs(lp - o.logprob[i]) <= 1e-4 * (1 + fabs(lp)));
-                free(lg);
+                run(m, beam, &req[i], 1, &one);
+                assert_int_equal(one.len[0], all.len[i]);
+                assert_memory_equal(one.ids[0], all.ids[i], sizeof(int) * (size_t)one.len[0]);
+                assert_int_equal(back.len[n - 1 - i], all.len[i]);
+                assert_memory_equal(back.ids[n - 1 - i], all.ids[i], sizeof(int) * (size_t)all.len[i]);
             }
         }
+        run_cf = 0.0;
         model_free(m);
     }
 }
@@ -327,18 +507,25 @@ static void test_kv_cache_equals_recompute(void **state)
 static void test_step_logits_equal_full_logits(void **state)
 {
     (void)state;
-    const char *variants[] = {"dense", "token-moe", "sentence-moe", "task-moe"};
-    for (int v = 0; v < 4; v++) {
-        model_t *m = test_model(variants[v], 51 + v, 0.0f);
+    const char *variants[] = {"dense", "token-moe", "sentence-moe", "task-moe", "token-moe", "task-moe"};
+    for (int v = 0; v < 6; v++) {
+        /* the last two: 32 experts, capacity on (tolerance 1e-5: the same
+         * float32 arithmetic over different row counts) */
+        model_t *m = v < 4 ? test_model(variants[v], 51 + v, 0.0f) : model_with_experts(variants[v], 51 + v, 32);
         be_t be = test_ref_backend();
         const model_config_t *c = &m->cfg;
-        enum { L = 7 };
-        int tgt[L] = {MODEL_BOS, 30, 31, 32, 33, 34, 35}, src_ids[5] = {model_task_tag(c, 1), 9, 8, 7, MODEL_EOS};
+        enum { L = 30 };
+        int tgt[L] = {MODEL_BOS};
+        for (int t = 1; t < L; t++)
+            tgt[t] = 30 + t % 6;
+        int src_ids[5] = {model_task_tag(c, 1), 9, 8, 7, MODEL_EOS};
         int key = model_task_key_index(c, 1), so[2] = {0, 5}, to[2] = {0, L};
         tf_seqs_t src = {1, so, src_ids, &key}, tg = {1, to, tgt, &key};
         tf_ws_t ws = {0};
         tf_cache_t cache = {0};
         mb_error_t err;
+        moe_stats_t st = {0};
+        ws.capacity_factor = v < 4 ? 0.0 : 0.25;
         assert_int_equal(tf_ws_reserve(&ws, m, L, 5, L, &err), 0);
         assert_int_equal(tf_cache_reserve(&cache, m, 2, L, 5, 1, &err), 0);
         float *enc = malloc(sizeof(float) * 5 * c->d_model);
@@ -349,9 +536,11 @@ static void test_step_logits_equal_full_logits(void **state)
         int slot = 1, seq = 0;
         tf_cache_clear(&cache, 1, &slot);
         for (int t = 0; t < L; t++) {
-            tf_decode_step(m, &be, &ws, &cache, 1, &tgt[t], &t, &seq, &slot, step, NULL);
+            tf_decode_step(m, &be, &ws, &cache, 1, &tgt[t], &t, &seq, &slot, step, &st);
             assert_true(test_max_abs_diff(step, full + (size_t)t * c->vocab, c->vocab) <= 1e-5f);
         }
+        if (v == 4) /* the token-routed decoder really dropped (C = 4 per expert, 60 assignments) */
+            assert_true(st.dropped_assignments > 0);
         free(enc), free(full), free(step);
         tf_ws_free(&ws);
         tf_cache_free(&cache);
@@ -379,14 +568,35 @@ static void test_beam1_equals_greedy(void **state)
     }
 }
 
+/* Makes EOS likely: its output row becomes a scaled copy of token 30's, so
+ * random-weight models stop early and the EOS paths really run. */
+static void bias_eos(model_t *m, float scale)
+{
+    int w = model_tensor_index(m, "out.proj.w");
+    assert_true(w >= 0);
+    float *rows = m->tensor[w];
+    const int d = m->cfg.d_model;
+    for (int j = 0; j < d; j++)
+        rows[(size_t)MODEL_EOS * d + j] = scale * rows[(size_t)30 * d + j];
+}
+
 /* A forced output length is met exactly, by greedy and beam search alike,
- * and is the same translation as far as the unforced one went before EOS. */
+ * without EOS; and for greedy it is the same translation as far as the
+ * unforced one went before its EOS (masking EOS changes nothing else). The
+ * model is EOS-biased so that the unforced translations do stop early. */
 static void test_forced_output_length(void **state)
 {
     (void)state;
     model_t *m = test_model("token-moe", 71, 0.0f);
+    bias_eos(m, 4.0f);
     decode_request_t req[6];
     int n = batch_reqs(m, -1, req);
+    outs_t free_run;
+    run(m, 1, req, n, &free_run);
+    int stopped_early = 0;
+    for (int i = 0; i < n; i++)
+        stopped_early += free_run.finished[i] && free_run.len[i] < 3 + 2 * i;
+    assert_true(stopped_early >= 2);
     for (int i = 0; i < n; i++)
         req[i].out_len = 3 + 2 * i;
     for (int beam = 1; beam <= 3; beam += 2) {
@@ -394,8 +604,13 @@ static void test_forced_output_length(void **state)
         run(m, beam, req, n, &o);
         for (int i = 0; i < n; i++) {
             assert_int_equal(o.len[i], 3 + 2 * i);
+            assert_int_equal(o.finished[i], 0);
             for (int j = 0; j < o.len[i]; j++)
                 assert_int_not_equal(o.ids[i][j], MODEL_EOS);
+            if (beam == 1) {
+                int common = free_run.len[i] < o.len[i] ? free_run.len[i] : o.len[i];
+                assert_memory_equal(o.ids[i], free_run.ids[i], sizeof(int) * (size_t)common);
+            }
         }
     }
     model_free(m);
@@ -411,6 +626,8 @@ int main(void)
         cmocka_unit_test(test_subnet_equals_full_pair_routing_both_stacks),
         cmocka_unit_test(test_extract_refusals),
         cmocka_unit_test(test_kv_cache_equals_recompute),
+        cmocka_unit_test(test_capacity_cached_equals_recompute),
+        cmocka_unit_test(test_capacity_batch_independent),
         cmocka_unit_test(test_step_logits_equal_full_logits),
         cmocka_unit_test(test_beam1_equals_greedy),
         cmocka_unit_test(test_forced_output_length),
