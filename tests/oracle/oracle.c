@@ -26,17 +26,30 @@ static double *dalloc(size_t n)
     return p;
 }
 
+/* sum of a[i] * b[i]; four partial sums, so the loop pipelines (double
+ * precision makes the changed summation order immaterial here) */
+static double dot(const double *a, const double *b, int n)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++)
+        s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
 /* y[T, n_out] = x[T, n_in] W^T + b */
 static void linear(const orc_lin_t *l, const double *x, int T, double *y)
 {
     for (int t = 0; t < T; t++)
-        for (int o = 0; o < l->n_out; o++) {
-            const double *w = l->w + (size_t)o * l->n_in, *xt = x + (size_t)t * l->n_in;
-            double s = l->b ? l->b[o] : 0.0;
-            for (int i = 0; i < l->n_in; i++)
-                s += xt[i] * w[i];
-            y[(size_t)t * l->n_out + o] = s;
-        }
+        for (int o = 0; o < l->n_out; o++)
+            y[(size_t)t * l->n_out + o] =
+                (l->b ? l->b[o] : 0.0) + dot(x + (size_t)t * l->n_in, l->w + (size_t)o * l->n_in, l->n_in);
 }
 
 /* y = (x - mean) / sqrt(var + 1e-5) * g + b per row; var is the biased (1/d) variance */
@@ -69,10 +82,7 @@ static void attention(const orc_model_t *m, const double *q, int Tq, const doubl
             int n = causal ? i + 1 : Tk;
             double mx = -INFINITY, sum = 0.0;
             for (int j = 0; j < n; j++) {
-                double s = 0.0;
-                for (int c = 0; c < dh; c++)
-                    s += q[(size_t)i * d + h * dh + c] * k[(size_t)j * d + h * dh + c];
-                p[j] = s / sqrt((double)dh);
+                p[j] = dot(q + (size_t)i * d + h * dh, k + (size_t)j * d + h * dh, dh) / sqrt((double)dh);
                 mx = p[j] > mx ? p[j] : mx;
             }
             for (int j = 0; j < n; j++)
@@ -120,9 +130,7 @@ void orc_gate_topk(const orc_model_t *m, const double *gate, const double *g, in
     double *p = dalloc((size_t)E), mx = -INFINITY, sum = 0.0;
     int *order = malloc(sizeof(int) * (size_t)E);
     for (int e = 0; e < E; e++) {
-        double z = 0.0;
-        for (int j = 0; j < d; j++)
-            z += g[j] * gate[(size_t)e * d + j];
+        double z = dot(g, gate + (size_t)e * d, d);
         p[e] = z;
         mx = z > mx ? z : mx;
     }
@@ -256,23 +264,52 @@ static void ffn_sublayer(const orc_model_t *m, const orc_layer_t *l, int s, doub
     free(hid);
 }
 
-/* x += O(attention(Q(LN(x)), K(kv_in), V(kv_in))); kv_in NULL: self-attention */
+/* x += O(attention(Q(LN(x)), K, V)); k, v NULL: self-attention (from LN(x)),
+ * else the cross-attention keys and values of the source ([Tk, d]). */
 static void attn_sublayer(const orc_model_t *m, double *x, int T, const double *g, const double *b,
                           const orc_lin_t *wq, const orc_lin_t *wk, const orc_lin_t *wv, const orc_lin_t *wo,
-                          const double *kv_in, int Tk, int causal)
+                          const double *k_in, const double *v_in, int Tk, int causal)
 {
     const int d = m->d;
     double *h = dalloc((size_t)T * d), *q = dalloc((size_t)T * d), *a = dalloc((size_t)T * d);
-    double *k = dalloc((size_t)Tk * d), *v = dalloc((size_t)Tk * d), *y = dalloc((size_t)T * d);
+    double *k = NULL, *v = NULL, *y = dalloc((size_t)T * d);
     layernorm(x, g, b, T, d, h);
     linear(wq, h, T, q);
-    linear(wk, kv_in ? kv_in : h, Tk, k);
-    linear(wv, kv_in ? kv_in : h, Tk, v);
-    attention(m, q, T, k, v, Tk, causal, a);
+    if (!k_in) {
+        k = dalloc((size_t)Tk * d);
+        v = dalloc((size_t)Tk * d);
+        linear(wk, h, Tk, k);
+        linear(wv, h, Tk, v);
+    }
+    attention(m, q, T, k_in ? k_in : k, v_in ? v_in : v, Tk, causal, a);
     linear(wo, a, T, y);
     for (size_t i = 0; i < (size_t)T * d; i++)
         x[i] += y[i];
     free(h), free(q), free(a), free(k), free(v), free(y);
+}
+
+void orc_src_begin(const orc_model_t *m, const double *enc, int S, orc_src_t *src)
+{
+    const int d = m->d, L = m->layers[ORC_DECODER];
+    src->S = S;
+    src->ck = dalloc((size_t)L * S * d);
+    src->cv = dalloc((size_t)L * S * d);
+    src->mean = dalloc((size_t)d);
+    for (int i = 0; i < L; i++) {
+        linear(&m->layer[ORC_DECODER][i].ck, enc, S, src->ck + (size_t)i * S * d);
+        linear(&m->layer[ORC_DECODER][i].cv, enc, S, src->cv + (size_t)i * S * d);
+    }
+    /* decoder sentence routing: the mean of the encoder output over the source */
+    for (int t = 0; t < S; t++)
+        for (int j = 0; j < d; j++)
+            src->mean[j] += enc[(size_t)t * d + j] / S;
+}
+
+void orc_src_end(orc_src_t *src)
+{
+    free(src->ck);
+    free(src->cv);
+    free(src->mean);
 }
 
 void orc_encode(const orc_model_t *m, int task, const int *src, int S, double cf, double *enc, orc_diag_t *diag)
@@ -282,7 +319,7 @@ void orc_encode(const orc_model_t *m, int task, const int *src, int S, double cf
     embed(m, ORC_ENCODER, src, S, x);
     for (int i = 0; i < m->layers[ORC_ENCODER]; i++) {
         const orc_layer_t *l = &m->layer[ORC_ENCODER][i];
-        attn_sublayer(m, x, S, l->ln_self_g, l->ln_self_b, &l->q, &l->k, &l->v, &l->o, NULL, S, 0);
+        attn_sublayer(m, x, S, l->ln_self_g, l->ln_self_b, &l->q, &l->k, &l->v, &l->o, NULL, NULL, S, 0);
         ffn_sublayer(m, l, ORC_ENCODER, x, S, NULL, key, S, cf, diag);
     }
     layernorm(x, m->ln_g[ORC_ENCODER], m->ln_b[ORC_ENCODER], S, d, enc);
@@ -290,38 +327,37 @@ void orc_encode(const orc_model_t *m, int task, const int *src, int S, double cf
 }
 
 /* The decoder; logits for the last `n_out` positions only ([n_out, vocab]). */
-static void decode(const orc_model_t *m, int task, const double *enc, int S, const int *tgt, int T, double cf,
+static void decode(const orc_model_t *m, int task, const orc_src_t *src, const int *tgt, int T, double cf,
                    int n_out, double *logits, orc_diag_t *diag)
 {
-    const int d = m->d, key = orc_task_key(m, task);
-    double *x = dalloc((size_t)T * d), *h = dalloc((size_t)T * d), *sent = dalloc((size_t)d);
-    /* decoder sentence routing: the mean of the encoder output over the source */
-    for (int t = 0; t < S; t++)
-        for (int j = 0; j < d; j++)
-            sent[j] += enc[(size_t)t * d + j] / S;
+    const int d = m->d, key = orc_task_key(m, task), S = src->S;
+    double *x = dalloc((size_t)T * d), *h = dalloc((size_t)n_out * d);
     embed(m, ORC_DECODER, tgt, T, x);
     for (int i = 0; i < m->layers[ORC_DECODER]; i++) {
         const orc_layer_t *l = &m->layer[ORC_DECODER][i];
-        attn_sublayer(m, x, T, l->ln_self_g, l->ln_self_b, &l->q, &l->k, &l->v, &l->o, NULL, T, 1);
-        attn_sublayer(m, x, T, l->ln_cross_g, l->ln_cross_b, &l->cq, &l->ck, &l->cv, &l->co, enc, S, 0);
-        ffn_sublayer(m, l, ORC_DECODER, x, T, sent, key, S, cf, diag);
+        attn_sublayer(m, x, T, l->ln_self_g, l->ln_self_b, &l->q, &l->k, &l->v, &l->o, NULL, NULL, T, 1);
+        attn_sublayer(m, x, T, l->ln_cross_g, l->ln_cross_b, &l->cq, &l->ck, &l->cv, &l->co,
+                      src->ck + (size_t)i * S * d, src->cv + (size_t)i * S * d, S, 0);
+        ffn_sublayer(m, l, ORC_DECODER, x, T, src->mean, key, S, cf, diag);
     }
     layernorm(x + (size_t)(T - n_out) * d, m->ln_g[ORC_DECODER], m->ln_b[ORC_DECODER], n_out, d, h);
     orc_lin_t out = {m->out_proj, NULL, m->vocab, d};
     linear(&out, h, n_out, logits);
     free(x);
     free(h);
-    free(sent);
 }
 
 void orc_decode(const orc_model_t *m, int task, const double *enc, int S, const int *tgt, int T, double cf,
                 double *logits, orc_diag_t *diag)
 {
-    decode(m, task, enc, S, tgt, T, cf, T, logits, diag);
+    orc_src_t src;
+    orc_src_begin(m, enc, S, &src);
+    decode(m, task, &src, tgt, T, cf, T, logits, diag);
+    orc_src_end(&src);
 }
 
-void orc_decode_last(const orc_model_t *m, int task, const double *enc, int S, const int *tgt, int T, double cf,
+void orc_decode_last(const orc_model_t *m, int task, const orc_src_t *src, const int *tgt, int T, double cf,
                      double *logits, orc_diag_t *diag)
 {
-    decode(m, task, enc, S, tgt, T, cf, 1, logits, diag);
+    decode(m, task, src, tgt, T, cf, 1, logits, diag);
 }

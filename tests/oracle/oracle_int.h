@@ -70,8 +70,18 @@ const orc_tensor_t *orc_tensor(const orc_model_t *m, const char *name);
 /* A gate's top-k experts and weights for gate input g ([d]); diag may be NULL. */
 void orc_gate_topk(const orc_model_t *m, const double *gate, const double *g, int *choice, double *weight,
                    orc_diag_t *diag);
+/* What the decoder takes from a source sentence, computed once per
+ * sentence: every layer's cross-attention keys and values, and the mean of
+ * the encoder output (the decoder's sentence-routing input). */
+typedef struct orc_src {
+    int S;
+    double *ck, *cv;           /* [dec layers, S, d] */
+    double *mean;              /* [d] */
+} orc_src_t;
+void orc_src_begin(const orc_model_t *m, const double *enc, int S, orc_src_t *src);
+void orc_src_end(orc_src_t *src);
 /* The decoder's logits at the last position of tgt only ([vocab]), for the search. */
-void orc_decode_last(const orc_model_t *m, int task, const double *enc, int S, const int *tgt, int T, double cf,
+void orc_decode_last(const orc_model_t *m, int task, const orc_src_t *src, const int *tgt, int T, double cf,
                      double *logits, orc_diag_t *diag);
 
 #endif

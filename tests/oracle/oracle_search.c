@@ -39,8 +39,8 @@ static int out_limit(const orc_search_t *o, int words)
 
 typedef struct ctx {
     const orc_model_t *m;
-    int task, S;
-    const double *enc;
+    int task;
+    const orc_src_t *src;
     double cf;
     orc_diag_t *diag;          /* margins only */
 } ctx_t;
@@ -50,7 +50,7 @@ static void next_logprobs(const ctx_t *c, const int *tgt, int T, double *lp)
 {
     orc_diag_t local;
     orc_diag_init(&local);
-    orc_decode_last(c->m, c->task, c->enc, c->S, tgt, T, c->cf, lp, &local);
+    orc_decode_last(c->m, c->task, c->src, tgt, T, c->cf, lp, &local);
     lower(&c->diag->gate, local.gate);
     log_softmax(lp, c->m->vocab);
 }
@@ -239,12 +239,15 @@ int orc_translate(const orc_model_t *m, int task, const int *words, int n, const
     orc_diag_init(&enc_diag);
     orc_encode(m, task, src, S, opt->cf, enc, &enc_diag);
     lower(&diag->gate, enc_diag.gate);
-    ctx_t c = {m, task, S, enc, opt->cf, diag};
+    orc_src_t os;
+    orc_src_begin(m, enc, S, &os);
+    ctx_t c = {m, task, &os, opt->cf, diag};
     int limit = out_limit(opt, n);
     if (opt->beam == 1 && !opt->force_beam)
         greedy(&c, limit, res);
     else
         beam(&c, opt->beam, opt->alpha, limit, res);
+    orc_src_end(&os);
     free(src);
     free(enc);
     return 0;
