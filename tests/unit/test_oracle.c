@@ -35,7 +35,7 @@
 #define LOGIT_TOL 1e-5
 #define LP_TOL 1e-4
 #define NEAR_TIE 1e-4
-#define MAX_LEN 10
+#define MAX_LEN 8
 #define N_SENT 8
 #define CF_DROPS 0.25
 #define EOS_SCALE 1.1f
@@ -262,31 +262,73 @@ static double rel_diff(const float *a, const double *b, size_t n)
     return diff / scale;
 }
 
+/* The oracle's side of a forced pass, kept per sentence: its encoder output
+ * and the logits for the last target it was asked for (the engine's output
+ * is normally the same at every batch size, so each is computed once). */
+typedef struct oforced {
+    double *enc;               /* [S, d] or NULL */
+    orc_diag_t enc_dg;
+    double *logits;            /* [len + 1, vocab] or NULL */
+    int len, ids[MAX_LEN + 1];
+    orc_diag_t dec_dg;
+} oforced_t;
+
+static void oforced_free(oforced_t *c)
+{
+    for (int s = 0; s < N_SENT; s++) {
+        free(c[s].enc);
+        free(c[s].logits);
+    }
+    memset(c, 0, sizeof(oforced_t) * N_SENT);
+}
+
+static void add_counts(tally_t *ty, const orc_diag_t *dg)
+{
+    for (int st = 0; st < 2; st++) {
+        ty->counts[st].tokens += dg->counts[st].tokens;
+        ty->counts[st].dropped_assignments += dg->counts[st].dropped_assignments;
+        ty->counts[st].dropped_tokens += dg->counts[st].dropped_tokens;
+    }
+}
+
 /* Teacher-forced comparison of batch [s0, s0 + n) at the engine's outputs. */
-static void compare_forced(const ocase_t *oc, const pair_t *p, int s0, int n, const eres_t *out, tally_t *ty)
+static void compare_forced(const ocase_t *oc, const pair_t *p, int s0, int n, const eres_t *out, oforced_t *oc_cache,
+                           tally_t *ty)
 {
     const int d = p->eng->cfg.d_model, V = p->eng->cfg.vocab;
     float *enc, *logits;
     int so[N_SENT + 1], to[N_SENT + 1];
     engine_forced(p, s0, n, out, &enc, &logits, so, to);
     for (int i = 0; i < n; i++) {
-        int s = s0 + i, src[24], tgt[MAX_LEN + 1], S, T = out[s].len + 1;
-        S = orc_source(p->orc, p->task[s], sent_ids[s], sent_len[s], src);
-        tgt[0] = MODEL_BOS;
-        memcpy(tgt + 1, out[s].ids, sizeof(int) * (size_t)out[s].len);
-        double *oenc = malloc(sizeof(double) * (size_t)S * d), *olog = malloc(sizeof(double) * (size_t)T * V);
-        orc_diag_t dg;
-        orc_diag_init(&dg);
-        orc_encode(p->orc, p->task[s], src, S, oc->cf, oenc, &dg);
-        orc_decode(p->orc, p->task[s], oenc, S, tgt, T, oc->cf, olog, &dg);
-        double de = rel_diff(enc + (size_t)so[i] * d, oenc, (size_t)S * d);
-        double dl = rel_diff(logits + (size_t)to[i] * V, olog, (size_t)T * V);
-        if (de > LOGIT_TOL && dg.gate >= NEAR_TIE)
+        int s = s0 + i, src[24], tgt[MAX_LEN + 1], T = out[s].len + 1;
+        int S = orc_source(p->orc, p->task[s], sent_ids[s], sent_len[s], src);
+        oforced_t *c = &oc_cache[s];
+        if (!c->enc) {
+            c->enc = malloc(sizeof(double) * (size_t)S * d);
+            orc_diag_init(&c->enc_dg);
+            orc_encode(p->orc, p->task[s], src, S, oc->cf, c->enc, &c->enc_dg);
+            add_counts(ty, &c->enc_dg);
+        }
+        if (!c->logits || c->len != out[s].len || memcmp(c->ids, out[s].ids, sizeof(int) * (size_t)out[s].len)) {
+            tgt[0] = MODEL_BOS;
+            memcpy(tgt + 1, out[s].ids, sizeof(int) * (size_t)out[s].len);
+            free(c->logits);
+            c->logits = malloc(sizeof(double) * (size_t)T * V);
+            c->len = out[s].len;
+            memcpy(c->ids, out[s].ids, sizeof(int) * (size_t)out[s].len);
+            orc_diag_init(&c->dec_dg);
+            orc_decode(p->orc, p->task[s], c->enc, S, tgt, T, oc->cf, c->logits, &c->dec_dg);
+            add_counts(ty, &c->dec_dg);
+        }
+        double gate = c->enc_dg.gate < c->dec_dg.gate ? c->enc_dg.gate : c->dec_dg.gate;
+        double de = rel_diff(enc + (size_t)so[i] * d, c->enc, (size_t)S * d);
+        double dl = rel_diff(logits + (size_t)to[i] * V, c->logits, (size_t)T * V);
+        if (de > LOGIT_TOL && c->enc_dg.gate >= NEAR_TIE)
             fail_msg("%s: sentence %d (batch of %d): encoder output differs by %.3g of its scale (tolerance "
                      "%.0e)", oc->name, s, n, de, LOGIT_TOL);
-        if ((de > LOGIT_TOL || dl > LOGIT_TOL) && dg.gate < NEAR_TIE) {
+        if ((de > LOGIT_TOL || dl > LOGIT_TOL) && gate < NEAR_TIE) {
             print_message("# %s: sentence %d: forced pass differs (%.2g) at a gate near-tie (%.2g); excused\n",
-                          oc->name, s, dl, dg.gate);
+                          oc->name, s, dl, gate);
             ty->excused++;
         } else {
             if (de > LOGIT_TOL || dl > LOGIT_TOL)
@@ -295,14 +337,7 @@ static void compare_forced(const ocase_t *oc, const pair_t *p, int s0, int n, co
                          LOGIT_TOL);
             ty->worst_logit = dl > ty->worst_logit ? dl : ty->worst_logit;
         }
-        for (int st = 0; st < 2; st++) {
-            ty->counts[st].tokens += dg.counts[st].tokens;
-            ty->counts[st].dropped_assignments += dg.counts[st].dropped_assignments;
-            ty->counts[st].dropped_tokens += dg.counts[st].dropped_tokens;
-        }
         ty->compared++;
-        free(oenc);
-        free(olog);
     }
     free(enc);
     free(logits);
@@ -353,8 +388,8 @@ static int most_frequent(const orc_result_t *r)
     return best;
 }
 
-/* One case: its seed's model, then an EOS-biased copy of it; greedy and
- * beam 4; batch 1, 3 and 8. */
+/* One case: its seed's model (greedy), then an EOS-biased copy of it
+ * (greedy and beam 4); batch 1, 3 and 8. */
 static void run_case(void **state)
 {
     const ocase_t *oc = *state;
@@ -368,9 +403,16 @@ static void run_case(void **state)
         /* first the encoder and the first decoder step alone (empty outputs),
          * so a failure says which stack disagrees */
         eres_t none[N_SENT];
+        oforced_t cache[N_SENT];
         memset(none, 0, sizeof none);
-        compare_forced(oc, &p, 0, N_SENT, none, &ty);
+        memset(cache, 0, sizeof cache);
+        compare_forced(oc, &p, 0, N_SENT, none, cache, &ty);
+        /* greedy on both models; beam search (the costly part of the oracle,
+         * which recomputes every prefix) on the EOS-biased copy, where some
+         * hypotheses finish and others run to the length limit */
         for (int beam = 1; beam <= 4; beam += 3) {
+            if (beam > 1 && !biased)
+                continue;
             orc_result_t want[N_SENT];
             orc_diag_t dg[N_SENT];
             orc_search_t so = {beam, 0, 0.6, MAX_LEN, 2.0, 10, oc->cf};
@@ -389,9 +431,11 @@ static void run_case(void **state)
                 engine_translate(&p, beam, batches[b], got);
                 compare_search(oc, beam, batches[b], want, dg, got, &ty);
                 for (int s0 = 0; s0 < N_SENT; s0 += batches[b])
-                    compare_forced(oc, &p, s0, N_SENT - s0 < batches[b] ? N_SENT - s0 : batches[b], got, &ty);
+                    compare_forced(oc, &p, s0, N_SENT - s0 < batches[b] ? N_SENT - s0 : batches[b], got, cache,
+                                   &ty);
             }
         }
+        oforced_free(cache);
         unbuild(&p);
     }
     print_message("# %s: %d comparisons, worst logit difference %.2g of scale, %ld finished hypotheses, "
@@ -487,7 +531,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         CASE("dense", "dense", -1, 0, NULL, 0.0, 3),
-        CASE("dense_cf", "dense", -1, 0, NULL, CF_DROPS, 5),
         CASE("token_moe", "token-moe", -1, 0, NULL, 0.0, 7),
         CASE("token_moe_cf_drops", "token-moe", -1, 0, NULL, CF_DROPS, 9),
         CASE("token_moe_top1", "token-moe", -1, 1, NULL, 0.0, 11),
