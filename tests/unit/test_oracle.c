@@ -547,5 +547,8 @@ int main(void)
         cmocka_unit_test(test_oracle_detects_a_small_change),
         cmocka_unit_test(test_oracle_load_refusals),
     };
+    /* one case while working on it: MOEBENCH_TEST_FILTER='token_moe*' */
+    if (getenv("MOEBENCH_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("MOEBENCH_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
