@@ -18,12 +18,17 @@ void orc_diag_init(orc_diag_t *d)
     d->search = DBL_MAX;
 }
 
+void *orc_alloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (!p)
+        abort();
+    return p;
+}
+
 static double *dalloc(size_t n)
 {
-    double *p = calloc(n ? n : 1, sizeof(double));
-    if (!p)
-        abort(); /* test-only code: out of memory in a unit test is fatal */
-    return p;
+    return orc_alloc(n, sizeof(double));
 }
 
 /* sum of a[i] * b[i]; four partial sums, so the loop pipelines (double
@@ -128,7 +133,7 @@ void orc_gate_topk(const orc_model_t *m, const double *gate, const double *g, in
 {
     const int E = m->E, k = m->k, d = m->d;
     double *p = dalloc((size_t)E), mx = -INFINITY, sum = 0.0;
-    int *order = malloc(sizeof(int) * (size_t)E);
+    int *order = orc_alloc((size_t)E, sizeof(int));
     for (int e = 0; e < E; e++) {
         double z = dot(g, gate + (size_t)e * d, d);
         p[e] = z;
@@ -180,7 +185,7 @@ static void moe(const orc_model_t *m, const orc_layer_t *l, int s, const double 
                 int key, int S, double cf, int rank_major, double *y, orc_diag_t *diag)
 {
     const int d = m->d, k = m->k, route = m->route[s];
-    int *choice = malloc(sizeof(int) * (size_t)T * k), *keep = malloc(sizeof(int) * (size_t)T * k);
+    int *choice = orc_alloc((size_t)T * k, sizeof(int)), *keep = orc_alloc((size_t)T * k, sizeof(int));
     double *weight = dalloc((size_t)T * k), *hid = dalloc((size_t)m->d_ff), *out = dalloc((size_t)d);
     for (int t = 0; t < T; t++) {
         int *c = choice + (size_t)t * k;
@@ -200,7 +205,7 @@ static void moe(const orc_model_t *m, const orc_layer_t *l, int s, const double 
     }
     /* capacity: token-routed layers only, per sequence */
     int C = route == ORC_TOKEN && !l->fixed ? capacity(m, cf, S) : 0;
-    int *count = calloc((size_t)m->E, sizeof(int));
+    int *count = orc_alloc((size_t)m->E, sizeof(int));
     for (int i = 0; i < T * k; i++) {
         int t = rank_major ? i % T : i / k, r = rank_major ? i / T : i % k;
         int e = choice[(size_t)t * k + r];

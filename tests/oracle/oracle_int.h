@@ -63,6 +63,11 @@ struct orc_model {
     orc_tensor_t *tensor;
 };
 
+/* Zeroed memory for n items of `size` bytes. Test-only code: running out of
+ * memory in a unit test aborts it rather than threading a status through
+ * every arithmetic helper. */
+void *orc_alloc(size_t n, size_t size);
+
 /* Task -> index of its key value in keys; task -> tag token id. */
 int orc_task_key(const orc_model_t *m, int task);
 int orc_task_tag(const orc_model_t *m, int task);

@@ -59,8 +59,8 @@ static void next_logprobs(const ctx_t *c, const int *tgt, int T, double *lp)
 static void greedy(const ctx_t *c, int limit, orc_result_t *res)
 {
     const int V = c->m->vocab;
-    double *lp = malloc(sizeof(double) * (size_t)V);
-    int *tgt = malloc(sizeof(int) * ((size_t)limit + 1));
+    double *lp = orc_alloc((size_t)V, sizeof(double));
+    int *tgt = orc_alloc((size_t)limit + 1, sizeof(int));
     tgt[0] = BOS;
     for (int t = 0; t < limit; t++) {
         next_logprobs(c, tgt, t + 1, lp);
@@ -119,12 +119,12 @@ static double penalty(double alpha, int len)
 static void beam(const ctx_t *c, int K, double alpha, int limit, orc_result_t *res)
 {
     const int V = c->m->vocab, keep = 2 * K + 1;
-    int (*tok)[ORC_MAX_OUT + 1] = malloc(sizeof *tok * (size_t)K);     /* BOS + tokens */
-    int (*ntok)[ORC_MAX_OUT + 1] = malloc(sizeof *ntok * (size_t)K);
-    double *lpsum = calloc((size_t)K, sizeof(double)), *nlpsum = calloc((size_t)K, sizeof(double));
-    double *lp = malloc(sizeof(double) * (size_t)V);
-    cand_t *cand = malloc(sizeof(cand_t) * (size_t)keep);
-    final_t *fin = calloc((size_t)K, sizeof(final_t));
+    int (*tok)[ORC_MAX_OUT + 1] = orc_alloc((size_t)K, sizeof *tok); /* BOS + tokens */
+    int (*ntok)[ORC_MAX_OUT + 1] = orc_alloc((size_t)K, sizeof *ntok);
+    double *lpsum = orc_alloc((size_t)K, sizeof(double)), *nlpsum = orc_alloc((size_t)K, sizeof(double));
+    double *lp = orc_alloc((size_t)V, sizeof(double));
+    cand_t *cand = orc_alloc((size_t)keep, sizeof(cand_t));
+    final_t *fin = orc_alloc((size_t)K, sizeof(final_t));
     int n_hyp = 1, n_fin = 0;
     tok[0][0] = BOS;
     for (int t = 0; t < limit; t++) {
@@ -232,9 +232,9 @@ int orc_translate(const orc_model_t *m, int task, const int *words, int n, const
         orc_diag_init(&local);
         diag = &local;
     }
-    int *src = malloc(sizeof(int) * ((size_t)n + 2));
+    int *src = orc_alloc((size_t)n + 2, sizeof(int));
     int S = orc_source(m, task, words, n, src);
-    double *enc = malloc(sizeof(double) * (size_t)S * m->d);
+    double *enc = orc_alloc((size_t)S * m->d, sizeof(double));
     orc_diag_t enc_diag;
     orc_diag_init(&enc_diag);
     orc_encode(m, task, src, S, opt->cf, enc, &enc_diag);
