@@ -3,15 +3,18 @@
  * random models written to .safetensors and read back by both:
  *  - every variant: dense, token-moe (top-2 and top-1), sentence-moe,
  *    task-moe with task key target, pair and source, an extracted task
- *    sub-network; capacity off (cf 0) and on (cf 0.25, where the oracle
- *    must see drops), always set explicitly;
- *  - greedy and beam 4, at batch sizes 1, 3 and 8 (a sentence's output must
- *    not depend on its batch: the oracle translates each sentence alone):
- *    identical tokens and finished flags, log-probabilities and scores
- *    within 1e-4 (relative to 1 + |value|);
- *  - teacher-forced logits and encoder outputs within LOGIT_TOL;
- *  - EOS-biased copies of the weights (the output row of EOS scaled up), so
- *    finished hypotheses, the length penalty and early stop run; asserted.
+ *    sub-network (and which experts extract kept); capacity off (cf 0) and
+ *    on (cf 0.25, where the oracle must see drops), always set explicitly;
+ *  - greedy search on each case's model; greedy and beam 4 on an EOS-biased
+ *    copy of it (the output row of EOS a scaled copy of the row of the token
+ *    the model emits most), so finished hypotheses, the length penalty and
+ *    early stop run (asserted);
+ *  - at batch sizes 1, 3 and 8 and at 8 in reversed order: a sentence's
+ *    output must not depend on its batch (the oracle translates each
+ *    sentence alone): identical tokens and finished flags, log-probability
+ *    and score within LP_TOL relative to 1 + |value|;
+ *  - encoder outputs and teacher-forced logits at the engine's outputs, in
+ *    the same batches, within LOGIT_TOL.
  *
  * Tolerance: float32 engine vs float64 oracle. The engine's encoder outputs
  * and logits differ from the oracle's by float32 rounding (unit roundoff
@@ -165,6 +168,13 @@ typedef struct eres {
     double logprob, score;
 } eres_t;
 
+/* Sentence at position i of the batch sequence: forward, or reversed when
+ * the batch size is given as negative. */
+static int order_of(int batch, int i)
+{
+    return batch < 0 ? N_SENT - 1 - i : i;
+}
+
 static void engine_translate(const pair_t *p, int beam, int batch, eres_t *out)
 {
     be_t be = engine_backend();
@@ -180,20 +190,22 @@ static void engine_translate(const pair_t *p, int beam, int batch, eres_t *out)
     mb_error_t err;
     if (decode_ctx_create(p->eng, &be, &opt, &dc, &err))
         fail_msg("%s", err.msg);
-    for (int s0 = 0; s0 < N_SENT; s0 += batch) {
-        int n = N_SENT - s0 < batch ? N_SENT - s0 : batch;
+    const int size = abs(batch);
+    for (int s0 = 0; s0 < N_SENT; s0 += size) {
+        int n = N_SENT - s0 < size ? N_SENT - s0 : size;
         decode_request_t req[N_SENT];
         decode_result_t res[N_SENT];
         memset(req, 0, sizeof req);
         for (int i = 0; i < n; i++) {
-            req[i].task = p->task[s0 + i];
-            req[i].src = sent_ids[s0 + i];
-            req[i].src_len = sent_len[s0 + i];
+            int s = order_of(batch, s0 + i);
+            req[i].task = p->task[s];
+            req[i].src = sent_ids[s];
+            req[i].src_len = sent_len[s];
         }
         if (decode_batch(dc, req, n, res, &err))
             fail_msg("%s", err.msg);
         for (int i = 0; i < n; i++) {
-            eres_t *o = &out[s0 + i];
+            eres_t *o = &out[order_of(batch, s0 + i)];
             assert_true(res[i].len <= MAX_LEN);
             o->len = res[i].len;
             o->finished = res[i].finished;
@@ -206,16 +218,16 @@ static void engine_translate(const pair_t *p, int beam, int batch, eres_t *out)
     be_close(&be);
 }
 
-/* Engine encoder outputs and teacher-forced logits over the packed batch
- * [s0, s0 + n) with targets BOS + out[s].ids; returns malloc'ed buffers. */
-static void engine_forced(const pair_t *p, int s0, int n, const eres_t *out, float **enc, float **logits,
+/* Engine encoder outputs and teacher-forced logits over the packed batch of
+ * sentences idx[0..n) with targets BOS + out[s].ids; malloc'ed buffers. */
+static void engine_forced(const pair_t *p, const int *idx, int n, const eres_t *out, float **enc, float **logits,
                           int *src_off, int *tgt_off)
 {
     const model_config_t *c = &p->eng->cfg;
     int sids[N_SENT * 24], tids[N_SENT * (MAX_LEN + 1)], key[N_SENT];
     src_off[0] = tgt_off[0] = 0;
     for (int i = 0; i < n; i++) {
-        int s = s0 + i, o = src_off[i], t = tgt_off[i];
+        int s = idx[i], o = src_off[i], t = tgt_off[i];
         key[i] = model_task_key_index(c, p->task[s]);
         sids[o] = model_task_tag(c, p->task[s]);
         memcpy(sids + o + 1, sent_ids[s], sizeof(int) * (size_t)sent_len[s]);
@@ -291,16 +303,17 @@ static void add_counts(tally_t *ty, const orc_diag_t *dg)
     }
 }
 
-/* Teacher-forced comparison of batch [s0, s0 + n) at the engine's outputs. */
-static void compare_forced(const ocase_t *oc, const pair_t *p, int s0, int n, const eres_t *out, oforced_t *oc_cache,
-                           tally_t *ty)
+/* Teacher-forced comparison of the batch of sentences idx[0..n) at the
+ * engine's outputs. */
+static void compare_forced(const ocase_t *oc, const pair_t *p, const int *idx, int n, const eres_t *out,
+                           oforced_t *oc_cache, tally_t *ty)
 {
     const int d = p->eng->cfg.d_model, V = p->eng->cfg.vocab;
     float *enc, *logits;
     int so[N_SENT + 1], to[N_SENT + 1];
-    engine_forced(p, s0, n, out, &enc, &logits, so, to);
+    engine_forced(p, idx, n, out, &enc, &logits, so, to);
     for (int i = 0; i < n; i++) {
-        int s = s0 + i, src[24], tgt[MAX_LEN + 1], T = out[s].len + 1;
+        int s = idx[i], src[24], tgt[MAX_LEN + 1], T = out[s].len + 1;
         int S = orc_source(p->orc, p->task[s], sent_ids[s], sent_len[s], src);
         oforced_t *c = &oc_cache[s];
         if (!c->enc) {
@@ -406,7 +419,8 @@ static void run_case(void **state)
         oforced_t cache[N_SENT];
         memset(none, 0, sizeof none);
         memset(cache, 0, sizeof cache);
-        compare_forced(oc, &p, 0, N_SENT, none, cache, &ty);
+        static const int all[N_SENT] = {0, 1, 2, 3, 4, 5, 6, 7};
+        compare_forced(oc, &p, all, N_SENT, none, cache, &ty);
         /* greedy on both models; beam search (the costly part of the oracle,
          * which recomputes every prefix) on the EOS-biased copy, where some
          * hypotheses finish and others run to the length limit */
@@ -425,14 +439,17 @@ static void run_case(void **state)
             }
             if (beam == 1 && !biased)
                 eos_like = most_frequent(want);
-            static const int batches[] = {1, 3, 8};
-            for (int b = 0; b < 3; b++) {
+            static const int batches[] = {1, 3, 8, -8}; /* -8: batch 8, reversed order */
+            for (int b = 0; b < 4; b++) {
                 eres_t got[N_SENT];
                 engine_translate(&p, beam, batches[b], got);
                 compare_search(oc, beam, batches[b], want, dg, got, &ty);
-                for (int s0 = 0; s0 < N_SENT; s0 += batches[b])
-                    compare_forced(oc, &p, s0, N_SENT - s0 < batches[b] ? N_SENT - s0 : batches[b], got, cache,
-                                   &ty);
+                for (int s0 = 0, size = abs(batches[b]); s0 < N_SENT; s0 += size) {
+                    int idx[N_SENT], n = N_SENT - s0 < size ? N_SENT - s0 : size;
+                    for (int i = 0; i < n; i++)
+                        idx[i] = order_of(batches[b], s0 + i);
+                    compare_forced(oc, &p, idx, n, got, cache, &ty);
+                }
             }
         }
         oforced_free(cache);
@@ -477,7 +494,8 @@ static void test_oracle_detects_a_small_change(void **state)
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1)
             p.eng->tensor[idx][0] += 1e-3f; /* one element: a change to all would cancel in layer norm */
-        engine_forced(&p, 0, N_SENT, out, &enc, &logits, so, to);
+        static const int all[N_SENT] = {0, 1, 2, 3, 4, 5, 6, 7};
+        engine_forced(&p, all, N_SENT, out, &enc, &logits, so, to);
         worst[pass] = 0;
         for (int s = 0; s < N_SENT; s++) {
             int src[24], tgt[MAX_LEN + 1], S, T = out[s].len + 1, V = p.eng->cfg.vocab;
