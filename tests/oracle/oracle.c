@@ -169,7 +169,7 @@ void orc_gate_topk(const orc_model_t *m, const double *gate, const double *g, in
 
 /* Capacity of every expert for one sequence whose source has S tokens:
  * max(4, 4 * ceil(ceil(cf * k * S / E) / 4)); 0 = unlimited. */
-static int capacity(const orc_model_t *m, double cf, int S)
+int orc_capacity(const orc_model_t *m, double cf, int S)
 {
     if (cf <= 0.0)
         return 0;
@@ -204,7 +204,7 @@ static void moe(const orc_model_t *m, const orc_layer_t *l, int s, const double 
         orc_gate_topk(m, l->gate, g, c, w, t == 0 || route == ORC_TOKEN ? diag : NULL);
     }
     /* capacity: token-routed layers only, per sequence */
-    int C = route == ORC_TOKEN && !l->fixed ? capacity(m, cf, S) : 0;
+    int C = route == ORC_TOKEN && !l->fixed ? orc_capacity(m, cf, S) : 0;
     int *count = orc_alloc((size_t)m->E, sizeof(int));
     for (int i = 0; i < T * k; i++) {
         int t = rank_major ? i % T : i / k, r = rank_major ? i / T : i % k;

@@ -67,6 +67,9 @@ void orc_encode(const orc_model_t *m, int task, const int *src, int S, double cf
 void orc_decode(const orc_model_t *m, int task, const double *enc, int S, const int *tgt, int T, double cf,
                 double *logits, orc_diag_t *diag);
 
+/* Expert capacity for one sequence whose source has S tokens (0 = unlimited). */
+int orc_capacity(const orc_model_t *m, double cf, int S);
+
 typedef struct orc_search {
     int beam;                  /* 1 = greedy */
     int force_beam;            /* run beam search even for beam 1 */

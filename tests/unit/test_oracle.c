@@ -520,6 +520,47 @@ static void test_oracle_detects_a_small_change(void **state)
     unbuild(&p);
 }
 
+/* The oracle's own rules, where the engine cannot check them yet: the
+ * capacity formula of docs/routing.md by hand, and causal admission in the
+ * decoder (capacity never lets a later token change an earlier one's
+ * experts, so a prefix's logits are the same whatever follows it). */
+static void test_oracle_capacity_rules(void **state)
+{
+    (void)state;
+    make_sentences();
+    ocase_t oc = {"token-moe capacity", "token-moe", -1, 0, NULL, CF_DROPS, 5};
+    pair_t p;
+    build(&oc, oc.seed, -1, &p);
+    /* tiny: E = 8, k = 2; S = 22: ceil(cf * 2 * 22 / 8) = ceil(5.5 cf), then
+     * up to a multiple of 4, at least 4 */
+    static const struct { double cf; int want; } caps[] = {
+        {0.0, 0}, {1e-9, 4}, {0.25, 4}, {0.75, 8}, {1.0, 8}, {2.0, 12}, {3.0, 20}, {16.0 / 5.5, 16},
+    };
+    for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+        assert_int_equal(orc_capacity(p.orc, caps[i].cf, 22), caps[i].want);
+    assert_int_equal(orc_capacity(p.orc, 0.25, 2), 4);
+    /* the 20-word sentence with a long target: drops happen in both stacks */
+    int src[24], tgt[24], S, T = 20, V = p.eng->cfg.vocab, d = p.eng->cfg.d_model;
+    S = orc_source(p.orc, p.task[7], sent_ids[7], sent_len[7], src);
+    tgt[0] = MODEL_BOS;
+    for (int t = 1; t < T; t++)
+        tgt[t] = 100 + 7 * t;
+    double *enc = malloc(sizeof(double) * (size_t)S * d), *full = malloc(sizeof(double) * (size_t)T * V);
+    double *pre = malloc(sizeof(double) * (size_t)T * V);
+    orc_diag_t dg;
+    orc_diag_init(&dg);
+    orc_encode(p.orc, p.task[7], src, S, CF_DROPS, enc, &dg);
+    orc_decode(p.orc, p.task[7], enc, S, tgt, T, CF_DROPS, full, &dg);
+    assert_true(dg.counts[ORC_ENCODER].dropped_assignments >= 2 * S - 4 * 8); /* at most 4 per expert */
+    assert_true(dg.counts[ORC_DECODER].dropped_assignments > 0);
+    for (int len = 1; len < T; len += 6) {
+        orc_decode(p.orc, p.task[7], enc, S, tgt, len, CF_DROPS, pre, NULL);
+        assert_memory_equal(pre, full, sizeof(double) * (size_t)len * V);
+    }
+    free(enc), free(full), free(pre);
+    unbuild(&p);
+}
+
 /* The oracle refuses what it cannot read, with a message. */
 static void test_oracle_load_refusals(void **state)
 {
@@ -563,6 +604,7 @@ int main(void)
         CASE("task_subnet_en_cf_drops", "task-moe", MODEL_KEY_TARGET, 0, "en", CF_DROPS, 29),
         CASE("task_subnet_pair_fr_en", "task-moe", MODEL_KEY_PAIR, 0, "fr-en", 0.0, 31),
         cmocka_unit_test(test_oracle_detects_a_small_change),
+        cmocka_unit_test(test_oracle_capacity_rules),
         cmocka_unit_test(test_oracle_load_refusals),
     };
     /* one case while working on it: MOEBENCH_TEST_FILTER='token_moe*' */
