@@ -67,7 +67,11 @@ $(BUILD)/libmoebench.a: $(LIB_OBJ)
 $(BUILD)/moebench: $(BUILD)/obj/cli/main.o $(BUILD)/libmoebench.a
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libmoebench.a
+# The independent reference model (tests/oracle/, docs/routing.md) goes into
+# the test binaries only, never into the library or the program.
+ORACLE_OBJ = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/oracle/*.c))
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ORACLE_OBJ) $(BUILD)/libmoebench.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
