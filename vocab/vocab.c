@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "models/model.h"
 #include "vocab/spm_shim.h"
 
 #define VOCAB_MAX_BLOB (256u << 20) /* a 256k-piece model is ~5 MB; anything near this is not a vocabulary */
@@ -391,6 +392,19 @@ int vocab_check_config(const vocab_t *v, const model_config_t *cfg, const char *
                                 "sorted order: give the model tasks over all of them, or train the vocabulary with "
                                 "--langs the model's languages", where, cfg->langs[i], id, cfg->langs[i],
                            MODEL_FIRST_TAG + i, have);
+    }
+    return 0;
+}
+
+int vocab_for_config(const void *data, size_t len, const model_config_t *cfg, const char *where, vocab_t **out,
+                     mb_error_t *err)
+{
+    if (vocab_from_blob(data, len, out, err) != 0)
+        return mb_prefix(err, "%s: tensor '%s': ", where, MODEL_VOCAB_TENSOR);
+    if (vocab_check_config(*out, cfg, where, err) != 0) {
+        vocab_free(*out);
+        *out = NULL;
+        return -1;
     }
     return 0;
 }

@@ -69,6 +69,11 @@ int vocab_decode_pieces(const vocab_t *v, const char *const *pieces, int n, char
  * `where` names the file for messages. */
 int vocab_check_config(const vocab_t *v, const model_config_t *cfg, const char *where, mb_error_t *err);
 
+/* A model's vocabulary: vocab_from_blob, then vocab_check_config, with
+ * `where` (the model file) before every message. */
+int vocab_for_config(const void *data, size_t len, const model_config_t *cfg, const char *where, vocab_t **out,
+                     mb_error_t *err);
+
 /* 0 when text[0..len) is valid UTF-8 (no overlongs, surrogates or code
  * points above U+10FFFF); else -1 with the byte offset of the first bad
  * byte in *bad. */
