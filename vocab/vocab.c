@@ -380,12 +380,13 @@ int vocab_check_config(const vocab_t *v, const model_config_t *cfg, const char *
     char have[MODEL_MAX_LANGS * (MODEL_NAME_LEN + 1)] = "";
     for (int i = 0; i < v->n_tags; i++)
         snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", i ? "," : "", v->tags[i]);
-    for (int i = 0; i < cfg->n_langs; i++) {
-        int id = vocab_tag_id(v, cfg->langs[i]);
-        if (id < 0)
+    for (int i = 0; i < cfg->n_langs; i++)
+        if (vocab_tag_id(v, cfg->langs[i]) < 0)
             return mb_fail(err, "%s: the vocabulary has no tag <2%s> for the model's language %s (it tags %s); train "
                                 "the vocabulary with every language of the model's tasks (--langs)",
                            where, cfg->langs[i], cfg->langs[i], v->n_tags ? have : "no language");
+    for (int i = 0; i < cfg->n_langs; i++) {
+        int id = vocab_tag_id(v, cfg->langs[i]);
         if (id != MODEL_FIRST_TAG + i)
             return mb_fail(err, "%s: the vocabulary tags %s as id %d but the model's languages put <2%s> at id %d "
                                 "(the vocabulary tags %s); the model's languages must be the vocabulary's first, in "
