@@ -21,6 +21,7 @@
 #include "harness/measure.h"
 #include "harness/model_args.h"
 #include "harness/progress.h"
+#include "harness/quality_run.h"
 #include "harness/sysinfo.h"
 #include "harness/workload.h"
 #include "models/decode.h"
@@ -77,6 +78,8 @@ typedef struct conf {
     scn_mode_t mode;
     int batch;
     double qps;
+    qr_t *qr;                  /* the model's vocabulary scores its outputs, or NULL */
+    int wt_index;              /* index of wt in the workload */
 } conf_t;
 
 /* ---- one repetition per mode ---- */
@@ -93,6 +96,8 @@ static int batch(conf_t *c, int first, int n, rep_t *r, decode_result_t *res, mb
 {
     if (decode_batch(c->dc, c->req + first, n, res, err) != 0)
         return -1;
+    if (c->qr)
+        qr_collect(c->qr, first, res, n);
     for (int i = 0; i < n; i++) {
         r->tgt_tokens += res[i].len;
         r->src_tokens += c->req[first + i].src_len + 2;
@@ -197,6 +202,8 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
         free(res);
         return mb_fail(err, "out of memory");
     }
+    if (c->qr)
+        qr_begin(c->qr, c->wt_index);
     decode_stats_t before = *decode_get_stats(c->dc);
     meas_begin(&R->counters, &r->region);
     count_begin(R);
@@ -269,9 +276,23 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
     csvout_set(&row, CSV_task_clock_ms, "%.3f", r->region.cpu_s * 1e3);
     csvout_set(&row, CSV_page_faults, "%ld", r->region.faults);
     csvout_set(&row, CSV_counters_note, "%s", R->counters.note);
-    csvout_set(&row, CSV_quality_note, "%s",
-               c->wt->ref ? "no BLEU: the model has no vocabulary (random weights), so its outputs are not text"
-                          : "no BLEU: synthetic data has no references");
+    if (c->qr) {
+        char keep[1024], *keep_path = NULL;
+        if (R->o->keep_hyps) { /* one file per configuration; each repetition rewrites it */
+            snprintf(keep, sizeof keep, "%s/%s.%s.%s.%s.t%d.%s.%s.%s%g.txt", R->o->keep_hyps, R->s.name, c->variant,
+                     c->combo->backend, be_precision_name(c->combo->precision), c->combo->threads, c->wt->name,
+                     scn_mode_name(c->mode), c->mode == SCN_SERVER ? "qps" : "b",
+                     c->mode == SCN_SERVER ? c->qps : (double)(c->mode == SCN_SINGLE_STREAM ? 1 : c->batch));
+            keep_path = keep;
+        }
+        if (*rc == 0 && qr_score(c->qr, c->wt, &row, keep_path, err) != 0)
+            *rc = -1;
+    } else {
+        csvout_set(&row, CSV_quality_note, "%s",
+                   !c->wt->ref ? "no BLEU: synthetic data has no references"
+                               : "no BLEU: the model has no vocabulary (random weights, or made without "
+                                 "'init --vocab'), so its outputs are not text");
+    }
     if (r->instructions >= 0)
         csvout_set(&row, CSV_callgrind_ir, "%lld", r->instructions);
     if (*rc == 0 && csvout_write(R->csv, &row, err) != 0)
@@ -344,7 +365,7 @@ static int variant_config(const scn_t *s, const char *variant, model_config_t *c
 }
 
 /* Runs every combo x task x mode of one variant's model. */
-static int run_variant(run_t *R, const char *variant, model_t *m, mb_error_t *err)
+static int run_variant(run_t *R, const char *variant, model_t *m, qr_t *qr, mb_error_t *err)
 {
     int rc = 0;
     int subnet = !strcmp(variant, "task-subnet");
@@ -389,9 +410,10 @@ static int run_variant(run_t *R, const char *variant, model_t *m, mb_error_t *er
                 rc = req ? -1 : mb_fail(err, "out of memory");
             } else {
                 for (int i = 0; i < wt->n; i++)
-                    req[i] = (decode_request_t){task, wt->src[i], wt->src_len[i], wt->out_len[i]};
+                    req[i] = qr ? qr_request(qr, t, i, task)
+                                : (decode_request_t){task, wt->src[i], wt->src_len[i], wt->out_len[i]};
                 for (int mi = 0; mi < R->s.n_modes && rc == 0 && !interrupted; mi++) {
-                    conf_t c = {variant, use, &be, cb, dc, wt, req, R->s.modes[mi], 1, 0};
+                    conf_t c = {variant, use, &be, cb, dc, wt, req, R->s.modes[mi], 1, 0, qr, t};
                     if (c.mode == SCN_OFFLINE)
                         for (int b = 0; b < R->s.n_batch_sizes && rc == 0; b++) {
                             c.batch = R->s.batch_sizes[b];
@@ -524,7 +546,11 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
         } else {
             model_init_random(m, R->s.seed);
         }
-        rc = run_variant(R, variant, m, err);
+        qr_t *qr = NULL; /* a model with a vocabulary reads the real text and is scored */
+        rc = qr_open(m, file ? file : variant, &R->wl, R->s.output_length, &qr, err);
+        if (rc == 0)
+            rc = run_variant(R, variant, m, qr, err);
+        qr_free(qr);
         model_free(m);
     }
     progress_finish(&R->prog);

@@ -23,6 +23,8 @@ typedef struct wl_task {
     int *src_len;              /* [n] */
     int *out_len;              /* [n] forced output length, 0 = the model decides */
     char **ref;                /* [n] reference text, or NULL (synthetic) */
+    char **src_text;           /* [n] source text, or NULL (synthetic): encoded again by models
+                                  that carry a vocabulary (quality_run.c) */
 } wl_task_t;
 
 typedef struct wl {
