@@ -91,6 +91,8 @@ typedef struct model {
 
 /* The U8 tensor that carries the vocabulary in a model file. */
 #define MODEL_VOCAB_TENSOR "vocab.sentencepiece"
+/* __metadata__ key: CRC-32 (zlib's, 8 hex digits) of those bytes, checked on load. */
+#define MODEL_VOCAB_CRC_KEY "vocab_crc32"
 #define MODEL_VOCAB_MAX_BYTES (256u << 20)
 
 /* Counts parameters of a config without allocating anything. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "models/model.h"
 #include "models/safetensors.h"
@@ -12,10 +13,18 @@ int model_save(const model_t *m, const char *path, mb_error_t *err)
 {
     model_meta_t meta;
     model_config_to_meta(&m->cfg, &meta);
-    const char *keys[MODEL_META_MAX], *values[MODEL_META_MAX];
+    const char *keys[MODEL_META_MAX + 1], *values[MODEL_META_MAX + 1];
     for (int i = 0; i < meta.n; i++) {
         keys[i] = meta.key[i];
         values[i] = meta.value[i];
+    }
+    char crc[16];
+    int n_meta = meta.n;
+    if (m->vocab_blob) { /* the vocabulary's own format cannot tell every corruption (its normaliser is a
+                          * binary table), so the file vouches for the bytes */
+        snprintf(crc, sizeof crc, "%08lx", crc32(0L, m->vocab_blob, (uInt)m->vocab_len));
+        keys[n_meta] = MODEL_VOCAB_CRC_KEY;
+        values[n_meta++] = crc;
     }
     st_out_tensor_t *t = calloc((size_t)m->n_tensors + 1, sizeof *t);
     if (!t)
@@ -32,7 +41,7 @@ int model_save(const model_t *m, const char *path, mb_error_t *err)
     if (m->vocab_blob) /* opaque bytes after the weights: readers that only want weights skip it */
         t[n++] = (st_out_tensor_t){.name = MODEL_VOCAB_TENSOR, .dtype = ST_U8, .ndim = 1,
                                    .shape = {(int64_t)m->vocab_len}, .bytes = m->vocab_blob};
-    int rc = st_write(path, keys, values, meta.n, t, n, err);
+    int rc = st_write(path, keys, values, n_meta, t, n, err);
     free(t);
     return rc;
 }
@@ -85,6 +94,16 @@ static int read_vocab(st_file_t *f, const char *path, uint8_t **blob, size_t *le
         free(*blob);
         *blob = NULL;
         return -1;
+    }
+    const char *want = st_meta(f, MODEL_VOCAB_CRC_KEY);
+    char got[16];
+    snprintf(got, sizeof got, "%08lx", crc32(0L, *blob, (uInt)t->n_elems));
+    if (want && strcmp(want, got) != 0) {
+        free(*blob);
+        *blob = NULL;
+        return mb_fail(err, "%s: tensor '%s' does not match its checksum (%s %s, the bytes %s); the file is "
+                            "corrupt: copy or make it again", path, MODEL_VOCAB_TENSOR, MODEL_VOCAB_CRC_KEY, want,
+                       got);
     }
     *len = (size_t)t->n_elems;
     return 0;

@@ -83,8 +83,18 @@ static int check_framing(const uint8_t *p, size_t len, int *pieces, int *type, i
         size_t sub_len;
         if (pb_field(p, len, &pos, &field, &wire, &v, &sub, &sub_len) != 0)
             return -1;
-        if (field == 1 && wire == 2)
+        if (field == 1 && wire == 2) { /* a piece: its text (field 1) must be UTF-8, as every piece's is */
             (*pieces)++;
+            for (size_t q = 0; q < sub_len;) {
+                int f2, w2;
+                uint64_t v2;
+                const uint8_t *s2;
+                size_t l2, bad;
+                if (pb_field(sub, sub_len, &q, &f2, &w2, &v2, &s2, &l2) != 0 ||
+                    (f2 == 1 && (w2 != 2 || l2 == 0 || vocab_utf8_check((const char *)s2, l2, &bad) != 0)))
+                    return -1;
+            }
+        }
         else if (field == 3 && wire == 2)
             have_normalizer = 1;
         else if (field == 2 && wire == 2) {
