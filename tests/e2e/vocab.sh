@@ -17,7 +17,7 @@ LANGS="cs de en fr"
 
 if [ -f "$DATA/multi30k/train.en.gz" ]; then
     HAVE_DATA=1
-    for l in $LANGS; do gzip -dc "$DATA/multi30k/train.$l.gz" | head -n 3000 >"$W/train.$l"; done
+    for l in $LANGS; do gzip -dc "$DATA/multi30k/train.$l.gz" | head -n 2000 >"$W/train.$l"; done
 else
     HAVE_DATA=0
     i=0
