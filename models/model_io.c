@@ -40,7 +40,7 @@ int model_save(const model_t *m, const char *path, mb_error_t *err)
     int n = m->n_tensors;
     if (m->vocab_blob) /* opaque bytes after the weights: readers that only want weights skip it */
         t[n++] = (st_out_tensor_t){.name = MODEL_VOCAB_TENSOR, .dtype = ST_U8, .ndim = 1,
-                                   .shape = {(int64_t)m->vocab_len}, .bytes = m->vocab_blob};
+                                   .shape = {(int64_t)m->vocab_len}, .data = m->vocab_blob};
     int rc = st_write(path, keys, values, n_meta, t, n, err);
     free(t);
     return rc;

@@ -614,8 +614,8 @@ static int check_out_tensor(const char *path, const st_out_tensor_t *t, uint64_t
     size_t esz = dtypes[t->dtype].size;
     if (overflow || n > UINT64_MAX / esz)
         return mb_fail(err, "%s: tensor '%s': the size of its shape overflows 64 bits", path, t->name);
-    if (n > 0 && !(t->dtype == ST_U8 ? (const void *)t->bytes : (const void *)t->data))
-        return mb_fail(err, "%s: tensor '%s': %s is NULL", path, t->name, t->dtype == ST_U8 ? "bytes" : "data");
+    if (n > 0 && !t->data)
+        return mb_fail(err, "%s: tensor '%s': data is NULL", path, t->name);
     *bytes = n * esz;
     return 0;
 }
@@ -695,13 +695,13 @@ static int write_file(FILE *fp, const char *header, uint64_t hlen, const st_out_
         size_t esz = dtypes[t->dtype].size, per = ST_WRITE_CHUNK / esz;
         uint64_t n = (offsets[i + 1] - offsets[i]) / esz;
         if (t->dtype == ST_U8) {
-            if (n > SIZE_MAX || write_all(fp, t->bytes, (size_t)n) != 0)
+            if (n > SIZE_MAX || write_all(fp, t->data, (size_t)n) != 0)
                 return -1;
             continue;
         }
         for (uint64_t done = 0; done < n;) {
             size_t k = n - done < per ? (size_t)(n - done) : per;
-            encode_chunk(t->dtype, t->data + done, chunk, k);
+            encode_chunk(t->dtype, (const float *)t->data + done, chunk, k);
             if (write_all(fp, chunk, k * esz) != 0)
                 return -1;
             done += k;
