@@ -23,6 +23,7 @@ struct qr {
     int max_out, max_n;
     int *hyp;                 /* [max_n, max_out] output ids */
     int *hyp_len;             /* [max_n] */
+    int overflow;             /* an output was longer than max_out: never score a cut hypothesis */
 };
 
 void qr_free(qr_t *q)
@@ -116,6 +117,7 @@ decode_request_t qr_request(const qr_t *q, int t, int i, int task)
 void qr_begin(qr_t *q, int t)
 {
     q->cur = t;
+    q->overflow = 0;
     memset(q->hyp_len, 0, sizeof(int) * (size_t)q->max_n);
 }
 
@@ -123,6 +125,7 @@ void qr_collect(qr_t *q, int first, const decode_result_t *res, int n)
 {
     for (int i = 0; i < n && first + i < q->max_n; i++) {
         int len = res[i].len < q->max_out ? res[i].len : q->max_out;
+        q->overflow |= res[i].len > q->max_out;
         memcpy(q->hyp + (size_t)(first + i) * (size_t)(q->max_out + 1), res[i].ids, sizeof(int) * (size_t)len);
         q->hyp_len[first + i] = len;
     }
@@ -130,6 +133,9 @@ void qr_collect(qr_t *q, int first, const decode_result_t *res, int n)
 
 int qr_score(qr_t *q, const wl_task_t *wt, csvout_row_t *row, const char *keep_path, mb_error_t *err)
 {
+    if (q->overflow)
+        return mb_fail(err, "task %s: an output was longer than the %d tokens kept for scoring; lower [workload] "
+                            "max_len", wt->name, q->max_out);
     char **hyp = calloc((size_t)wt->n, sizeof *hyp);
     if (!hyp)
         return mb_fail(err, "out of memory");
