@@ -6,6 +6,7 @@
 #   make deps       install missing Debian packages (scripts/deps.sh)
 
 CC      ?= gcc
+CXX     ?= g++
 SAN     ?= 0
 BUILD   ?= build
 OPT     ?= -O2
@@ -37,13 +38,17 @@ endif
 CFLAGS  += -DMB_WITH_OPENBLAS=$(WITH_OPENBLAS) -DMB_WITH_ONEDNN=$(WITH_ONEDNN)
 CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Werror -D_GNU_SOURCE -fopenmp -I. -I$(BUILD) -MMD -MP $(SANFLAGS) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv $(BACKEND_LIBS) -fopenmp -lm -lpthread
+# vocab/spm_shim.cc is the one C++ file: Debian's libsentencepiece has only a C++ API.
+CXXFLAGS += -std=c++17 $(OPT) -g -Wall -Wextra -Werror -I. -MMD -MP $(SANFLAGS)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv $(BACKEND_LIBS) -fopenmp -lm -lpthread \
+           $(shell pkg-config --libs sentencepiece 2>/dev/null || echo -lsentencepiece -lsentencepiece_train) -lstdc++
 LDFLAGS += $(SANFLAGS)
 
 # Every .c under these folders is part of the library; cli/main.c is the program.
-LIB_SRC  = $(wildcard common/*.c backends/*.c models/*.c harness/*.c analysis/*.c quality/*.c cli/*.c)
+LIB_SRC  = $(wildcard common/*.c backends/*.c models/*.c vocab/*.c quality/*.c analysis/*.c harness/*.c cli/*.c)
 LIB_SRC := $(filter-out cli/main.c $(BACKEND_OUT),$(LIB_SRC))
-LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_CXX  = $(wildcard vocab/*.cc)
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -53,6 +58,10 @@ all: $(BUILD)/moebench
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
 
 # The git revision results rows carry; rewritten only when it changes.
 $(BUILD)/gitrev.h: FORCE

@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "models/extract.h"
+#include "vocab/vocab.h"
 
 static void help(void)
 {
@@ -43,6 +44,13 @@ int cmd_extract(int argc, char **argv)
     be_options_t bo = {1, BE_PRECISION_FP32};
     if (model_load(argv[optind], &full, &err))
         return cli_error(&err);
+    vocab_t *voc = NULL; /* checked, so a bad vocabulary is not copied into a new file */
+    if (full->vocab_blob &&
+        vocab_for_config(full->vocab_blob, full->vocab_len, &full->cfg, argv[optind], &voc, &err)) {
+        model_free(full);
+        return cli_error(&err);
+    }
+    vocab_free(voc);
     if (be_open("ref", &bo, &be, &err) || model_extract(full, &be, task, &sub, &err)) {
         model_free(full);
         return cli_error(&err);

@@ -4,12 +4,14 @@
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/mb_mem.h"
 #include "cli/cli.h"
 #include "harness/model_args.h"
 #include "models/model.h"
+#include "vocab/vocab.h"
 
 /* Published figures (Kudugunta et al. 2021), in parameters; 0 = not given. */
 typedef struct paper_row {
@@ -97,9 +99,31 @@ static void print_human(const model_config_t *c, const model_counts_t *k, const 
            mb_human_bytes(limit, l, sizeof l), k->total * 4 <= limit ? "fits" : "does NOT fit (init/load refuse)");
 }
 
-static void print_json(const model_config_t *c, const model_counts_t *k)
+/* The vocabulary line(s) of a model file. */
+static void print_vocab(const vocab_t *v)
+{
+    if (!v) {
+        printf("vocabulary none: token ids in and out (make one with 'moebench vocab train', then "
+               "'moebench init --vocab')\n");
+        return;
+    }
+    printf("vocabulary SentencePiece %s, %d pieces%s; tags", vocab_type(v), vocab_size(v),
+           vocab_byte_fallback(v) ? " (byte fallback)" : "");
+    for (int i = 0; i < vocab_n_tags(v); i++)
+        printf(" <2%s> %d", vocab_tag_lang(v, i), MODEL_FIRST_TAG + i);
+    printf("\n");
+}
+
+static void print_json(const model_config_t *c, const model_counts_t *k, const vocab_t *v)
 {
     cJSON *o = cJSON_CreateObject(), *cfg = cJSON_CreateObject();
+    if (v) {
+        cJSON *vj = cJSON_AddObjectToObject(o, "vocabulary"), *tags = cJSON_AddArrayToObject(vj, "tags");
+        cJSON_AddStringToObject(vj, "type", vocab_type(v));
+        cJSON_AddNumberToObject(vj, "size", vocab_size(v));
+        for (int i = 0; i < vocab_n_tags(v); i++)
+            cJSON_AddItemToArray(tags, cJSON_CreateString(vocab_tag_lang(v, i)));
+    }
     cJSON_AddNumberToObject(o, "params_total", (double)k->total);
     cJSON_AddNumberToObject(o, "params_embedding", (double)k->embedding);
     cJSON_AddNumberToObject(o, "params_encoder", (double)k->encoder);
@@ -149,21 +173,33 @@ int cmd_info(int argc, char **argv)
     }
     model_config_t cfg;
     const char *source = "preset";
+    vocab_t *voc = NULL;
     if (optind < argc) {
         if (described || optind != argc - 1)
             return cli_errorf("info: give either one model file or --preset/--variant, not both");
         source = argv[optind];
-        if (model_load_config(source, &cfg, &err))
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        if (model_load_config(source, &cfg, &err) || model_load_vocab(source, &blob, &len, &err) ||
+            (blob && vocab_for_config(blob, len, &cfg, source, &voc, &err))) {
+            free(blob);
             return cli_error(&err);
+        }
+        free(blob);
     } else if (model_args_config(&a, &cfg, &err)) {
         return cli_error(&err);
     }
     model_counts_t k;
-    if (model_count(&cfg, &k, &err))
+    if (model_count(&cfg, &k, &err)) {
+        vocab_free(voc);
         return cli_error(&err);
+    }
     if (json)
-        print_json(&cfg, &k);
+        print_json(&cfg, &k, voc);
     else
         print_human(&cfg, &k, source);
+    if (!json && strcmp(source, "preset"))
+        print_vocab(voc);
+    vocab_free(voc);
     return 0;
 }

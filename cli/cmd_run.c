@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
@@ -26,6 +27,9 @@ static void help(void)
            "  --quick               at most 8 sentences per task, no warm-up, one repetition\n"
            "  --list                print the plan (every run, in order, with a rough time estimate)\n"
            "                        and what was left out and why; measure nothing\n"
+           "  --keep-hypotheses DIR write the translations of each configuration (models with a vocabulary\n"
+           "                        on real data) to DIR/<scenario>.<variant>.<backend>.<precision>.t<N>.\n"
+           "                        <task>.<mode>.b<batch>.txt, one line per sentence\n"
            "  --count-instructions  run under valgrind's callgrind, counting the instructions of each\n"
            "                        measured region exactly (column callgrind_ir); for CI on machines\n"
            "                        without hardware counters. About 50x slower: use a small scenario\n"
@@ -81,7 +85,8 @@ int cmd_run(int argc, char **argv)
                                          {"out", required_argument, 0, 'd'},     {"output", required_argument, 0, 'o'},
                                          {"quick", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
                                          {"count-instructions", no_argument, 0, 'I'}, {"list", no_argument, 0, 'L'},
-                                         {"dry-run", no_argument, 0, 'L'},            {0, 0, 0, 0}};
+                                         {"dry-run", no_argument, 0, 'L'},
+                                         {"keep-hypotheses", required_argument, 0, 'k'}, {0, 0, 0, 0}};
     run_opts_t ro = {0};
     mb_error_t err;
     long threads;
@@ -101,6 +106,7 @@ int cmd_run(int argc, char **argv)
         case 'q': ro.quick = 1; break;
         case 'I': ro.count_instructions = 1; break;
         case 'L': ro.list = 1; break;
+        case 'k': ro.keep_hyps = optarg; break;
         case 'h': help(); return 0;
         default: return cli_bad_option("run", c, argv, optind, optopt);
         }
@@ -110,6 +116,8 @@ int cmd_run(int argc, char **argv)
     scn_t s;
     if (scn_load(argv[optind], &s, &err))
         return cli_error(&err);
+    if (ro.keep_hyps && mkdir(ro.keep_hyps, 0777) != 0 && errno != EEXIST)
+        return cli_errorf("run: --keep-hypotheses %s: cannot create the folder: %s", ro.keep_hyps, strerror(errno));
     if (ro.count_instructions && !ro.list && !RUNNING_ON_VALGRIND)
         return rerun_under_callgrind(argc, argv);
     char csv[1024];

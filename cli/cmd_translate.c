@@ -1,5 +1,6 @@
 /* cmd_translate: `moebench translate`: decode sentences from stdin with a
- * model file on a chosen backend; token ids in, token ids out. */
+ * model file on a chosen backend; text in and out when the model carries a
+ * vocabulary, token ids in and out with --ids. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -12,16 +13,19 @@
 #include "cli/cli.h"
 #include "models/decode.h"
 #include "models/model.h"
+#include "vocab/vocab.h"
 
 static void help(void)
 {
-    printf("usage: moebench translate MODEL.safetensors --task T --ids [options] < SRC > HYP\n\n"
-           "Reads one source sentence per line and writes one translation per line, in order.\n"
-           "The target-language tag (<2xx>) and EOS are added to each source by moebench.\n\n"
+    printf("usage: moebench translate MODEL.safetensors --task T [--ids] [options] < SRC > HYP\n\n"
+           "Reads one source sentence per line and writes one translation per line, in order: raw\n"
+           "UTF-8 text in and detokenized text out with the model's own vocabulary (a model made with\n"
+           "'moebench init --vocab'), or token ids with --ids. The target-language tag (<2xx>) and\n"
+           "EOS are added to each source by moebench.\n\n"
            "  --task T              task to translate (en-de), or a task-key value (de); may be left out\n"
            "                        when the model serves a single key\n"
-           "  --ids                 lines are whitespace-separated token ids, in and out (required\n"
-           "                        until models carry a vocabulary)\n"
+           "  --ids                 lines are whitespace-separated token ids, in and out (needed for a\n"
+           "                        model without a vocabulary)\n"
            "  --backend B           compute backend (default ref; see 'moebench backends')\n"
            "  --threads N           threads for the backend (default: the backend's)\n"
            "  --precision P         fp32 | bf16 (default fp32)\n"
@@ -102,6 +106,39 @@ oom:
     return mb_fail(err, "stdin: out of memory after %d lines", l->n);
 }
 
+/* Reads every line of f as UTF-8 text and encodes it with v. */
+static int read_text(FILE *f, const vocab_t *v, lines_t *l, mb_error_t *err)
+{
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t got;
+    memset(l, 0, sizeof *l);
+    while ((got = getline(&buf, &cap, f)) >= 0) {
+        while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == '\r'))
+            buf[--got] = '\0';
+        if (l->n == l->cap) {
+            l->cap = l->cap ? 2 * l->cap : 256;
+            int **ids = realloc(l->ids, sizeof *ids * (size_t)l->cap);
+            int *len = realloc(l->len, sizeof *len * (size_t)l->cap);
+            if (ids)
+                l->ids = ids;
+            if (len)
+                l->len = len;
+            if (!ids || !len) {
+                free(buf);
+                return mb_fail(err, "stdin: out of memory after %d lines", l->n);
+            }
+        }
+        if (vocab_encode(v, buf, (size_t)got, &l->ids[l->n], &l->len[l->n], err) != 0) {
+            free(buf);
+            return mb_prefix(err, "stdin:%d: ", l->n + 1);
+        }
+        l->n++;
+    }
+    free(buf);
+    return 0;
+}
+
 /* A task name, or a key value meaning its first task. */
 static int resolve_task(const model_config_t *c, const char *name)
 {
@@ -165,13 +202,20 @@ int cmd_translate(int argc, char **argv)
     }
     if (optind != argc - 1)
         return cli_errorf("translate: give exactly one model file; see 'moebench translate --help'");
-    if (!ids)
-        return cli_errorf("translate: models made by 'moebench init' carry no vocabulary yet; pass token ids "
-                          "with --ids");
     bo.threads = (int)threads;
     model_t *m;
     if (model_load(argv[optind], &m, &err))
         return cli_error(&err);
+    vocab_t *voc = NULL;
+    if (!ids && !m->vocab_blob) {
+        model_free(m);
+        return cli_errorf("translate: %s carries no vocabulary; pass token ids with --ids, or make the model "
+                          "with 'moebench init --vocab FILE.model'", argv[optind]);
+    }
+    if (m->vocab_blob && vocab_for_config(m->vocab_blob, m->vocab_len, &m->cfg, argv[optind], &voc, &err)) {
+        model_free(m);
+        return cli_error(&err);
+    }
     int task = resolve_task(&m->cfg, task_name);
     if (task < 0 || !model_serves_task(&m->cfg, task)) {
         if (task == -2)
@@ -183,6 +227,7 @@ int cmd_translate(int argc, char **argv)
                        argv[optind], model_key_name(m->cfg.task_key), m->cfg.keys[m->cfg.subnet_key],
                        m->cfg.tasks[task]);
         model_free(m);
+        vocab_free(voc);
         return 1;
     }
     be_t be;
@@ -191,9 +236,11 @@ int cmd_translate(int argc, char **argv)
     int rc = 1;
     if (be_open(backend, &bo, &be, &err)) {
         model_free(m);
+        vocab_free(voc);
         return cli_error(&err);
     }
-    if (model_prepare(m, &be, &err) || decode_ctx_create(m, &be, &dopt, &dc, &err) || read_ids(stdin, &in, &err))
+    if (model_prepare(m, &be, &err) || decode_ctx_create(m, &be, &dopt, &dc, &err) ||
+        (ids ? read_ids(stdin, &in, &err) : read_text(stdin, voc, &in, &err)))
         goto out;
     decode_request_t *req = calloc((size_t)batch, sizeof *req);
     decode_result_t *res = calloc((size_t)batch, sizeof *res);
@@ -209,7 +256,18 @@ int cmd_translate(int argc, char **argv)
             goto out;
         }
         for (int i = 0; i < n; i++) {
-            for (int j = 0; j < res[i].len; j++)
+            if (!ids) {
+                char *text;
+                if (vocab_decode(voc, res[i].ids, res[i].len, &text, &err)) {
+                    mb_prefix(&err, "stdin:%d: ", s0 + i + 1);
+                    free(req);
+                    free(res);
+                    goto out;
+                }
+                fputs(text, stdout);
+                free(text);
+            }
+            for (int j = 0; ids && j < res[i].len; j++)
                 printf(j ? " %d" : "%d", res[i].ids[j]);
             if (scores)
                 printf("\t%.6f", (double)res[i].logprob);
@@ -253,5 +311,6 @@ out:
     model_release(m, &be);
     be_close(&be);
     model_free(m);
+    vocab_free(voc);
     return rc;
 }

@@ -1,5 +1,5 @@
 /* main: the moebench program: finds the subcommand and runs it.
- * Subcommands live one per file (harness/cmd_*.c); this file only lists them. */
+ * Subcommands live one per file (cli/cmd_*.c); this file only lists them. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +10,8 @@ static const cli_command_t commands[] = {
     {"init", "create a model file from a preset with random weights", cmd_init},
     {"info", "parameter counts and memory of a model file or preset", cmd_info},
     {"extract", "cut a task's sub-network out of a task-moe model", cmd_extract},
-    {"translate", "decode sentences (token ids) with a model", cmd_translate},
+    {"translate", "translate sentences (text, or token ids) with a model", cmd_translate},
+    {"vocab", "train a SentencePiece vocabulary; text <-> pieces or ids", cmd_vocab},
     {"backends", "list the compute backends compiled in", cmd_backends},
     {"kernels", "time a backend's kernels against this machine's limits", cmd_kernels},
     {"run", "run a scenario file and write its results CSV", cmd_run},

@@ -23,6 +23,7 @@
 #include "harness/measure.h"
 #include "harness/plan.h"
 #include "harness/progress.h"
+#include "harness/quality_run.h"
 #include "harness/sysinfo.h"
 #include "harness/workload.h"
 #include "models/decode.h"
@@ -72,6 +73,8 @@ typedef struct conf {
     scn_mode_t mode;
     int batch;
     double qps;
+    qr_t *qr;                  /* the model's vocabulary scores its outputs, or NULL */
+    int wt_index;              /* index of wt in the workload */
 } conf_t;
 
 /* ---- one repetition per mode ---- */
@@ -88,6 +91,8 @@ static int batch(conf_t *c, int first, int n, rep_t *r, decode_result_t *res, mb
 {
     if (decode_batch(c->dc, c->req + first, n, res, err) != 0)
         return -1;
+    if (c->qr)
+        qr_collect(c->qr, first, res, n);
     for (int i = 0; i < n; i++) {
         r->tgt_tokens += res[i].len;
         r->src_tokens += c->req[first + i].src_len + 2;
@@ -192,6 +197,8 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
         free(res);
         return mb_fail(err, "out of memory");
     }
+    if (c->qr)
+        qr_begin(c->qr, c->wt_index);
     decode_stats_t before = *decode_get_stats(c->dc);
     meas_begin(&R->counters, &r->region);
     count_begin(R);
@@ -267,9 +274,23 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
     csvout_set(&row, CSV_task_clock_ms, "%.3f", r->region.cpu_s * 1e3);
     csvout_set(&row, CSV_page_faults, "%ld", r->region.faults);
     csvout_set(&row, CSV_counters_note, "%s", R->counters.note);
-    csvout_set(&row, CSV_quality_note, "%s",
-               c->wt->ref ? "no BLEU: the model has no vocabulary (random weights), so its outputs are not text"
-                          : "no BLEU: synthetic data has no references");
+    if (c->qr) {
+        char keep[1024], *keep_path = NULL;
+        if (R->o->keep_hyps) { /* one file per configuration; each repetition rewrites it */
+            snprintf(keep, sizeof keep, "%s/%s.%s.%s.%s.t%d.%s.%s.%s%g.txt", R->o->keep_hyps, R->s.name, c->variant,
+                     c->combo->backend, be_precision_name(c->combo->precision), c->combo->threads, c->wt->name,
+                     scn_mode_name(c->mode), c->mode == SCN_SERVER ? "qps" : "b",
+                     c->mode == SCN_SERVER ? c->qps : (double)(c->mode == SCN_SINGLE_STREAM ? 1 : c->batch));
+            keep_path = keep;
+        }
+        if (*rc == 0 && qr_score(c->qr, c->wt, &row, keep_path, err) != 0)
+            *rc = -1;
+    } else {
+        csvout_set(&row, CSV_quality_note, "%s",
+                   !c->wt->ref ? "no BLEU: synthetic data has no references"
+                               : "no BLEU: the model has no vocabulary (random weights, or made without "
+                                 "'init --vocab'), so its outputs are not text");
+    }
     const char *file = scn_file_for(&R->s, c->variant);
     if (file) {
         const char *base = strrchr(file, '/');
@@ -331,6 +352,7 @@ typedef struct exec {
     model_t *sub;              /* task-subnet: the task's extracted sub-network */
     decode_ctx_t *dc;
     decode_request_t *req;
+    qr_t *qr;                  /* a model with a vocabulary reads the real text and is scored */
 } exec_t;
 
 static void exec_drop_task(exec_t *x)
@@ -361,6 +383,8 @@ static void exec_drop_backend(exec_t *x)
 static void exec_drop_model(exec_t *x)
 {
     exec_drop_backend(x);
+    qr_free(x->qr);
+    x->qr = NULL;
     model_free(x->m);
     x->m = NULL;
     x->variant = -1;
@@ -382,7 +406,7 @@ static int exec_model(run_t *R, exec_t *x, int v, mb_error_t *err)
         model_init_random(x->m, R->s.seed);
     }
     x->variant = v;
-    return 0;
+    return qr_open(x->m, file ? file : variant, &R->wl, R->s.output_length, &x->qr, err);
 }
 
 static int exec_backend(run_t *R, exec_t *x, int c, mb_error_t *err)
@@ -432,7 +456,8 @@ static int exec_task(run_t *R, exec_t *x, const plan_run_t *pr, mb_error_t *err)
     if (decode_ctx_create(use, &x->be, &dopt, &x->dc, err))
         return -1;
     for (int i = 0; i < wt->n; i++)
-        x->req[i] = (decode_request_t){pr->model_task, wt->src[i], wt->src_len[i], wt->out_len[i]};
+        x->req[i] = x->qr ? qr_request(x->qr, pr->task, i, pr->model_task)
+                          : (decode_request_t){pr->model_task, wt->src[i], wt->src_len[i], wt->out_len[i]};
     x->task = pr->task;
     return 0;
 }
@@ -448,7 +473,7 @@ static int run_plan(run_t *R, mb_error_t *err)
             break;
         }
         conf_t c = {R->s.variants[pr->variant], x.sub ? x.sub : x.m, &x.be, &R->plan.combos[pr->combo], x.dc,
-                    &R->wl.task[pr->task], x.req, pr->mode, pr->batch, pr->qps};
+                    &R->wl.task[pr->task], x.req, pr->mode, pr->batch, pr->qps, x.qr, pr->task};
         rc = measure_conf(R, &c, err);
     }
     exec_drop_model(&x);

@@ -16,6 +16,7 @@ typedef struct run_opts {
     int quick;                 /* a fast pass: few sentences, no warm-up, one repetition */
     int count_instructions;    /* measured regions are bracketed for callgrind */
     int list;                  /* print the plan (runs, estimates) to stdout and measure nothing */
+    const char *keep_hyps;     /* folder for the hypotheses of each configuration (vocabulary models), or NULL */
 } run_opts_t;
 
 /* 0: done (or listed); 130: interrupted (the rows so far are in the file); -1: error. */

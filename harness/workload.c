@@ -158,9 +158,7 @@ static int build_real(const scn_t *s, wl_task_t *t, int vocab, int first_word, m
                         : s->output_length == SCN_OUT_SOURCE ? n
                                                              : (ref_len ? ref_len : 1);
     }
-    for (int i = 0; i < s->sentences; i++)
-        free(src[i]);
-    free(src);
+    t->src_text = src;
     return rc;
 }
 
@@ -195,7 +193,10 @@ void wl_free(wl_t *w)
                 free(t->src[j]);
             if (t->ref)
                 free(t->ref[j]);
+            if (t->src_text)
+                free(t->src_text[j]);
         }
+        free(t->src_text);
         free(t->src);
         free(t->src_len);
         free(t->out_len);

@@ -4,10 +4,11 @@
  * Data is synthetic (sentence lengths drawn from a log-normal fitted to the
  * English side of WMT newstest2013: log-mean 2.75, log-sd 0.64, i.e. median
  * 16 and mean 19 words; uniformly random word ids) or real line-aligned
- * files read in place (plain or gzip). Models made by `init` have no
- * vocabulary, so real sentences are split into words and punctuation and
- * each word is hashed to an id: lengths and repetitions are real, meanings
- * are not. */
+ * files read in place (plain or gzip). For models without a vocabulary,
+ * real sentences are split into words and punctuation and each word is
+ * hashed to an id: lengths and repetitions are real, meanings are not. The
+ * source text is kept, so a model with a vocabulary can encode it itself
+ * (quality_run.c). */
 #ifndef WORKLOAD_H
 #define WORKLOAD_H
 
@@ -23,6 +24,8 @@ typedef struct wl_task {
     int *src_len;              /* [n] */
     int *out_len;              /* [n] forced output length, 0 = the model decides */
     char **ref;                /* [n] reference text, or NULL (synthetic) */
+    char **src_text;           /* [n] source text, or NULL (synthetic): encoded again by models
+                                  that carry a vocabulary (quality_run.c) */
 } wl_task_t;
 
 typedef struct wl {

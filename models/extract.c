@@ -41,6 +41,9 @@ int model_extract(const model_t *full, be_t *be, const char *task, model_t **out
     model_t *sub;
     if (model_create(&sc, &sub, err) != 0)
         return -1;
+    /* the same vocabulary: a sub-network reads and writes the same text */
+    if (model_set_vocab(sub, full->vocab_blob, full->vocab_len, err) != 0)
+        goto fail;
     /* everything with the same name (all but the fixed layers' experts) */
     for (int i = 0; i < sub->n_tensors; i++) {
         int a = model_tensor_index(full, sub->specs[i].name);

@@ -302,7 +302,25 @@ void model_free(model_t *m)
     free(m->tensor);
     free(m->arena);
     free(m->pos_table);
+    free(m->vocab_blob);
     free(m);
+}
+
+int model_set_vocab(model_t *m, const void *data, size_t len, mb_error_t *err)
+{
+    uint8_t *copy = NULL;
+    if (len > MODEL_VOCAB_MAX_BYTES)
+        return mb_fail(err, "a vocabulary of %zu bytes is larger than any tokenizer (limit %u)", len,
+                       MODEL_VOCAB_MAX_BYTES);
+    if (len > 0) {
+        if (!(copy = malloc(len)))
+            return mb_fail(err, "out of memory for the vocabulary");
+        memcpy(copy, data, len);
+    }
+    free(m->vocab_blob);
+    m->vocab_blob = copy;
+    m->vocab_len = len;
+    return 0;
 }
 
 int model_tensor_index(const model_t *m, const char *name)

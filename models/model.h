@@ -82,7 +82,18 @@ typedef struct model {
     model_ln_t enc_ln, dec_ln;     /* final layer norms */
     float *pos_table;              /* [pos_rows, d_model] sinusoids, made once */
     int pos_rows;
+    /* The tokenizer travelling with the weights: a serialized SentencePiece
+     * model, kept outside the float arena and never interpreted here (vocab/
+     * parses it); NULL when the model has none. */
+    uint8_t *vocab_blob;           /* [vocab_len] */
+    size_t vocab_len;
 } model_t;
+
+/* The U8 tensor that carries the vocabulary in a model file. */
+#define MODEL_VOCAB_TENSOR "vocab.sentencepiece"
+/* __metadata__ key: CRC-32 (zlib's, 8 hex digits) of those bytes, checked on load. */
+#define MODEL_VOCAB_CRC_KEY "vocab_crc32"
+#define MODEL_VOCAB_MAX_BYTES (256u << 20)
 
 /* Counts parameters of a config without allocating anything. */
 int model_count(const model_config_t *cfg, model_counts_t *out, mb_error_t *err);
@@ -93,6 +104,8 @@ void model_free(model_t *m);
 /* Deterministic random weights: each tensor from its own stream of `seed`
  * (so a tensor's values do not depend on which other tensors exist). */
 void model_init_random(model_t *m, uint64_t seed);
+/* Replaces the vocabulary bytes with a copy of data[0..len) (len 0: none). */
+int model_set_vocab(model_t *m, const void *data, size_t len, mb_error_t *err);
 /* Tensor index by name, or -1. */
 int model_tensor_index(const model_t *m, const char *name);
 
@@ -101,6 +114,9 @@ int model_save(const model_t *m, const char *path, mb_error_t *err);
 int model_load(const char *path, model_t **out, mb_error_t *err);
 /* Only the config of a model file (its header), allocating no weights. */
 int model_load_config(const char *path, model_config_t *cfg, mb_error_t *err);
+/* Only the vocabulary bytes of a model file (*blob malloc'ed; NULL and 0
+ * when the file has none), reading no weights. */
+int model_load_vocab(const char *path, uint8_t **blob, size_t *len, mb_error_t *err);
 
 /* Lets backend `be` prepare its own copy of every linear weight (and
  * releases them); call once after load and before freeing. */

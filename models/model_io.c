@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "models/model.h"
 #include "models/safetensors.h"
@@ -12,12 +13,20 @@ int model_save(const model_t *m, const char *path, mb_error_t *err)
 {
     model_meta_t meta;
     model_config_to_meta(&m->cfg, &meta);
-    const char *keys[MODEL_META_MAX], *values[MODEL_META_MAX];
+    const char *keys[MODEL_META_MAX + 1], *values[MODEL_META_MAX + 1];
     for (int i = 0; i < meta.n; i++) {
         keys[i] = meta.key[i];
         values[i] = meta.value[i];
     }
-    st_out_tensor_t *t = calloc((size_t)m->n_tensors, sizeof *t);
+    char crc[16];
+    int n_meta = meta.n;
+    if (m->vocab_blob) { /* the vocabulary's own format cannot tell every corruption (its normaliser is a
+                          * binary table), so the file vouches for the bytes */
+        snprintf(crc, sizeof crc, "%08lx", crc32(0L, m->vocab_blob, (uInt)m->vocab_len));
+        keys[n_meta] = MODEL_VOCAB_CRC_KEY;
+        values[n_meta++] = crc;
+    }
+    st_out_tensor_t *t = calloc((size_t)m->n_tensors + 1, sizeof *t);
     if (!t)
         return mb_fail(err, "%s: out of memory", path);
     for (int i = 0; i < m->n_tensors; i++) {
@@ -28,7 +37,11 @@ int model_save(const model_t *m, const char *path, mb_error_t *err)
         t[i].shape[1] = m->specs[i].shape[1];
         t[i].data = m->tensor[i];
     }
-    int rc = st_write(path, keys, values, meta.n, t, m->n_tensors, err);
+    int n = m->n_tensors;
+    if (m->vocab_blob) /* opaque bytes after the weights: readers that only want weights skip it */
+        t[n++] = (st_out_tensor_t){.name = MODEL_VOCAB_TENSOR, .dtype = ST_U8, .ndim = 1,
+                                   .shape = {(int64_t)m->vocab_len}, .data = m->vocab_blob};
+    int rc = st_write(path, keys, values, n_meta, t, n, err);
     free(t);
     return rc;
 }
@@ -60,6 +73,42 @@ static int check_tensor(const model_tensor_spec_t *s, const st_tensor_t *t, cons
     return 0;
 }
 
+/* The vocabulary tensor's bytes, unread by anything here; none is fine. */
+static int read_vocab(st_file_t *f, const char *path, uint8_t **blob, size_t *len, mb_error_t *err)
+{
+    *blob = NULL;
+    *len = 0;
+    const st_tensor_t *t = st_find(f, MODEL_VOCAB_TENSOR);
+    if (!t)
+        return 0;
+    if (t->dtype != ST_U8 || t->ndim != 1)
+        return mb_fail(err, "%s: tensor '%s' must be U8 bytes of one dimension (a serialized SentencePiece "
+                            "model), not %s of %d dimensions", path, MODEL_VOCAB_TENSOR, st_dtype_name(t->dtype),
+                       t->ndim);
+    if (t->n_elems == 0 || t->n_elems > MODEL_VOCAB_MAX_BYTES)
+        return mb_fail(err, "%s: tensor '%s' holds %llu bytes; a vocabulary has 1 to %u", path, MODEL_VOCAB_TENSOR,
+                       (unsigned long long)t->n_elems, MODEL_VOCAB_MAX_BYTES);
+    if (!(*blob = malloc((size_t)t->n_elems)))
+        return mb_fail(err, "%s: out of memory for the vocabulary", path);
+    if (st_read_raw(f, t, *blob, t->n_elems, err) != 0) {
+        free(*blob);
+        *blob = NULL;
+        return -1;
+    }
+    const char *want = st_meta(f, MODEL_VOCAB_CRC_KEY);
+    char got[16];
+    snprintf(got, sizeof got, "%08lx", crc32(0L, *blob, (uInt)t->n_elems));
+    if (want && strcmp(want, got) != 0) {
+        free(*blob);
+        *blob = NULL;
+        return mb_fail(err, "%s: tensor '%s' does not match its checksum (%s %s, the bytes %s); the file is "
+                            "corrupt: copy or make it again", path, MODEL_VOCAB_TENSOR, MODEL_VOCAB_CRC_KEY, want,
+                       got);
+    }
+    *len = (size_t)t->n_elems;
+    return 0;
+}
+
 int model_load(const char *path, model_t **out, mb_error_t *err)
 {
     *out = NULL;
@@ -80,7 +129,7 @@ int model_load(const char *path, model_t **out, mb_error_t *err)
             goto fail;
     for (int i = 0; i < st_count(f); i++) {
         const st_tensor_t *t = st_tensor_at(f, i);
-        if (model_tensor_index(m, t->name) < 0) {
+        if (model_tensor_index(m, t->name) < 0 && strcmp(t->name, MODEL_VOCAB_TENSOR) != 0) {
             mb_fail(err, "%s: unexpected tensor '%s' for a %s model; the file does not match its __metadata__",
                     path, t->name, cfg.variant);
             goto fail;
@@ -89,6 +138,8 @@ int model_load(const char *path, model_t **out, mb_error_t *err)
     for (int i = 0; i < m->n_tensors; i++)
         if (st_read_f32(f, st_find(f, m->specs[i].name), m->tensor[i], m->specs[i].n, err) != 0)
             goto fail;
+    if (read_vocab(f, path, &m->vocab_blob, &m->vocab_len, err) != 0)
+        goto fail;
     st_close(f);
     *out = m;
     return 0;
@@ -104,6 +155,18 @@ int model_load_config(const char *path, model_config_t *cfg, mb_error_t *err)
     if (st_open(path, &f, err) != 0)
         return -1;
     int rc = model_config_from_meta(cfg, meta_get, f, path, err);
+    st_close(f);
+    return rc;
+}
+
+int model_load_vocab(const char *path, uint8_t **blob, size_t *len, mb_error_t *err)
+{
+    *blob = NULL;
+    *len = 0;
+    st_file_t *f;
+    if (st_open(path, &f, err) != 0)
+        return -1;
+    int rc = read_vocab(f, path, blob, len, err);
     st_close(f);
     return rc;
 }

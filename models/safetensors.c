@@ -590,8 +590,8 @@ static int check_out_tensor(const char *path, const st_out_tensor_t *t, uint64_t
         return mb_fail(err, "%s: a tensor to write has no name", path);
     if (strcmp(t->name, "__metadata__") == 0)
         return mb_fail(err, "%s: '__metadata__' is reserved and cannot name a tensor", path);
-    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
-        return mb_fail(err, "%s: tensor '%s': can only write F32, F16 or BF16, not %s", path, t->name,
+    if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16 && t->dtype != ST_U8)
+        return mb_fail(err, "%s: tensor '%s': can only write F32, F16, BF16 or U8, not %s", path, t->name,
                        st_dtype_name(t->dtype));
     if (t->ndim < 0 || t->ndim > ST_MAX_DIMS)
         return mb_fail(err, "%s: tensor '%s': ndim %d is outside 0..%d", path, t->name, t->ndim, ST_MAX_DIMS);
@@ -694,9 +694,14 @@ static int write_file(FILE *fp, const char *header, uint64_t hlen, const st_out_
         const st_out_tensor_t *t = &tensors[i];
         size_t esz = dtypes[t->dtype].size, per = ST_WRITE_CHUNK / esz;
         uint64_t n = (offsets[i + 1] - offsets[i]) / esz;
+        if (t->dtype == ST_U8) {
+            if (n > SIZE_MAX || write_all(fp, t->data, (size_t)n) != 0)
+                return -1;
+            continue;
+        }
         for (uint64_t done = 0; done < n;) {
             size_t k = n - done < per ? (size_t)(n - done) : per;
-            encode_chunk(t->dtype, t->data + done, chunk, k);
+            encode_chunk(t->dtype, (const float *)t->data + done, chunk, k);
             if (write_all(fp, chunk, k * esz) != 0)
                 return -1;
             done += k;

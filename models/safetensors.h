@@ -49,14 +49,15 @@ int st_read_raw(st_file_t *f, const st_tensor_t *t, void *dst, uint64_t size, mb
 const char *st_dtype_name(st_dtype_t d); /* "F32", ...; "?" for a value outside the enum */
 size_t st_dtype_size(st_dtype_t d);      /* bytes per element; 0 for a value outside the enum */
 
-/* One tensor to write: data is float32 [n_elems] and is converted to dtype (F32, BF16 or F16)
- * with round-to-nearest-even. */
+/* One tensor to write: for F32, BF16 and F16, data is float32 [n_elems] and is converted to
+ * dtype with round-to-nearest-even; for U8 (opaque bytes, e.g. a serialized tokenizer), data
+ * is the bytes [n_elems], written as they are. */
 typedef struct st_out_tensor {
     const char *name;
     st_dtype_t dtype;
     int ndim;
     int64_t shape[ST_MAX_DIMS];
-    const float *data;
+    const void *data;          /* float32 values, or the bytes of a U8 tensor */
 } st_out_tensor_t;
 
 /* Writes the whole file to PATH.tmp.<pid> and renames it over PATH, so a failure never leaves

@@ -3,7 +3,7 @@
 # Used by `make test` and `make demo` so that a fresh Debian machine needs
 # nothing else. Prints nothing when everything is present.
 set -e
-PKGS="build-essential pkg-config libcjson-dev libcmocka-dev libinih-dev libpapi-dev papi-tools zlib1g-dev valgrind libcsv-dev libopenblas-dev libdnnl-dev gnuplot-nox"
+PKGS="build-essential pkg-config libcjson-dev libcmocka-dev libinih-dev libpapi-dev papi-tools zlib1g-dev valgrind libcsv-dev libopenblas-dev libdnnl-dev gnuplot-nox libsentencepiece-dev sentencepiece"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

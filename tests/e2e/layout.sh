@@ -9,7 +9,7 @@ rules='common:
 backends:common
 models:backends common
 quality:common
-vocab:common
+vocab:models common
 analysis:common quality
 harness:models backends common quality vocab analysis
 train:models backends common quality vocab harness

@@ -772,7 +772,7 @@ static void test_write_rejects_bad_input(void **state)
         int n;
         const char *expect;
     } cases[] = {
-        {{{"a", ST_I32, 1, {4}, v}}, 1, "can only write F32, F16 or BF16, not I32"},
+        {{{"a", ST_I32, 1, {4}, v}}, 1, "can only write F32, F16, BF16 or U8, not I32"},
         {{{"a", ST_F32, 1, {4}, v}, {"a", ST_F16, 1, {4}, v}}, 2, "tensor name 'a' is given twice"},
         {{{"__metadata__", ST_F32, 1, {4}, v}}, 1, "'__metadata__' is reserved"},
         {{{"a", ST_F32, 1, {-4}, v}}, 1, "shape[0] is -4"},
