@@ -22,7 +22,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -ldnnl -fopenmp 
 LDFLAGS += $(SANFLAGS)
 
 # Every .c under these folders is part of the library; harness/main.c is the program.
-LIB_SRC  = $(wildcard common/*.c backends/*.c models/*.c harness/*.c)
+LIB_SRC  = $(wildcard common/*.c backends/*.c models/*.c train/*.c harness/*.c)
 LIB_SRC := $(filter-out harness/main.c,$(LIB_SRC))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
