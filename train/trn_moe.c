@@ -2,6 +2,7 @@
 #include "train/trn_moe.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
