@@ -65,10 +65,27 @@ static double objective(trn_t *t, const trn_batch_t *b)
     return st.objective;
 }
 
-static void check_gradient(const char *variant)
+static model_t *tied_model(const char *variant, uint64_t seed)
+{
+    model_config_t c;
+    mb_error_t err;
+    model_t *m;
+    if (model_preset("tiny", variant, &c, &err) != 0)
+        fail_msg("preset: %s", err.msg);
+    c.tie_embed = 1;
+    if (model_config_finish(&c, &err) || model_create(&c, &m, &err))
+        fail_msg("model: %s", err.msg);
+    model_init_random(m, seed);
+    return m;
+}
+
+static void check_gradient(const char *variant, int tie)
 {
     be_t be = test_ref_backend();
-    model_t *m = test_model(variant, 7, 0.0f);
+    model_t *m = tie ? tied_model(variant, 7) : test_model(variant, 7, 0.0f);
+    if (tie) /* one table, three uses: its gradient must sum all three */
+        assert_true(m->enc_embed == m->dec_embed && m->out_proj.w == m->enc_embed &&
+                    model_tensor_index(m, "enc.embed") < 0 && model_tensor_index(m, "embed") >= 0);
     pairs_t p;
     make_pairs(&p, &m->cfg, 4, 11);
     trn_batch_t b = batch_of(&p);
@@ -133,22 +150,27 @@ static void check_gradient(const char *variant)
 static void test_grad_dense(void **state)
 {
     (void)state;
-    check_gradient("dense");
+    check_gradient("dense", 0);
+}
+static void test_grad_tied(void **state)
+{
+    (void)state;
+    check_gradient("task-moe", 1);
 }
 static void test_grad_token(void **state)
 {
     (void)state;
-    check_gradient("token-moe");
+    check_gradient("token-moe", 0);
 }
 static void test_grad_sentence(void **state)
 {
     (void)state;
-    check_gradient("sentence-moe");
+    check_gradient("sentence-moe", 0);
 }
 static void test_grad_task(void **state)
 {
     (void)state;
-    check_gradient("task-moe");
+    check_gradient("task-moe", 0);
 }
 
 /* With dropout off and nothing dropped for capacity, the training forward
@@ -333,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_grad_token),
         cmocka_unit_test(test_grad_sentence),
         cmocka_unit_test(test_grad_task),
+        cmocka_unit_test(test_grad_tied),
         cmocka_unit_test(test_forward_matches_engine),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_overfit_16_pairs),
