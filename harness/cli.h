@@ -35,5 +35,6 @@ int cmd_run(int argc, char **argv);
 int cmd_bleu(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif
