@@ -22,6 +22,7 @@ int trn_moe_reserve(trn_moe_act_t *a, const trn_moe_cfg_t *c, int T, int G, uint
     if (T > a->cap_t || bytes)
         ok |= trn_buf(&a->slot, (size_t)T * k, sizeof(int), bytes) ||
               trn_buf(&a->start, E + 1, sizeof(int), bytes) || trn_buf(&a->frac, E, sizeof(float), bytes) ||
+              trn_buf(&a->fill, E, sizeof(int), bytes) ||
               trn_buf(&a->rows, (size_t)A, sizeof(int), bytes) ||
               trn_buf(&a->xg, (size_t)A * c->d, sizeof(float), bytes) ||
               trn_buf(&a->hg, (size_t)A * c->d_ff, sizeof(float), bytes) ||
@@ -37,7 +38,7 @@ int trn_moe_reserve(trn_moe_act_t *a, const trn_moe_cfg_t *c, int T, int G, uint
 
 void trn_moe_act_free(trn_moe_act_t *a)
 {
-    void *p[] = {a->probs, a->chosen, a->cw, a->slot, a->start, a->rows, a->xg, a->hg, a->yg, a->frac};
+    void *p[] = {a->probs, a->chosen, a->cw, a->slot, a->start, a->rows, a->xg, a->hg, a->yg, a->frac, a->fill};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         free(p[i]);
     memset(a, 0, sizeof *a);
@@ -160,15 +161,16 @@ void trn_moe_fwd(be_t *be, const trn_moe_cfg_t *c, const model_moe_t *w, const f
     for (int e = 0; e < E; e++)
         a->start[e + 1] += a->start[e];
     a->A = a->start[E];
-    for (int e = 0, row = 0; e < E; e++)
-        for (int t = 0; t < T; t++)
-            for (int r = 0; r < k; r++)
-                if (a->slot[(size_t)t * k + r] >= 0 && a->chosen[(size_t)G_ROW(grp, t) * k + r] == e) {
-                    a->slot[(size_t)t * k + r] = row;
-                    a->rows[row] = t;
-                    memcpy(a->xg + (size_t)row * d, h + (size_t)t * d, sizeof(float) * (size_t)d);
-                    row++;
-                }
+    /* counting sort: each expert's rows in token order */
+    memset(a->fill, 0, sizeof(int) * (size_t)E);
+    for (int t = 0; t < T; t++)
+        for (int r = 0; r < k; r++)
+            if (a->slot[(size_t)t * k + r] >= 0) {
+                int e = a->chosen[(size_t)G_ROW(grp, t) * k + r], row = a->start[e] + a->fill[e]++;
+                a->slot[(size_t)t * k + r] = row;
+                a->rows[row] = t;
+                memcpy(a->xg + (size_t)row * d, h + (size_t)t * d, sizeof(float) * (size_t)d);
+            }
     /* one GEMM pair per expert over its gathered rows */
     for (int e = 0; e < E; e++) {
         int r0 = a->start[e], n = a->start[e + 1] - r0;

@@ -38,6 +38,7 @@ typedef struct trn_moe_act {
     float *cw;                 /* [G, k] their weights (renormalised when k >= 2) */
     int *slot;                 /* [T, k] gathered row of each assignment, -1 when dropped */
     int *start;                /* [E + 1] first gathered row of each expert */
+    int *fill;                 /* [E] rows placed so far (gathering) */
     int *rows;                 /* [A] token of each gathered row */
     float *xg, *hg, *yg;       /* [A, d], [A, d_ff] (after ReLU), [A, d] */
     float *frac;               /* [E] share of tokens whose first choice is e */
