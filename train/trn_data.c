@@ -248,8 +248,13 @@ int trn_sampler_init(trn_sampler_t *s, const trn_corpus_t *c, const model_config
     double tot = 0;
     for (int t = 0; t < s->n_dir; t++) {
         trn_direction_t *d = &s->dir[t];
+        if (!(s->lines[t] = malloc(sizeof(int) * (size_t)(c->n_lines ? c->n_lines : 1))))
+            return mb_fail(err, "out of memory indexing the corpus");
+        /* a line is drawn among its direction's usable lines, so that empty
+         * or overlong lines do not shift the directions' shares */
         for (int i = 0; i < c->n_lines; i++)
-            d->n += usable(s, d, i);
+            if (usable(s, d, i))
+                s->lines[t][d->n++] = i;
         d->p = d->n > 0 ? pow((double)d->n, 1.0 / temperature) : 0.0;
         tot += d->p;
     }
@@ -343,12 +348,12 @@ static int make_chunk(trn_sampler_t *s, long chunk, mb_error_t *err)
                 break;
             }
         }
-        int line = (int)(mb_rng_u64(&r) % (uint64_t)s->c->n_lines);
-        if (s->dir[dir].p <= 0 || !usable(s, &s->dir[dir], line)) {
+        if (s->dir[dir].n <= 0) {
             if (++misses > 1000000)
                 return mb_fail(err, "corpus: almost no usable sentence pairs; check --max-len");
             continue;
         }
+        int line = s->lines[dir][mb_rng_u64(&r) % (uint64_t)s->dir[dir].n];
         if (add_example(s, dir, line, err) != 0)
             return -1;
         got += ex_tokens(s, s->n_ex - 1);
@@ -379,6 +384,8 @@ void trn_sampler_free(trn_sampler_t *s)
     void *p[] = {s->ex_dir, s->ex_line, s->batch_start, s->order, s->src_off, s->src, s->tgt_off, s->tin, s->tout, s->key};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         free(p[i]);
+    for (int t = 0; t < MODEL_MAX_TASKS; t++)
+        free(s->lines[t]);
     memset(s, 0, sizeof *s);
 }
 

@@ -51,6 +51,7 @@ typedef struct trn_sampler {
     const trn_corpus_t *c;
     int n_dir;
     trn_direction_t dir[MODEL_MAX_TASKS];
+    int *lines[MODEL_MAX_TASKS]; /* [dir.n] the usable lines of each direction (training) */
     uint64_t seed;
     int budget, max_len, chunk_batches;
     int valid;                 /* a fixed, unshuffled list (validation) */
