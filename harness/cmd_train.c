@@ -409,8 +409,10 @@ static int run_bench(model_t *m, be_t *be, trn_t *t, const targs_t *a, const cha
     printf("  step (fwd+bwd+AdamW)     %.3f s wall, %.3f s CPU (mean of %d)\n", r.wall_s, r.cpu_s, r.steps);
     printf("  tokens per CPU-second    %.0f\n", r.tok_per_cpu_s);
     printf("  tokens per second        %.0f\n", r.tok_per_s);
-    printf("  model FLOP/s             %.1f GFLOP/s (%.1f GFLOP a step)\n", r.model_gflops, r.model_gflop_per_step);
-    printf("  backend GEMM rate        %.1f GFLOP/s at the step's linear-layer shapes (%.0f%% kept by the step)\n",
+    printf("  model FLOPs              %.1f GFLOP per CPU-second (%.1f GFLOP a step)\n", r.model_gflops,
+           r.model_gflop_per_step);
+    printf("  backend GEMM rate        %.1f GFLOP per CPU-second at the step's linear-layer shapes (%.0f%% kept "
+           "by the step)\n",
            r.gemm_gflops, 100.0 * r.model_gflops / r.gemm_gflops);
     return 0;
 }

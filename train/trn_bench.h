@@ -14,8 +14,8 @@ typedef struct trn_bench_result {
     int steps, src_tokens, tgt_tokens;
     double wall_s, cpu_s;          /* per step, including the optimizer update */
     double tok_per_cpu_s, tok_per_s;
-    double model_gflop_per_step, model_gflops; /* per wall second */
-    double gemm_gflops;            /* the backend's rate at the step's GEMM shapes */
+    double model_gflop_per_step, model_gflops; /* per CPU-second: robust when other jobs share the cores */
+    double gemm_gflops;            /* the backend's rate at the step's GEMM shapes, per CPU-second */
 } trn_bench_result_t;
 
 /* One warm-up step, then `steps` timed steps (forward, backward, AdamW) on b. */
