@@ -16,6 +16,7 @@
 #include "common/mb_rng.h"
 #include "harness/cli.h"
 #include "harness/model_args.h"
+#include "harness/train_bleu.h"
 #include "models/model.h"
 #include "train/trn_bench.h"
 #include "train/trn_ckpt.h"
@@ -45,6 +46,8 @@ static void help(void)
            "  --max-len N           skip sentences longer than N tokens (default 128)\n"
            "  --max-lines N         read at most N lines of each file (default all)\n"
            "  --valid-lines N       validation lines per direction (default 200)\n"
+           "  --bleu-lines N        greedy validation BLEU over the first N lines of each direction\n"
+           "                        at every validation (default 100; 0 = none)\n"
            "Optimisation:\n"
            "  --steps N             updates in all (default 1000)\n"
            "  --lr F --warmup N     peak learning rate after N linear warm-up steps, then\n"
@@ -73,7 +76,7 @@ typedef struct targs {
     const char *train, *valid, *vocab_file, *directions, *langs, *out, *resume, *curve, *backend;
     int ids, bench;
     long steps, warmup, batch_tokens, max_len, max_lines, valid_lines, seed, threads, log_every, valid_every,
-        stop_after, bench_steps;
+        stop_after, bench_steps, bleu_lines;
     double lr, clip, wd, dropout, ls, aux, cf, temperature, ckpt_minutes;
 } targs_t;
 
@@ -147,7 +150,7 @@ static int load_settings(const trn_ckpt_meta_t *k, targs_t *a, const char *path,
 /* ---- the curve ---- */
 
 static const char CURVE_HEADER[] =
-    "step,tokens,cpu_s,wall_s,lr,loss,nll,aux,dropped_share,grad_norm,valid_loss,valid_nll\n";
+    "step,tokens,cpu_s,wall_s,lr,loss,nll,aux,dropped_share,grad_norm,valid_loss,valid_nll,valid_bleu\n";
 
 /* Opens the curve for appending; a resumed run first drops rows past its
  * checkpoint (written after the last checkpoint by the interrupted run). */
@@ -216,7 +219,7 @@ static int validate(trn_t *t, trn_sampler_t *v, double *loss, double *nll, mb_er
 enum {
     O_TRAIN = 2000, O_VALID, O_IDS, O_VOCABF, O_DIRS, O_LANGS, O_TEMP, O_BATCH, O_MAXLEN, O_MAXLINES, O_VLINES,
     O_STEPS, O_LR, O_WARMUP, O_CLIP, O_WD, O_DROP, O_LS, O_AUX, O_CF, O_SEED, O_BACKEND, O_THREADS, O_CKPTMIN,
-    O_RESUME, O_STOP, O_CURVE, O_LOG, O_VEVERY, O_BENCH, O_BSTEPS
+    O_RESUME, O_STOP, O_CURVE, O_LOG, O_VEVERY, O_BENCH, O_BSTEPS, O_BLEU
 };
 
 static int parse(int argc, char **argv, model_args_t *ma, targs_t *a, mb_error_t *err)
@@ -232,7 +235,7 @@ static int parse(int argc, char **argv, model_args_t *ma, targs_t *a, mb_error_t
         {"seed", 1, 0, O_SEED}, {"backend", 1, 0, O_BACKEND}, {"threads", 1, 0, O_THREADS},
         {"checkpoint-minutes", 1, 0, O_CKPTMIN}, {"resume", 1, 0, O_RESUME}, {"stop-after", 1, 0, O_STOP},
         {"curve", 1, 0, O_CURVE}, {"log-every", 1, 0, O_LOG}, {"valid-every", 1, 0, O_VEVERY},
-        {"bench", 0, 0, O_BENCH}, {"bench-steps", 1, 0, O_BSTEPS}, {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'},
+        {"bench", 0, 0, O_BENCH}, {"bench-steps", 1, 0, O_BSTEPS}, {"bleu-lines", 1, 0, O_BLEU}, {"output", 1, 0, 'o'}, {"help", 0, 0, 'h'},
         {0, 0, 0, 0}};
     struct { int code; const char *name; long lo, hi; long *dst; } ints[] = {
         {O_BATCH, "--batch-tokens", 16, 1 << 24, &a->batch_tokens}, {O_MAXLEN, "--max-len", 3, 1024, &a->max_len},
@@ -241,6 +244,7 @@ static int parse(int argc, char **argv, model_args_t *ma, targs_t *a, mb_error_t
         {O_SEED, "--seed", 0, 0x7fffffffL, &a->seed}, {O_THREADS, "--threads", 0, 1024, &a->threads},
         {O_STOP, "--stop-after", 1, 1L << 40, &a->stop_after}, {O_LOG, "--log-every", 1, 1L << 30, &a->log_every},
         {O_VEVERY, "--valid-every", 1, 1L << 30, &a->valid_every}, {O_BSTEPS, "--bench-steps", 1, 10000, &a->bench_steps},
+        {O_BLEU, "--bleu-lines", 0, 1L << 30, &a->bleu_lines},
     };
     struct { int code; const char *name; double lo, hi; double *dst; } fls[] = {
         {O_TEMP, "--temperature", 0.01, 1000, &a->temperature}, {O_LR, "--lr", 0, 10, &a->lr},
@@ -335,6 +339,7 @@ static void defaults(targs_t *a)
     a->valid_every = 200;
     a->ckpt_minutes = 10;
     a->bench_steps = 5;
+    a->bleu_lines = 100;
     a->backend = "openblas";
 }
 
@@ -516,6 +521,12 @@ static int train_main(model_args_t *ma, targs_t *a, mb_error_t *err)
         int vsize;
         if (trn_vocab_tag(a->vocab_file, c->langs[i], &tags[i], &vsize, err) != 0)
             goto out;
+        if (tags[i] != MODEL_FIRST_TAG + i) { /* decoding (models/decode.c) puts the model's tag in front */
+            mb_fail(err, "%s: <2%s> has id %d but the model's layout puts it at %d (tags from %d in sorted "
+                         "language order); rebuild the vocabulary so", a->vocab_file, c->langs[i], tags[i],
+                    MODEL_FIRST_TAG + i, MODEL_FIRST_TAG);
+            goto out;
+        }
     }
     if (trn_corpus_load(&tc, a->train, c->langs, c->n_langs, a->ids ? NULL : a->vocab_file, c->vocab,
                         (int)a->max_lines, err) != 0 ||
@@ -567,7 +578,7 @@ static int train_main(model_args_t *ma, targs_t *a, mb_error_t *err)
         tokens += st.src_tokens + st.tgt_tokens;
         double cpu = cpu_prev + now(CLOCK_PROCESS_CPUTIME_ID) - c0, wall = wall_prev + now(CLOCK_MONOTONIC) - w0;
         double drop = st.assignments ? (double)st.dropped_assignments / (double)st.assignments : 0.0;
-        double vl = NAN, vn = NAN;
+        double vl = NAN, vn = NAN, vb = NAN;
         if (a->valid && (step % a->valid_every == 0 || step == a->steps)) {
             if (validate(t, &vs, &vl, &vn, err) != 0)
                 goto out;
@@ -576,14 +587,20 @@ static int train_main(model_args_t *ma, targs_t *a, mb_error_t *err)
                 if (model_save(m, bestp, err) != 0)
                     goto out;
             }
-            fprintf(stderr, "moebench: step %ld: validation loss %.4f (nll %.4f, best %.4f)\n", step, vl, vn, best);
+            if (a->bleu_lines > 0 && train_bleu(m, &be, &vs, (int)a->bleu_lines, a->ids ? NULL : a->vocab_file, &vb,
+                                                NULL, err) != 0)
+                goto out;
+            fprintf(stderr, "moebench: step %ld: validation loss %.4f (nll %.4f, best %.4f), greedy BLEU %.2f%s\n", step,
+                    vl, vn, best, vb, a->ids ? " (over token ids)" : "");
         }
         fprintf(curve, "%ld,%ld,%.3f,%.3f,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,", step, tokens, cpu, wall,
                 (double)trn_adam_lr(&adam.o, step), st.loss, st.nll, st.aux, drop, norm);
         if (isnan(vl))
-            fprintf(curve, ",\n");
+            fprintf(curve, ",,\n");
+        else if (isnan(vb))
+            fprintf(curve, "%.9g,%.9g,\n", vl, vn);
         else
-            fprintf(curve, "%.9g,%.9g\n", vl, vn);
+            fprintf(curve, "%.9g,%.9g,%.4f\n", vl, vn, vb);
         fflush(curve);
         if (step % a->log_every == 0 || step == a->steps) {
             double el = now(CLOCK_MONOTONIC) - w0;
