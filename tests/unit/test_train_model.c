@@ -100,6 +100,10 @@ static void check_gradient(const char *variant, int tie)
     assert_int_equal(trn_step(t, &b, 1, 0, &st, NULL, &err), 0);
     if (strcmp(variant, "dense"))
         assert_true(st.aux > 0.0);
+    print_message("# %s: %llu of %llu assignments dropped for capacity\n", variant,
+                  (unsigned long long)st.dropped_assignments, (unsigned long long)st.assignments);
+    if (!strcmp(variant, "token-moe")) /* the gradient is checked through capacity drops too */
+        assert_true(st.dropped_assignments > 0);
     float *grad = malloc(sizeof(float) * m->n_params);
     memcpy(grad, trn_grad(t)->arena, sizeof(float) * m->n_params);
     const float h = 2e-3f;
