@@ -223,19 +223,23 @@ double trn_xent(float *logits, const int *labels, int T, int V, float eps, float
                 best = j;
             }
         hits += best == y;
+        /* one expf per logit, kept for the gradient; sums in double */
+        const float zy = r[y] - mx;
         double sum = 0.0, sum_logit = 0.0;
         for (int j = 0; j < V; j++) {
-            sum_logit += r[j] - mx;
-            sum += exp((double)(r[j] - mx));
+            float z = r[j] - mx;
+            sum_logit += z;
+            r[j] = expf(z);
+            sum += r[j];
         }
         double lse = log(sum); /* log-softmax(j) = r[j] - mx - lse */
-        double lp_y = (double)(r[y] - mx) - lse;
+        double lp_y = (double)zy - lse;
         double mean_lp = sum_logit / V - lse;
         loss += -(1.0 - eps) * lp_y - eps * mean_lp;
         nl += -lp_y;
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < V; j++)
-            r[j] = (expf(r[j] - mx) * inv - off) * grad_scale;
+            r[j] = (r[j] * inv - off) * grad_scale;
         r[y] -= (1.0f - eps) * grad_scale;
     }
     if (nll)
