@@ -290,7 +290,7 @@ static int parse(int argc, char **argv, model_args_t *ma, targs_t *a, mb_error_t
         case O_BENCH: a->bench = 1; break;
         case 'o': a->out = optarg; break;
         case 'h': help(); return 1;
-        default: return cli_bad_option("train", c, argv, optind, optopt) ? 2 : 2;
+        default: cli_bad_option("train", c, argv, optind, optopt); return 2; /* it printed the message */
         }
     }
     if (optind < argc)

@@ -422,12 +422,21 @@ int trn_sampler_next(trn_sampler_t *s, trn_batch_t *b, int *wrapped, mb_error_t 
         S += line_len(s->c, d->src, s->ex_line[i]) + 2;
         T += line_len(s->c, d->tgt, s->ex_line[i]) + 1;
     }
-    if ((S > s->cap_s && (mb_grow((void **)&s->src, (size_t)S, sizeof(int)) || !(s->cap_s = S))) ||
-        (T > s->cap_t && (mb_grow((void **)&s->tin, (size_t)T, sizeof(int)) ||
-                          mb_grow((void **)&s->tout, (size_t)T, sizeof(int)) || !(s->cap_t = T))) ||
-        (n > s->cap_n && (mb_grow((void **)&s->src_off, (size_t)n + 1, sizeof(int)) ||
-                          mb_grow((void **)&s->tgt_off, (size_t)n + 1, sizeof(int)) ||
-                          mb_grow((void **)&s->key, (size_t)n, sizeof(int)) || !(s->cap_n = n))))
+    int fail = 0;
+    if (S > s->cap_s) {
+        fail |= mb_grow((void **)&s->src, (size_t)S, sizeof(int));
+        s->cap_s = fail ? 0 : S;
+    }
+    if (T > s->cap_t) {
+        fail |= mb_grow((void **)&s->tin, (size_t)T, sizeof(int)) || mb_grow((void **)&s->tout, (size_t)T, sizeof(int));
+        s->cap_t = fail ? 0 : T;
+    }
+    if (n > s->cap_n) {
+        fail |= mb_grow((void **)&s->src_off, (size_t)n + 1, sizeof(int)) ||
+                mb_grow((void **)&s->tgt_off, (size_t)n + 1, sizeof(int)) || mb_grow((void **)&s->key, (size_t)n, sizeof(int));
+        s->cap_n = fail ? 0 : n;
+    }
+    if (fail)
         return mb_fail(err, "out of memory building a batch");
     s->src_off[0] = s->tgt_off[0] = 0;
     for (int j = 0; j < n; j++) {
