@@ -96,3 +96,8 @@ $M train --preset tiny --ids --train "$D/map.{lang}" --valid "$D/map.{lang}" --v
 bleu=$(awk -F, 'NR > 1 && $13 != "" { b = $13 } END { print b + 0 }' "$WORK/map.csv")
 if awk -v b="$bleu" 'BEGIN { exit !(b > 40) }'; then ok "a learnt mapping decodes with greedy BLEU $bleu > 40"
 else not_ok "a learnt mapping decodes with greedy BLEU > 40" "BLEU $bleu; $(tail -2 "$WORK/map.err")"; fi
+if command -v gnuplot >/dev/null 2>&1; then
+    if gnuplot -c plots/train_curve.gp "$WORK/curve" "e2e" "$WORK/a.csv" "$WORK/map.csv" 2>"$WORK/gp.err" &&
+        [ -s "$WORK/curve.png" ] && [ -s "$WORK/curve.svg" ]; then ok "plots/train_curve.gp draws the curves"
+    else not_ok "plots/train_curve.gp draws the curves" "$(cat "$WORK/gp.err")"; fi
+else skip "plots/train_curve.gp draws the curves" "gnuplot is not installed"; fi
