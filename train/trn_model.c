@@ -586,7 +586,7 @@ int trn_step(trn_t *t, const trn_batch_t *b, int train, uint64_t dropout_seed, t
 double trn_step_flops(const trn_t *t, const trn_batch_t *b, int train)
 {
     const model_config_t *c = &t->m->cfg;
-    const double d = t->d, dff = t->dff, n = b->n;
+    const double d = t->d, dff = t->dff;
     const double S = b->src_off[b->n], T = b->tgt_off[b->n];
     double att_e = 0, att_d = 0, att_c = 0;
     for (int i = 0; i < b->n; i++) {
@@ -595,8 +595,7 @@ double trn_step_flops(const trn_t *t, const trn_batch_t *b, int train)
         att_d += lt * lt;
         att_c += lt * ls;
     }
-    (void)n;
-    double f = 0;
+    double f = 0; /* forward GEMM FLOPs: linear layers, attention scores and sums, experts run */
     for (int i = 0; i < c->enc_layers; i++) {
         f += 2 * S * d * d * 4 + 4 * att_e * d;
         f += 4 * S * d * dff * (t->m->enc[i].is_moe ? c->top_k : 1);
