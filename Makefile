@@ -45,7 +45,7 @@ LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv $(BACKEND_LIBS) 
 LDFLAGS += $(SANFLAGS)
 
 # Every .c under these folders is part of the library; cli/main.c is the program.
-LIB_SRC  = $(wildcard common/*.c backends/*.c models/*.c vocab/*.c quality/*.c analysis/*.c harness/*.c cli/*.c)
+LIB_SRC  = $(wildcard common/*.c backends/*.c models/*.c train/*.c vocab/*.c quality/*.c analysis/*.c harness/*.c cli/*.c)
 LIB_SRC := $(filter-out cli/main.c $(BACKEND_OUT),$(LIB_SRC))
 LIB_CXX  = $(wildcard vocab/*.cc)
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)

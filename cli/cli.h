@@ -32,5 +32,6 @@ int cmd_bleu(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

@@ -86,7 +86,9 @@ static void print_human(const model_config_t *c, const model_counts_t *k, const 
         printf("  (sub-network: serves %s %s only)", model_key_name(c->task_key), c->keys[c->subnet_key]);
     printf("\n\nparameters                 ours    paper\n");
     row("total", k->total, p ? p->total : 0, "");
-    row("embeddings", k->embedding, 0, "3 x vocab x d_model: source, target, output projection");
+    row("embeddings", k->embedding, 0,
+        c->tie_embed ? "vocab x d_model: one table, tied (source, target, output projection)"
+                     : "3 x vocab x d_model: source, target, output projection");
     row("encoder", k->encoder, p ? p->encoder : 0, "");
     row("decoder", k->decoder, p ? p->decoder : 0, "");
     row("served per task", k->served_total, 0, "what serving one task loads");

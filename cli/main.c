@@ -18,6 +18,7 @@ static const cli_command_t commands[] = {
     {"bleu", "BLEU and chrF of hypotheses against references (sacreBLEU-compatible)", cmd_bleu},
     {"compare", "compare two results CSVs: regression verdicts for CI", cmd_compare},
     {"report", "REPORT.md and figures from results CSVs (tables in the paper's layout)", cmd_report},
+    {"train", "train a model of any variant on a multi-way corpus (or --bench its speed)", cmd_train},
 };
 
 static void usage(FILE *f)

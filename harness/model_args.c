@@ -7,7 +7,7 @@
 #include "common/mb_parse.h"
 
 const char MODEL_ARGS_HELP[] =
-    "  --preset P            tiny | small | wmt-dense | wmt32e | web128e (default tiny)\n"
+    "  --preset P            tiny | small | train-small | wmt-dense | wmt32e | web128e (default tiny)\n"
     "  --variant V           dense | token-moe | sentence-moe | task-moe | task-subnet | student\n"
     "                        (default dense; task-subnet is made by 'extract', info can count it)\n"
     "  --tasks LIST          language pairs, e.g. en-de,de-en (default en-de,en-fr,en-cs,de-en,fr-en,cs-en)\n"
@@ -18,7 +18,8 @@ const char MODEL_ARGS_HELP[] =
     "  --capacity-factor F   the training capacity factor to record (default 0 = unlimited;\n"
     "                        inference applies translate's/run's own, default 0)\n"
     "  --enc-layers N --dec-layers N --d-model N --d-ff N --heads N --vocab N\n"
-    "                        shape overrides (e.g. a smaller student)\n";
+    "                        shape overrides (e.g. a smaller student)\n"
+    "  --tie-embeddings yes|no  one table for source, target and output embeddings (train-small: yes)\n";
 
 void model_args_init(model_args_t *a)
 {
@@ -28,6 +29,7 @@ void model_args_init(model_args_t *a)
     a->enc_layers = a->dec_layers = a->d_model = a->d_ff = a->heads = a->vocab = -1;
     a->experts = a->top_k = a->moe_every = -1;
     a->capacity_factor = -1.0;
+    a->tie_embed = -1;
 }
 
 int model_args_parse(model_args_t *a, int c, const char *arg, mb_error_t *err)
@@ -44,6 +46,11 @@ int model_args_parse(model_args_t *a, int c, const char *arg, mb_error_t *err)
     case 1004: a->dec_routing = arg; return 1;
     case 1005: a->task_key = arg; return 1;
     case 1015: return mb_parse_double("--capacity-factor", arg, 0.0, 1000.0, &a->capacity_factor, err) ? -1 : 1;
+    case 1016:
+        if (strcmp(arg, "yes") && strcmp(arg, "no"))
+            return mb_fail(err, "--tie-embeddings: '%s' is not yes or no", arg);
+        a->tie_embed = !strcmp(arg, "yes");
+        return 1;
     default:
         if (c >= 1006 && c <= 1014)
             return mb_parse_long(int_names[c - 1006], arg, 0, 1L << 24, ints[c - 1006], err) ? -1 : 1;
@@ -64,6 +71,8 @@ int model_args_config(const model_args_t *a, model_config_t *cfg, mb_error_t *er
             *dst[i] = (int)src[i];
     if (a->capacity_factor >= 0)
         cfg->capacity_factor = (float)a->capacity_factor;
+    if (a->tie_embed >= 0)
+        cfg->tie_embed = a->tie_embed;
     if (a->tasks && model_config_set_tasks(cfg, a->tasks, err) != 0)
         return mb_prefix(err, "--");
     if (a->enc_routing && model_route_parse(a->enc_routing, &cfg->routing[MODEL_ENCODER], err) != 0)

@@ -12,6 +12,7 @@ typedef struct model_args {
     const char *preset, *variant, *tasks, *enc_routing, *dec_routing, *task_key;
     long enc_layers, dec_layers, d_model, d_ff, heads, vocab, experts, top_k, moe_every; /* -1: preset's */
     double capacity_factor;                                                               /* -1: preset's */
+    int tie_embed;                                                                        /* -1: preset's */
 } model_args_t;
 
 /* getopt_long entries; their codes start at MODEL_ARGS_BASE. */
@@ -24,7 +25,8 @@ typedef struct model_args {
     {"d-model", required_argument, 0, 1008}, {"d-ff", required_argument, 0, 1009},                     \
     {"heads", required_argument, 0, 1010}, {"vocab", required_argument, 0, 1011},                      \
     {"experts", required_argument, 0, 1012}, {"top-k", required_argument, 0, 1013},                    \
-    {"moe-every", required_argument, 0, 1014}, {"capacity-factor", required_argument, 0, 1015}
+    {"moe-every", required_argument, 0, 1014}, {"capacity-factor", required_argument, 0, 1015},        \
+    {"tie-embeddings", required_argument, 0, 1016}
 
 extern const char MODEL_ARGS_HELP[];
 

@@ -10,24 +10,27 @@
 
 #include "common/mb_variant.h"
 
-const char *const model_preset_names[] = {"tiny", "small", "wmt-dense", "wmt32e", "web128e", NULL};
+const char *const model_preset_names[] = {"tiny", "small", "train-small", "wmt-dense", "wmt32e", "web128e", NULL};
 
 #define DEFAULT_TASKS "en-de,en-fr,en-cs,de-en,fr-en,cs-en"
 
 typedef struct preset {
     const char *name;
-    int layers, d_model, d_ff, heads, vocab, experts;
+    int layers, d_model, d_ff, heads, vocab, experts, tie;
 } preset_t;
 
 /* Shapes: tiny and small are ours (sized for 2 CPU cores); the wmt and web
  * shapes are the paper's (Transformer-Base with a 64k shared vocabulary;
  * Transformer-Big with 128 experts). */
 static const preset_t presets[] = {
-    {"tiny", 2, 64, 128, 4, 512, 8},
-    {"small", 4, 256, 1024, 4, 8000, 16},
-    {"wmt-dense", 6, 512, 2048, 8, 64000, 32},
-    {"wmt32e", 6, 512, 2048, 8, 64000, 32},
-    {"web128e", 6, 1024, 8192, 16, 64000, 128},
+    {"tiny", 2, 64, 128, 4, 512, 8, 0},
+    {"small", 4, 256, 1024, 4, 8000, 16, 0},
+    /* what `moebench train` trains on 2 cores (issue 13's reference model,
+     * 3+3 layers, tied embeddings; the vocabulary comes from the data) */
+    {"train-small", 3, 256, 1024, 4, 8000, 8, 1},
+    {"wmt-dense", 6, 512, 2048, 8, 64000, 32, 0},
+    {"wmt32e", 6, 512, 2048, 8, 64000, 32, 0},
+    {"web128e", 6, 1024, 8192, 16, 64000, 128, 0},
 };
 
 static const char *const route_names[] = {"dense", "token", "sentence", "task"};
@@ -85,7 +88,8 @@ int model_preset(const char *preset, const char *variant, model_config_t *cfg, m
         if (!strcmp(presets[i].name, preset))
             p = &presets[i];
     if (!p)
-        return mb_fail(err, "unknown preset '%s'; use tiny, small, wmt-dense, wmt32e or web128e", preset);
+        return mb_fail(err, "unknown preset '%s'; use tiny, small, train-small, wmt-dense, wmt32e or web128e",
+                       preset);
     memset(cfg, 0, sizeof *cfg);
     snprintf(cfg->preset, sizeof cfg->preset, "%s", p->name);
     cfg->enc_layers = cfg->dec_layers = p->layers;
@@ -94,6 +98,7 @@ int model_preset(const char *preset, const char *variant, model_config_t *cfg, m
     cfg->n_heads = p->heads;
     cfg->vocab = p->vocab;
     cfg->n_experts = p->experts;
+    cfg->tie_embed = p->tie;
     cfg->top_k = 2;
     cfg->moe_every = 2;
     cfg->capacity_factor = 0.0f; /* unlimited (docs/routing.md) */
@@ -343,6 +348,8 @@ void model_config_to_meta(const model_config_t *c, model_meta_t *m)
     meta_add(m, "tasks", "%s", tasks);
     if (c->subnet_key >= 0)
         meta_add(m, "subnet_key", "%s", c->keys[c->subnet_key]);
+    if (c->tie_embed) /* absent in untied files, so files written before the option read as before */
+        meta_add(m, "tie_embeddings", "1");
 }
 
 int model_config_from_meta(model_config_t *c, const char *(*get)(void *ctx, const char *key), void *ctx,
@@ -388,6 +395,10 @@ int model_config_from_meta(model_config_t *c, const char *(*get)(void *ctx, cons
         return mb_prefix(err, "%s: __metadata__: ", where);
     }
     c->subnet_key = -1;
+    const char *tie = get(ctx, "tie_embeddings");
+    if (tie && strcmp(tie, "0") && strcmp(tie, "1"))
+        return mb_fail(err, "%s: __metadata__ \"tie_embeddings\" is \"%s\"; expected 0 or 1", where, tie);
+    c->tie_embed = tie && !strcmp(tie, "1");
     if (model_config_finish(c, err) != 0)
         return mb_prefix(err, "%s: __metadata__: ", where);
     const char *sub = get(ctx, "subnet_key");

@@ -45,6 +45,8 @@ typedef struct model_config {
                                   unlimited; a record: inference applies decode_opts's */
     model_route_t routing[2];  /* per stack */
     model_key_t task_key;
+    int tie_embed;             /* one [vocab, d_model] table ("embed") serves as source and target
+                                  embedding and output projection */
     int n_tasks;
     char tasks[MODEL_MAX_TASKS][MODEL_NAME_LEN];  /* "en-de" */
     /* derived by model_config_finish: */
@@ -56,7 +58,7 @@ typedef struct model_config {
     int subnet_key;
 } model_config_t;
 
-/* Fills cfg from a preset (tiny, small, wmt-dense, wmt32e, web128e) and a
+/* Fills cfg from a preset (tiny, small, train-small, wmt-dense, wmt32e, web128e) and a
  * variant (common/mb_variant.h: the table of variants and their routing).
  * The default tasks are Multi30k's six English-centric directions. */
 int model_preset(const char *preset, const char *variant, model_config_t *cfg, mb_error_t *err);

@@ -98,7 +98,8 @@ static void walk_stack(walker_t *w, const model_config_t *c, model_t *m, model_s
     w->part = MODEL_PART_EMBED;
     w->expert = -1;
     w->task_layer = w->gate = 0;
-    emit(w, m ? (st == MODEL_ENCODER ? &m->enc_embed : &m->dec_embed) : NULL, 2, c->vocab, d, "%s.embed", sn);
+    if (!c->tie_embed)
+        emit(w, m ? (st == MODEL_ENCODER ? &m->enc_embed : &m->dec_embed) : NULL, 2, c->vocab, d, "%s.embed", sn);
     w->part = st == MODEL_ENCODER ? MODEL_PART_ENCODER : MODEL_PART_DECODER;
     if (model_uses_task_embedding(c, st)) {
         w->gate = w->task_layer = 1;
@@ -155,13 +156,25 @@ static void walk_stack(walker_t *w, const model_config_t *c, model_t *m, model_s
 
 static void walk(walker_t *w, const model_config_t *c, model_t *m)
 {
+    if (c->tie_embed) { /* one table; model_create points the other two uses at it */
+        w->part = MODEL_PART_EMBED;
+        w->expert = -1;
+        w->task_layer = w->gate = 0;
+        emit(w, m ? &m->enc_embed : NULL, 2, c->vocab, c->d_model, "embed");
+    }
     if (c->enc_layers > 0)
         walk_stack(w, c, m, MODEL_ENCODER);
     walk_stack(w, c, m, MODEL_DECODER);
     w->part = MODEL_PART_EMBED;
     w->expert = -1;
     w->task_layer = w->gate = 0;
-    emit_linear(w, m ? &m->out_proj : NULL, c->vocab, c->d_model, 0, "out.proj");
+    if (!c->tie_embed)
+        emit_linear(w, m ? &m->out_proj : NULL, c->vocab, c->d_model, 0, "out.proj");
+    else if (m) {
+        m->dec_embed = m->out_proj.w = m->enc_embed;
+        m->out_proj.n_out = c->vocab;
+        m->out_proj.n_in = c->d_model;
+    }
 }
 
 /* ---- counting ---- */

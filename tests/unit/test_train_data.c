@@ -1,0 +1,185 @@
+/* The trainer's data: token-id corpora, the layout of a batch (tag, BOS,
+ * EOS, labels shifted by one), the token budget, temperature sampling over
+ * directions, determinism from (seed, chunk, batch) and seeking there (what
+ * --resume relies on), and the validation pass covering every pair once. */
+#include "testutil.h"
+
+#include <unistd.h>
+
+#include "train/trn_data.h"
+
+static char dir[64];
+
+/* en: n lines; de: the same, but every third line empty in `de` (so en-de
+ * and de-en have fewer usable lines than en-fr). */
+static void write_corpus(int n)
+{
+    snprintf(dir, sizeof dir, "/tmp/moebench-data-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    const char *langs[3] = {"en", "de", "fr"};
+    for (int l = 0; l < 3; l++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/c.%s", dir, langs[l]);
+        FILE *f = fopen(path, "w");
+        for (int i = 0; i < n; i++) {
+            int len = l == 1 && i % 3 == 0 ? 0 : 1 + (i * 7 + l) % 9;
+            for (int j = 0; j < len; j++)
+                fprintf(f, "%s%d", j ? " " : "", 20 + (i + j * 13 + l * 5) % 400);
+            fputc('\n', f);
+        }
+        fclose(f);
+    }
+}
+
+static void remove_corpus(void)
+{
+    const char *langs[3] = {"en", "de", "fr"};
+    for (int l = 0; l < 3; l++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/c.%s", dir, langs[l]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void setup_all(model_config_t *c, trn_corpus_t *tc)
+{
+    mb_error_t err;
+    write_corpus(300);
+    assert_int_equal(model_preset("tiny", "task-moe", c, &err), 0);
+    assert_int_equal(model_config_set_tasks(c, "en-de,de-en,en-fr", &err), 0);
+    assert_int_equal(model_config_finish(c, &err), 0);
+    char pattern[96];
+    snprintf(pattern, sizeof pattern, "%s/c.{lang}", dir);
+    if (trn_corpus_load(tc, pattern, c->langs, c->n_langs, NULL, c->vocab, 0, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(tc->n_lines, 300);
+}
+
+static void test_batches(void **state)
+{
+    (void)state;
+    model_config_t c;
+    trn_corpus_t tc;
+    setup_all(&c, &tc);
+    trn_sampler_t s, s2;
+    mb_error_t err;
+    assert_int_equal(trn_sampler_init(&s, &tc, &c, NULL, 5.0, 9, 300, 64, &err), 0);
+    assert_int_equal(trn_sampler_init(&s2, &tc, &c, NULL, 5.0, 9, 300, 64, &err), 0);
+    long seen = 0;
+    for (int i = 0; i < 100; i++) {
+        trn_batch_t b, b2;
+        assert_int_equal(trn_sampler_next(&s, &b, NULL, &err), 0);
+        assert_int_equal(trn_sampler_next(&s2, &b2, NULL, &err), 0);
+        int S = b.src_off[b.n], T = b.tgt_off[b.n];
+        assert_true(S + T <= 300 || b.n == 1); /* the budget */
+        assert_int_equal(b.n, b2.n);           /* the same seed, the same batches */
+        assert_memory_equal(b.src, b2.src, sizeof(int) * S);
+        assert_memory_equal(b.tgt_out, b2.tgt_out, sizeof(int) * T);
+        for (int j = 0; j < b.n; j++) {
+            const int *src = b.src + b.src_off[j], *ti = b.tgt_in + b.tgt_off[j], *to = b.tgt_out + b.tgt_off[j];
+            int ls = b.src_off[j + 1] - b.src_off[j], lt = b.tgt_off[j + 1] - b.tgt_off[j];
+            assert_true(src[0] >= MODEL_FIRST_TAG && src[0] < MODEL_FIRST_TAG + c.n_langs);
+            assert_int_equal(src[ls - 1], MODEL_EOS);
+            assert_int_equal(ti[0], MODEL_BOS);
+            assert_int_equal(to[lt - 1], MODEL_EOS);
+            for (int q = 1; q < lt; q++)
+                assert_int_equal(ti[q], to[q - 1]);
+            /* the tag names the target language, whose task key is the batch's key */
+            const char *lang = c.langs[src[0] - MODEL_FIRST_TAG];
+            assert_int_equal(b.key[j], model_find_key(&c, lang));
+            seen++;
+        }
+    }
+    assert_true(seen > 100);
+    /* seeking to the position after 37 batches continues the same stream */
+    trn_sampler_t s3;
+    assert_int_equal(trn_sampler_init(&s3, &tc, &c, NULL, 5.0, 9, 300, 64, &err), 0);
+    trn_sampler_free(&s2);
+    assert_int_equal(trn_sampler_init(&s2, &tc, &c, NULL, 5.0, 9, 300, 64, &err), 0);
+    trn_batch_t b, b3;
+    for (int i = 0; i < 37; i++)
+        assert_int_equal(trn_sampler_next(&s2, &b, NULL, &err), 0);
+    assert_int_equal(trn_sampler_seek(&s3, s2.chunk, s2.batch, &err), 0);
+    for (int i = 0; i < 80; i++) {
+        assert_int_equal(trn_sampler_next(&s2, &b, NULL, &err), 0);
+        assert_int_equal(trn_sampler_next(&s3, &b3, NULL, &err), 0);
+        assert_int_equal(b.n, b3.n);
+        assert_memory_equal(b.src, b3.src, sizeof(int) * b.src_off[b.n]);
+    }
+    trn_sampler_free(&s);
+    trn_sampler_free(&s2);
+    trn_sampler_free(&s3);
+    trn_corpus_free(&tc);
+    remove_corpus();
+}
+
+/* p_d ~ n_d^(1/T): en-de and de-en have 200 usable lines, en-fr 300. */
+static void test_temperature(void **state)
+{
+    (void)state;
+    model_config_t c;
+    trn_corpus_t tc;
+    setup_all(&c, &tc);
+    mb_error_t err;
+    double T[3] = {1.0, 5.0, 1000.0};
+    for (int k = 0; k < 3; k++) {
+        trn_sampler_t s;
+        assert_int_equal(trn_sampler_init(&s, &tc, &c, NULL, T[k], 1, 400, 64, &err), 0);
+        double w0 = pow(200.0, 1.0 / T[k]), w2 = pow(300.0, 1.0 / T[k]);
+        assert_int_equal((int)s.dir[0].n, 200);
+        assert_int_equal((int)s.dir[2].n, 300);
+        assert_true(fabs(s.dir[2].p - w2 / (2 * w0 + w2)) < 1e-12);
+        /* drawn: en-fr's share of examples over many batches, within 4 sigma */
+        long fr = 0, all = 0;
+        for (int i = 0; i < 400; i++) {
+            trn_batch_t b;
+            assert_int_equal(trn_sampler_next(&s, &b, NULL, &err), 0);
+            for (int j = 0; j < b.n; j++) {
+                fr += b.src[b.src_off[j]] == model_task_tag(&c, 2);
+                all++;
+            }
+        }
+        double p = s.dir[2].p, sd = sqrt(p * (1 - p) / all);
+        print_message("# T=%g: en-fr share %.4f, expected %.4f (%ld examples)\n", T[k], (double)fr / all, p, all);
+        assert_true(fabs((double)fr / all - p) < 4 * sd);
+        trn_sampler_free(&s);
+    }
+    trn_corpus_free(&tc);
+    remove_corpus();
+}
+
+static void test_validation_pass(void **state)
+{
+    (void)state;
+    model_config_t c;
+    trn_corpus_t tc;
+    setup_all(&c, &tc);
+    mb_error_t err;
+    trn_sampler_t v;
+    assert_int_equal(trn_sampler_init_valid(&v, &tc, &c, NULL, 30, 200, 64, &err), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        int wrapped = 0, pairs = 0, batches = 0;
+        while (!wrapped) {
+            trn_batch_t b;
+            assert_int_equal(trn_sampler_next(&v, &b, &wrapped, &err), 0);
+            pairs += b.n;
+            batches++;
+        }
+        assert_int_equal(pairs, 20 + 20 + 30); /* lines 0..29, every third empty in de */
+        assert_int_equal(batches, trn_sampler_batches(&v));
+    }
+    trn_sampler_free(&v);
+    trn_corpus_free(&tc);
+    remove_corpus();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_temperature),
+        cmocka_unit_test(test_validation_pass),
+    };
+    return cmocka_run_group_tests_name("train_data", tests, NULL, NULL);
+}
