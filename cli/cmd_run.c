@@ -1,5 +1,6 @@
 /* cmd_run: `moebench run`: a scenario file in, a results CSV out. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@ static void help(void)
     printf("usage: moebench run SCENARIO.ini [options]\n\n"
            "Runs every variant x backend x precision x threads x task x mode of the scenario and writes\n"
            "one CSV row per measured repetition to DIR/<scenario name>.csv (see results/README.md).\n"
-           "Progress goes to stderr. Ctrl-C stops after keeping the complete rows (exit status 130).\n\n"
+           "Progress goes to stderr. Ctrl-C, SIGTERM or SIGHUP stops after keeping the complete rows\n"
+           "(exit status 128 + the signal: 130, 143, 129).\n\n"
            "  --backend B           run only backend B (overrides [measure] backends)\n"
            "  --threads N           run only with N threads (overrides [measure] threads)\n"
            "  --out DIR             folder for the CSV (default results)\n"
@@ -73,6 +75,11 @@ static int rerun_under_callgrind(int argc, char **argv)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+static const char *sig_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT (Ctrl-C)" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"backend", required_argument, 0, 'b'}, {"threads", required_argument, 0, 't'},
@@ -112,6 +119,9 @@ int cmd_run(int argc, char **argv)
     int rc = runner_run(&s, &ro, csv, sizeof csv, &err);
     if (rc < 0)
         return cli_error(&err);
-    fprintf(stderr, "moebench: %s results in %s\n", rc == 130 ? "interrupted; the complete" : "wrote", csv);
+    if (rc > 128)
+        fprintf(stderr, "moebench: run: stopped by %s; the complete results are in %s\n", sig_name(rc - 128), csv);
+    else
+        fprintf(stderr, "moebench: wrote results in %s\n", csv);
     return rc;
 }
