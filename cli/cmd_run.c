@@ -30,6 +30,8 @@ static void help(void)
            "                        measured region exactly (column callgrind_ir); for CI on machines\n"
            "                        without hardware counters. About 50x slower: use a small scenario\n"
            "                        such as scenarios/ci-regression.ini\n"
+           "  --no-check-finite     load model files ([model] files) even when a weight is NaN or\n"
+           "                        infinite (refused by default: such a model decodes garbage)\n"
            "Scenario keys: scenarios/README.md.\n");
 }
 
@@ -85,7 +87,8 @@ int cmd_run(int argc, char **argv)
     static const struct option opts[] = {{"backend", required_argument, 0, 'b'}, {"threads", required_argument, 0, 't'},
                                          {"out", required_argument, 0, 'd'},     {"output", required_argument, 0, 'o'},
                                          {"quick", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
-                                         {"count-instructions", no_argument, 0, 'I'}, {0, 0, 0, 0}};
+                                         {"count-instructions", no_argument, 0, 'I'},
+                                         {"no-check-finite", no_argument, 0, 'F'}, {0, 0, 0, 0}};
     run_opts_t ro = {0};
     mb_error_t err;
     long threads;
@@ -104,6 +107,7 @@ int cmd_run(int argc, char **argv)
         case 'o': ro.out_file = optarg; break;
         case 'q': ro.quick = 1; break;
         case 'I': ro.count_instructions = 1; break;
+        case 'F': ro.no_check_finite = 1; break;
         case 'h': help(); return 0;
         default: return cli_bad_option("run", c, argv, optind, optopt);
         }

@@ -517,7 +517,7 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
         model_t *m = NULL;
         const char *file = scn_file_for(&R->s, variant);
         if (file) { /* a trained (or converted) model instead of random weights */
-            if (model_load(file, &m, err)) {
+            if (model_load_checked(file, !R->o->no_check_finite, &m, err)) {
                 rc = -1;
                 break;
             }

@@ -16,6 +16,7 @@ typedef struct run_opts {
     int threads;               /* overrides [measure] threads when > 0 */
     int quick;                 /* a fast pass: few sentences, no warm-up, one repetition */
     int count_instructions;    /* measured regions are bracketed for callgrind */
+    int no_check_finite;       /* load model files without refusing NaN/Inf weights */
 } run_opts_t;
 
 /* 0: done; 128 + the signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP): stopped by

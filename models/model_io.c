@@ -1,6 +1,7 @@
 /* model_io: a model to and from a safetensors file: the config travels in
  * __metadata__, every tensor is checked against the layout the config
  * implies (names, shapes, dtypes) before it is read. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,26 @@ static int check_tensor(const model_tensor_spec_t *s, const st_tensor_t *t, cons
     return 0;
 }
 
+int model_check_finite(const model_t *m, const char *where, mb_error_t *err)
+{
+    for (int i = 0; i < m->n_tensors; i++) {
+        const float *x = m->tensor[i];
+        for (uint64_t j = 0; j < m->specs[i].n; j++)
+            if (!isfinite(x[j]))
+                return mb_fail(err, "%s: tensor '%s' has %s at index %llu (of %llu); the weights are not finite "
+                                    "(a diverged training run?); use a good checkpoint, or --no-check-finite to "
+                                    "load it anyway", where, m->specs[i].name, isnan(x[j]) ? "NaN" : x[j] > 0 ? "+Inf" : "-Inf",
+                               (unsigned long long)j, (unsigned long long)m->specs[i].n);
+    }
+    return 0;
+}
+
 int model_load(const char *path, model_t **out, mb_error_t *err)
+{
+    return model_load_checked(path, 1, out, err);
+}
+
+int model_load_checked(const char *path, int check_finite, model_t **out, mb_error_t *err)
 {
     *out = NULL;
     st_file_t *f;
@@ -89,6 +109,8 @@ int model_load(const char *path, model_t **out, mb_error_t *err)
     for (int i = 0; i < m->n_tensors; i++)
         if (st_read_f32(f, st_find(f, m->specs[i].name), m->tensor[i], m->specs[i].n, err) != 0)
             goto fail;
+    if (check_finite && model_check_finite(m, path, err) != 0)
+        goto fail;
     st_close(f);
     *out = m;
     return 0;
