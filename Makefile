@@ -2,6 +2,7 @@
 #   make            build build/moebench
 #   make test       build and run every test (last line: N passed, N failed, N skipped)
 #   make test SAN=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-san/)
+#   make fuzz       each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (clang; docs/fuzzing.md)
 #   make demo       the main job on the built-in default scenario
 #   make deps       install missing Debian packages (scripts/deps.sh)
 
@@ -28,7 +29,15 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test demo deps clean FORCE
+# Fuzz targets (tests/fuzz/, docs/fuzzing.md): `make test` builds each as a
+# plain program that replays its corpus; `make fuzz` builds them with clang's
+# libFuzzer in build-fuzz/ and runs each for FUZZ_SECONDS.
+FUZZ_TARGETS  = scenario model csv bleu ids
+FUZZ_REPLAY   = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+FUZZ_SECONDS ?= 60
+FUZZ_SAN      = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all test demo deps clean fuzz FORCE
 all: $(BUILD)/moebench
 
 $(BUILD)/obj/%.o: %.c
@@ -52,11 +61,27 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libmoebench.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+$(BUILD)/fuzz/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o \
+                        $(BUILD)/obj/tests/fuzz/fuzz_file.o $(BUILD)/libmoebench.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/fuzz_file.o $(BUILD)/libmoebench.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+
+.PRECIOUS: $(BUILD)/obj/tests/fuzz/%.o
+
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz SANFLAGS='$(FUZZ_SAN)' \
+	    $(FUZZ_TARGETS:%=build-fuzz/fuzz/fuzz_%)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 deps:
 	@scripts/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory $(BUILD)/moebench $(TEST_BIN)
+	@$(MAKE) --no-print-directory $(BUILD)/moebench $(TEST_BIN) $(FUZZ_REPLAY)
 	@tests/run.sh $(BUILD)
 
 # The main job on the built-in default scenario; results/demo.csv.
@@ -70,6 +95,6 @@ demo: deps
 	@echo "moebench: results in results/demo.csv (columns: results/README.md), report in REPORT.md"
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
