@@ -90,6 +90,23 @@ int model_load_checked(const char *path, int check_finite, model_t **out, mb_err
     model_t *m = NULL;
     if (model_config_from_meta(&cfg, meta_get, f, path, err) != 0)
         goto fail;
+    /* a small file whose metadata claims a big model fails here, before the
+     * weights are allocated, so time and memory stay bounded by the file's
+     * size; a near miss goes on to name the missing tensor below */
+    model_counts_t need;
+    uint64_t have = 0;
+    for (int i = 0; i < st_count(f); i++)
+        have += st_tensor_at(f, i)->n_elems;
+    if (model_count(&cfg, &need, err) != 0) {
+        mb_prefix(err, "%s: ", path);
+        goto fail;
+    }
+    if (need.total > have && need.total - have > ((uint64_t)1 << 22)) {
+        mb_fail(err, "%s: its __metadata__ describes a model of %llu parameters but its tensors hold %llu values; "
+                     "the file is truncated or does not match its metadata", path, (unsigned long long)need.total,
+                (unsigned long long)have);
+        goto fail;
+    }
     if (model_create(&cfg, &m, err) != 0) {
         mb_prefix(err, "%s: ", path);
         goto fail;

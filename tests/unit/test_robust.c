@@ -17,6 +17,7 @@
 #include "cli/ids_line.h"
 #include "common/mb_file.h"
 #include "common/mb_text.h"
+#include "models/safetensors.h"
 
 static uint64_t rng = 88172645463325252ull;
 static double urand(void)
@@ -276,6 +277,36 @@ static void test_finite_check(void **state)
     model_free(m);
 }
 
+/* a 1 KB file whose metadata claims wmt32e (hundreds of millions of
+ * parameters) is refused from its header, before any weight is allocated */
+static void test_small_file_big_claim(void **state)
+{
+    (void)state;
+    model_config_t c;
+    mb_error_t err;
+    assert_int_equal(model_preset("wmt32e", "token-moe", &c, &err), 0);
+    model_meta_t meta;
+    model_config_to_meta(&c, &meta);
+    const char *keys[MODEL_META_MAX], *values[MODEL_META_MAX];
+    for (int i = 0; i < meta.n; i++) {
+        keys[i] = meta.key[i];
+        values[i] = meta.value[i];
+    }
+    float x[4] = {0};
+    st_out_tensor_t t = {"enc.embed", ST_F32, 1, {4}, x};
+    char path[] = "/tmp/mb-claim-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(st_write(path, keys, values, meta.n, &t, 1, &err), 0);
+    model_t *m = NULL;
+    assert_int_equal(model_load(path, &m, &err), -1);
+    assert_null(m);
+    assert_non_null(strstr(err.msg, "parameters but its tensors hold 4 values; the file is truncated or does not "
+                                    "match its metadata"));
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,7 +314,7 @@ int main(void)
         cmocka_unit_test(test_ratio_ci_large),     cmocka_unit_test(test_duplicate_columns),
         cmocka_unit_test(test_column_cap),         cmocka_unit_test(test_text_escape),
         cmocka_unit_test(test_ids_line),           cmocka_unit_test(test_paths),
-        cmocka_unit_test(test_finite_check),
+        cmocka_unit_test(test_finite_check),       cmocka_unit_test(test_small_file_big_claim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
