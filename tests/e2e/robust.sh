@@ -133,7 +133,7 @@ if "$M" run "$W/fits.ini" --quick -o "$W/fits.csv" 2>/dev/null && grep -q ',fits
     ok "6. a 198-byte line still parses"
 else not_ok "6. a 198-byte line still parses"; fi
 printf '[scenario]\nname = a\000b\n' >"$W/nul.ini"
-check_fails "6. a NUL byte in a scenario is refused" "nul.ini:2: contains a NUL byte" "$M" run "$W/nul.ini"
+check_fails "6. a NUL byte in a scenario is refused" "nul.ini:2: contains a NUL byte" "$M" run "$W/nul.ini" -o "$W/nul.csv"
 
 # ---- 7, 8. a directory or an empty file as the scenario ----
 check_fails "7. a directory as the scenario is refused" "is a directory; give a scenario file" "$M" run "$W/outdir" -o "$W/d.csv"
@@ -218,7 +218,7 @@ mkfifo "$W/fifo.st"
 check_fails "15. a FIFO as the model file is refused at once" "fifo.st: is a FIFO \(named pipe\), not a regular file" \
     timeout 10 "$M" translate "$W/fifo.st" --task en-de --ids
 check_fails "15. a FIFO as the scenario is refused at once" "is a FIFO \(named pipe\), not a regular file; give a scenario file" \
-    timeout 10 "$M" run "$W/fifo.st"
+    timeout 10 "$M" run "$W/fifo.st" -o "$W/fifo.csv"
 check_fails "15. a directory as the model file is refused" "outdir: is a directory; give a safetensors model file" \
     "$M" info "$W/outdir"
 : >"$W/empty.st"
