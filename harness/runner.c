@@ -506,8 +506,13 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     struct sigaction sa, old[3];
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
+    /* a SIGHUP or SIGTERM ignored by whoever started us (nohup) stays ignored;
+     * SIGINT is caught even when a shell ignored it for a background job, as
+     * before */
     for (int i = 0; i < 3; i++)
-        sigaction(stop_signals[i], &sa, &old[i]);
+        if (sigaction(stop_signals[i], NULL, &old[i]) == 0 &&
+            (stop_signals[i] == SIGINT || old[i].sa_handler != SIG_IGN))
+            sigaction(stop_signals[i], &sa, NULL);
     interrupted = 0;
     progress_start(&R->prog, R->units);
     rc = 0;

@@ -66,6 +66,21 @@ for sig in TERM HUP; do
     else not_ok "2. SIG$sig stops like SIGINT" "rc $rc (want $want); $(tail -2 "$W/sig.err"); files: $(ls "$W" | grep sig)"; fi
 done
 
+# ... but a SIGHUP that nohup ignores stays ignored: the run goes on
+if command -v nohup >/dev/null 2>&1; then
+    rm -f "$W/nh.csv"
+    nohup "$M" run "$W/long.ini" -o "$W/nh.csv" >/dev/null 2>"$W/nh.err" &
+    pid=$!
+    wait_lines "$W/nh.csv.tmp" 2
+    kill -HUP $pid; sleep 1
+    if kill -0 $pid 2>/dev/null; then alive=yes; else alive=no; fi
+    kill -TERM $pid 2>/dev/null
+    wait $pid
+    rc=$?
+    if [ $alive = yes ] && [ $rc -eq 143 ] && complete_csv "$W/nh.csv"; then ok "2. under nohup SIGHUP is ignored (SIGTERM still stops it)"
+    else not_ok "2. under nohup SIGHUP is ignored" "alive after HUP: $alive, rc $rc; $(tail -2 "$W/nh.err")"; fi
+else skip "2. under nohup SIGHUP is ignored" "no nohup"; fi
+
 # ---- 3. -o naming a device node: refused, the node untouched ----
 if mknod "$W/dev" c 1 3 2>/dev/null; then # a private /dev/null: the real one is never at risk
     check_fails "3. run -o DEVICE is refused" "dev: is a character device; the results CSV must be a regular file" \
