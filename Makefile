@@ -2,6 +2,7 @@
 #   make            build build/moebench
 #   make test       build and run every test (last line: N passed, N failed, N skipped)
 #   make test SAN=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-san/)
+#   make fuzz       each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (clang; docs/fuzzing.md)
 #   make demo       the main job on the built-in default scenario
 #   make deps       install missing Debian packages (scripts/deps.sh)
 
@@ -18,6 +19,12 @@ WITH_ONEDNN   ?= 1
 ifeq ($(SAN),1)
 BUILD    = build-san
 SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+# `make fuzz` builds with clang's libFuzzer (see the fuzz target below).
+ifeq ($(FUZZ),1)
+CC       = clang
+BUILD    = build-fuzz
+SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
 PKGS     = libcjson inih papi zlib
@@ -52,7 +59,14 @@ LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(LIB_CXX:%.cc=$(BUILD)/obj/%.o)
 TEST_SRC = $(wildcard tests/unit/test_*.c)
 TEST_BIN = $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test demo deps clean FORCE
+# Fuzz targets (tests/fuzz/, docs/fuzzing.md): `make test` builds each as a
+# plain program that replays its corpus; `make fuzz` builds them with clang's
+# libFuzzer in build-fuzz/ and runs each for FUZZ_SECONDS.
+FUZZ_TARGETS  = scenario model csv bleu ids
+FUZZ_REPLAY   = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all test demo deps clean fuzz FORCE
 all: $(BUILD)/moebench
 
 $(BUILD)/obj/%.o: %.c
@@ -84,11 +98,31 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(ORACLE_OBJ) $(BUILD)/libmoebench
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+$(BUILD)/fuzz/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o \
+                        $(BUILD)/obj/tests/fuzz/fuzz_file.o $(BUILD)/libmoebench.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/fuzz_file.o $(BUILD)/libmoebench.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LDLIBS) -o $@
+
+.PRECIOUS: $(BUILD)/obj/tests/fuzz/%.o
+ifeq ($(FUZZ),1)
+# GCC's `#pragma GCC target` regions, which clang does not have; not fuzzed
+$(BUILD)/obj/backends/fastops.o: CC = gcc
+$(BUILD)/obj/backends/fastops.o: SANFLAGS =
+endif
+
+fuzz:
+	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZ_TARGETS:%=build-fuzz/fuzz/fuzz_%)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 deps:
 	@scripts/deps.sh
 
 test: deps
-	@$(MAKE) --no-print-directory $(BUILD)/moebench $(TEST_BIN)
+	@$(MAKE) --no-print-directory $(BUILD)/moebench $(TEST_BIN) $(FUZZ_REPLAY)
 	@tests/run.sh $(BUILD)
 
 # The main job on the built-in default scenario; results/demo.csv.
@@ -102,6 +136,6 @@ demo: deps
 	@echo "moebench: results in results/demo.csv (columns: results/README.md), report in REPORT.md"
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -2,6 +2,8 @@
  * metrics (see compare.h). */
 #include "analysis/compare.h"
 
+#include "common/mb_text.h"
+
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -285,7 +287,10 @@ static char *make_label(const cmp_config_t *c)
             break;
         at += (size_t)w;
     }
-    return strdup(at ? buf : "(all rows)");
+    /* cells are shown on terminals and in Markdown: a newline or an escape
+     * sequence in one must not split a row or drive the terminal */
+    char safe[sizeof buf * 2];
+    return strdup(at ? mb_text_escape(safe, sizeof safe, buf, 0) : "(all rows)");
 }
 
 static int push_row(size_t **rows, size_t *n, size_t row)
@@ -399,10 +404,14 @@ static int machine_notes(cmp_report_t *r, const csvin_t *b, const csvin_t *n, mb
         const char *vb = csvin_get(b, 0, (size_t)cb);
         for (size_t j = 0; j < n->nrows; j++) {
             const char *vn = csvin_get(n, j, (size_t)cn);
-            if (strcmp(vb, vn))
+            if (strcmp(vb, vn)) {
+                char sb[200], sn[200];
+                vb = mb_text_escape(sb, sizeof sb, vb, 0);
+                vn = mb_text_escape(sn, sizeof sn, vn, 0);
                 return add_note(r, err, "the files come from different machines (%s '%s' in "
                                         "BASE, '%s' in NEW): wall-clock metrics compare the "
                                         "machines as well as the code", cols[i], vb, vn);
+            }
         }
     }
     return 0;

@@ -1,6 +1,8 @@
 /* csvin: a CSV file into memory with libcsv (see csvin.h). */
 #include "analysis/csvin.h"
 
+#include "common/mb_file.h"
+
 #include <csv.h>
 #include <errno.h>
 #include <math.h>
@@ -39,6 +41,11 @@ static void on_field(void *data, size_t len, void *ctx)
     reader_t *r = ctx;
     if (r->failed)
         return;
+    if (r->ncur >= CSVIN_MAX_COLS) { /* before the memory and the time go */
+        fail_at(r, "more than %d fields in one row, the limit; a results CSV has about 50 columns "
+                   "(results/README.md): check that this is a results CSV", CSVIN_MAX_COLS);
+        return;
+    }
     if (r->ncur == r->capcur) {
         size_t cap = r->capcur ? 2 * r->capcur : 64;
         char **c = realloc(r->cur, cap * sizeof *c);
@@ -67,6 +74,51 @@ static void drop_cur(reader_t *r)
     r->ncur = 0;
 }
 
+static const char *const *dup_names; /* for the comparison below; qsort has no context argument */
+
+static int cmp_name_index(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int c = strcmp(dup_names[i], dup_names[j]);
+    return c ? c : (i > j) - (i < j);
+}
+
+/* A non-empty column name given twice: sorted, in O(n log n) (a header of
+ * many columns compared pair by pair took minutes). */
+static int duplicate_column(reader_t *r)
+{
+    size_t n = r->ncur;
+    if (n < 2)
+        return 0;
+    size_t *ix = malloc(n * sizeof *ix);
+    if (!ix)
+        return fail_at(r, "out of memory"), 1;
+    for (size_t i = 0; i < n; i++)
+        ix[i] = i;
+    dup_names = (const char *const *)r->cur;
+    qsort(ix, n, sizeof *ix, cmp_name_index);
+    dup_names = NULL;
+    /* the first duplicate in file order: the smallest second index */
+    size_t best_i = 0, best_j = 0, first = 0; /* first: where the run of equal names starts */
+    for (size_t k = 1; k < n; k++) {
+        const char *a = r->cur[ix[k - 1]], *b = r->cur[ix[k]];
+        if (strcmp(a, b)) {
+            first = k;
+            continue;
+        }
+        if (b[0] && (!best_j || ix[k] < best_j)) { /* within a run, indexes ascend */
+            best_i = ix[first];
+            best_j = ix[k];
+        }
+    }
+    free(ix);
+    if (!best_j)
+        return 0;
+    fail_at(r, "column '%s' appears twice in the header (columns %zu and %zu)", r->cur[best_j], best_i + 1,
+            best_j + 1);
+    return 1;
+}
+
 static void on_row(int c, void *ctx)
 {
     reader_t *r = ctx;
@@ -77,14 +129,10 @@ static void on_row(int c, void *ctx)
         return;
     }
     if (!r->have_header) {
-        for (size_t i = 0; i < r->ncur; i++)
-            for (size_t j = 0; j < i; j++)
-                if (r->cur[i][0] && !strcmp(r->cur[i], r->cur[j])) {
-                    fail_at(r, "column '%s' appears twice in the header (columns %zu and %zu)",
-                            r->cur[i], j + 1, i + 1);
-                    drop_cur(r);
-                    return;
-                }
+        if (duplicate_column(r)) {
+            drop_cur(r);
+            return;
+        }
         t->header = r->cur;
         t->ncols = r->ncur;
         r->cur = NULL;
@@ -195,9 +243,10 @@ int csvin_parse(const char *name, const char *text, size_t len, csvin_t **out, m
 int csvin_read(const char *path, csvin_t **out, mb_error_t *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mb_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    /* a directory, device or FIFO is refused before a read could block */
+    if (mb_input_open(path, "results CSV", MB_IN_ALLOW_EMPTY, &f, err))
+        return -1;
     reader_t r;
     struct csv_parser p;
     if (reader_start(&r, &p, path, out, err)) {

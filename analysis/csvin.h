@@ -2,7 +2,8 @@
  * memory with Debian's libcsv: the header row becomes the column names, every
  * other row a row of strings. Errors name the file and, where it helps, the
  * line: unreadable file, empty file, malformed quoting, duplicate column
- * names, a row with a different number of fields than the header.
+ * names, a row with a different number of fields than the header, more
+ * than CSVIN_MAX_COLS fields in a row.
  *
  * Owns only parsing and lookup; what the columns mean is the caller's
  * business (compare.c). Writing CSV files is csvout's job, not this one. */
@@ -12,6 +13,9 @@
 #include <stddef.h>
 
 #include "common/mb_error.h"
+
+/* Fields in a row: more is refused at once, whatever the file size. */
+#define CSVIN_MAX_COLS 4096
 
 typedef struct csvin {
     char *name;     /* the path (or name) given to csvin_read / csvin_parse */

@@ -1,6 +1,8 @@
 /* report: reading results and kernel CSVs, and aggregating them (see report.h). */
 #include "analysis/report.h"
 
+#include "common/mb_text.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -87,8 +89,26 @@ void report_free(report_t *r)
     free(r);
 }
 
-/* The pooled copy of s (the same pointer for equal strings); NULL on ENOMEM. */
+/* The pooled copy of s (the same pointer for equal strings); NULL on ENOMEM.
+ * Every string of the report (cells, paths) comes through here and goes into
+ * Markdown tables and onto terminals: control characters and '|' are stored
+ * escaped (mb_text), so a cell can neither split a table row nor a line. */
+static const char *intern_raw(report_t *r, const char *s);
+
 static const char *intern(report_t *r, const char *s)
+{
+    if (!mb_text_needs_escape(s, 1))
+        return intern_raw(r, s);
+    size_t n = 4 * strlen(s) + 8; /* "\xNN" is the longest escape of one byte */
+    char *safe = malloc(n);
+    if (!safe)
+        return NULL;
+    const char *p = intern_raw(r, mb_text_escape(safe, n, s, 1));
+    free(safe);
+    return p;
+}
+
+static const char *intern_raw(report_t *r, const char *s)
 {
     for (int i = r->n_strings - 1; i >= 0; i--)
         if (!strcmp(r->strings[i], s))

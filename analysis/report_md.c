@@ -432,10 +432,8 @@ int report_write_markdown(const report_t *r, const report_md_opts_t *o, const ch
         remove(tmp);
         return mb_fail(err, "%s: cannot write: %s", tmp, strerror(e));
     }
-    if (rename(tmp, path)) {
-        int e = errno;
-        remove(tmp);
-        return mb_fail(err, "%s: cannot rename to %s: %s", tmp, path, strerror(e));
-    }
+    if (rename(tmp, path)) /* the complete report stays where it is */
+        return mb_fail(err, "%s: cannot rename to %s: %s; the complete report is kept as %s", tmp, path,
+                       strerror(errno), tmp);
     return 0;
 }

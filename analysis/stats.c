@@ -1,6 +1,7 @@
 /* stats: medians, Mann-Whitney U, and the Hodges-Lehmann ratio interval (see stats.h). */
 #include "analysis/stats.h"
 #include "common/mb_stats.h"
+#include "analysis/stats_pairs.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -231,12 +232,14 @@ int stats_ratio_ci(const double *base, size_t n, const double *new_, size_t m, d
         return mb_fail(err, "ratio interval: empty sample (%zu and %zu values)", n, m);
     if (!(confidence > 0.0 && confidence < 1.0))
         return mb_fail(err, "ratio interval: confidence %g is not in (0, 1)", confidence);
-    if (n > ((size_t)1 << 24) / m)
-        return mb_fail(err, "ratio interval: %zu x %zu values is too many", n, m);
     for (size_t i = 0; i < n + m; i++) {
         double v = i < n ? base[i] : new_[i - n];
         if (!(v > 0.0 && isfinite(v)))
             return mb_fail(err, "ratio interval: value %g is not positive and finite", v);
+    }
+    if (n > ((size_t)1 << 24) / m) { /* too many ratios to sort: select them */
+        int rc = stats_ratio_ci_pairs(base, n, new_, m, confidence, est, lo, hi);
+        return rc < 0 ? mb_fail(err, "ratio interval: out of memory for %zu and %zu values", n, m) : rc;
     }
     size_t nm = n * m;
     double *d = malloc(nm * sizeof *d);

@@ -7,21 +7,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/mb_text.h"
+
+/* Messages quote file names and cells from files: control characters in
+ * them are shown escaped, so an error is always one line on the terminal. */
 int cli_error(const mb_error_t *err)
 {
-    fprintf(stderr, "moebench: %s\n", err->msg);
+    char safe[2048];
+    fprintf(stderr, "moebench: %s\n", mb_text_escape(safe, sizeof safe, err->msg, 0));
     return 1;
 }
 
 int cli_errorf(const char *fmt, ...)
 {
+    mb_error_t e;
     va_list ap;
     va_start(ap, fmt);
-    fputs("moebench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(e.msg, sizeof e.msg, fmt, ap);
     va_end(ap);
-    return 1;
+    return cli_error(&e);
 }
 
 int cli_bad_option(const char *cmd, int c, char **argv, int optind, int optopt)

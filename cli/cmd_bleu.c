@@ -10,6 +10,7 @@
 #include "common/mb_parse.h"
 #include "quality/bleu.h"
 #include "cli/cli.h"
+#include "common/mb_file.h"
 
 static void usage(FILE *f)
 {
@@ -97,6 +98,10 @@ static int read_all(FILE *f, char **out, size_t *len)
     return 0;
 }
 
+/* Longest line scored: memory grows with a line's n-grams (a 50 MB line of
+ * punctuation took 5 GB), and no sentence comes near a megabyte. */
+#define BLEU_CLI_MAX_LINE (1 << 20)
+
 /* Reads a file (or stdin for "-") and splits it on '\n' as Python's file
  * iteration does: a last line without '\n' still counts. Checks UTF-8 here so
  * that an error can name the file and line. */
@@ -105,9 +110,10 @@ static int lines_read(lines_t *l, const char *path, mb_error_t *err)
     memset(l, 0, sizeof *l);
     l->name = path;
     int is_stdin = !strcmp(path, "-");
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f)
-        return mb_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f = stdin;
+    /* pipes stay allowed (`<(...)`); a directory or a block device is refused */
+    if (!is_stdin && mb_input_open(path, "text file", MB_IN_ALLOW_EMPTY | MB_IN_ALLOW_PIPE, &f, err))
+        return -1;
     size_t len;
     int rc = read_all(f, &l->buf, &len);
     int e = errno;
@@ -128,6 +134,11 @@ static int lines_read(lines_t *l, const char *path, mb_error_t *err)
     for (size_t s = 0; s < len; l->n++) {
         char *nl = memchr(l->buf + s, '\n', len - s);
         size_t e_ = nl ? (size_t)(nl - l->buf) : len;
+        if (e_ - s > BLEU_CLI_MAX_LINE)
+            return mb_fail(err, "%s:%d: the line is %zu bytes long, over the limit of %d bytes per line (the n-gram "
+                                "tables of one line take about 100 bytes per byte); a sentence per line is "
+                                "expected: split the line or check the file", path, l->n + 1, e_ - s,
+                           BLEU_CLI_MAX_LINE);
         if (memchr(l->buf + s, '\0', e_ - s))
             return mb_fail(err, "%s:%d: contains a NUL byte", path, l->n + 1);
         long bad = bleu_utf8_invalid_at(l->buf + s, e_ - s);
@@ -278,7 +289,7 @@ static int score(const bleu_cli_t *c, const lines_t *hyp, const lines_t *ref, in
     }
     free(streams);
     if (rc) {
-        mb_prefix(&err, "bleu: ");
+        mb_prefix(&err, c->chrf_mode ? "chrf: " : "bleu: ");
         return cli_error(&err);
     }
     return 0;

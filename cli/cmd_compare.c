@@ -12,6 +12,7 @@
 
 #include "common/mb_parse.h"
 #include "cli/cli.h"
+#include "common/mb_text.h"
 #include "analysis/compare.h"
 #include "analysis/csvin.h"
 
@@ -184,7 +185,7 @@ static void row_cells(const cmp_report_t *r, const cmp_entry_t *e, int show_conf
 {
     const cmp_stat_t *s = &e->s;
     snprintf(cell[C_CONFIG], CELL, "%s", show_config ? r->configs[e->config].label : "");
-    snprintf(cell[C_METRIC], CELL, "%s", r->metrics[e->metric].name);
+    snprintf(cell[C_METRIC], CELL, "%s", mb_term(r->metrics[e->metric].name));
     snprintf(cell[C_N], CELL, "%zu/%zu", s->n_base, s->n_new);
     fmt_value(cell[C_BASE], CELL, s->med_base);
     fmt_value(cell[C_NEW], CELL, s->med_new);
@@ -263,7 +264,7 @@ static void print_lists(const cmp_report_t *r, const int *num, FILE *f, const ch
         if (!k)
             continue;
         fprintf(f, "\nonly in %s (%s), not compared:\n", is_new ? "NEW" : "BASE",
-                is_new ? r->new_name : r->base_name);
+                mb_term(is_new ? r->new_name : r->base_name));
         for (size_t c = 0; c < r->nconfigs; c++) {
             const cmp_config_t *cf = &r->configs[c];
             if (is_new ? cf->n_new && !cf->n_base : cf->n_base && !cf->n_new)
@@ -282,15 +283,15 @@ static void print_lists(const cmp_report_t *r, const int *num, FILE *f, const ch
     for (size_t i = 0; i < r->nnotes; i++) {
         if (!any++)
             fputs("\nnotes:\n", f);
-        fprintf(f, "%s%s\n", item, r->notes[i]);
+        fprintf(f, "%s%s\n", item, mb_term(r->notes[i]));
     }
 }
 
 static int print_text(const cmp_report_t *r, FILE *f)
 {
-    fprintf(f, "BASE %s: %zu rows, %zu configurations\n", r->base_name, r->base_rows,
+    fprintf(f, "BASE %s: %zu rows, %zu configurations\n", mb_term(r->base_name), r->base_rows,
             configs_in(r, 0));
-    fprintf(f, "NEW  %s: %zu rows, %zu configurations\n", r->new_name, r->new_rows,
+    fprintf(f, "NEW  %s: %zu rows, %zu configurations\n", mb_term(r->new_name), r->new_rows,
             configs_in(r, 1));
     fprintf(f, "threshold %g%%, alpha %g (Mann-Whitney U), instruction counts %g%%\n\n",
             100.0 * r->threshold, r->alpha, 100.0 * r->ins_threshold);
@@ -335,13 +336,8 @@ static int print_text(const cmp_report_t *r, FILE *f)
 
 static void md_cell(FILE *f, const char *s)
 {
-    fputs(" ", f);
-    for (; *s; s++) {
-        if (*s == '|')
-            fputc('\\', f);
-        fputc(*s, f);
-    }
-    fputs(" |", f);
+    char safe[CELL * 2];
+    fprintf(f, " %s |", mb_text_escape(safe, sizeof safe, s, 1)); /* '|' and control characters */
 }
 
 static int print_markdown(const cmp_report_t *r, FILE *f)
@@ -356,7 +352,7 @@ static int print_markdown(const cmp_report_t *r, FILE *f)
         fputs("**moebench compare: no regression** — ", f);
     summary_counts(r, f);
     fprintf(f, " (`%s` → `%s`; threshold %g%%, alpha %g, instruction counts %g%%)\n\n",
-            r->base_name, r->new_name, 100.0 * r->threshold, r->alpha, 100.0 * r->ins_threshold);
+            mb_term(r->base_name), mb_term(r->new_name), 100.0 * r->threshold, r->alpha, 100.0 * r->ins_threshold);
     if (!r->nentries) {
         fputs("No configuration is in both files: nothing compared.\n", f);
     } else {

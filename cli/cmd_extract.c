@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "common/mb_file.h"
 #include "models/extract.h"
 #include "vocab/vocab.h"
 
@@ -39,6 +40,8 @@ int cmd_extract(int argc, char **argv)
     if (!task || !out)
         return cli_errorf("extract: both --task T and -o SUB.safetensors are needed");
     mb_error_t err;
+    if (mb_output_check(out, "model file", &err))
+        return cli_error(&err);
     model_t *full, *sub;
     be_t be;
     be_options_t bo = {1, BE_PRECISION_FP32};

@@ -6,6 +6,7 @@
 #include "common/mb_parse.h"
 #include "common/mb_mem.h"
 #include "cli/cli.h"
+#include "common/mb_file.h"
 #include "harness/model_args.h"
 #include "models/model.h"
 #include "vocab/vocab.h"
@@ -65,6 +66,8 @@ int cmd_init(int argc, char **argv)
     if (!strcmp(a.variant, "task-subnet"))
         return cli_errorf("init: a task-subnet is cut from a task-moe model: run 'moebench init --variant "
                           "task-moe ...' then 'moebench extract MODEL --task T -o SUB'");
+    if (mb_output_check(out, "model file", &err))
+        return cli_error(&err);
     model_config_t cfg;
     model_t *m;
     vocab_t *voc = NULL;

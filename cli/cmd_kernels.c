@@ -22,6 +22,7 @@
 #include "backends/backend.h"
 #include "backends/cpuinfo.h"
 #include "cli/cli.h"
+#include "common/mb_file.h"
 #include "harness/csvout.h"
 #include "models/config.h"
 #include "models/decode.h"
@@ -780,6 +781,10 @@ int cmd_kernels(int argc, char **argv)
 
     kern_out_t r = {NULL, backend, be_precision_name(bo.precision), goals ? "wmt-dense" : preset, 0, 0, 0, 0};
     char *tmp = NULL;
+    if (csv_path && mb_output_check(csv_path, "kernels CSV", &err)) {
+        be_close(&be);
+        return cli_error(&err);
+    }
     if (csv_path) {
         size_t n = strlen(csv_path) + 5;
         tmp = malloc(n);
@@ -840,10 +845,11 @@ int cmd_kernels(int argc, char **argv)
             rc = -1;
         }
         if (rc == 0 && rename(tmp, csv_path) != 0) {
-            mb_fail(&err, "kernels: cannot rename %s to %s: %s", tmp, csv_path, strerror(errno));
-            rc = -1;
+            mb_fail(&err, "kernels: cannot rename %s to %s: %s; the measurements are kept in %s", tmp, csv_path,
+                    strerror(errno), tmp);
+            rc = -2; /* keep tmp */
         }
-        if (rc != 0)
+        if (rc == -1)
             remove(tmp);
     }
     free(tmp);

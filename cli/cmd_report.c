@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/mb_file.h"
 #include "analysis/report.h"
 
 extern char **environ;
@@ -318,6 +319,11 @@ int cmd_report(int argc, char **argv)
         return 2;
     }
     mb_error_t err;
+    /* before any reading or drawing: a directory or device at -o is refused */
+    if (mb_output_check(out, "report", &err)) {
+        free(line);
+        return cli_error(&err);
+    }
     char outdir[PATH_MAX], figs_path[PATH_MAX], rel[PATH_MAX], plots[PATH_MAX], gp[PATH_MAX], ver[128];
     dirname_of(out, outdir, sizeof outdir);
     if ((size_t)snprintf(figs_path, sizeof figs_path, "%s%s", figdir ? figdir : outdir,

@@ -1,5 +1,6 @@
 /* cmd_run: `moebench run`: a scenario file in, a results CSV out. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,8 @@ static void help(void)
     printf("usage: moebench run SCENARIO.ini [options]\n\n"
            "Runs every variant x backend x precision x threads x task x mode of the scenario and writes\n"
            "one CSV row per measured repetition to DIR/<scenario name>.csv (see results/README.md).\n"
-           "Progress goes to stderr. Ctrl-C stops after keeping the complete rows (exit status 130).\n\n"
+           "Progress goes to stderr. Ctrl-C, SIGTERM or SIGHUP stops after keeping the complete rows\n"
+           "(exit status 128 + the signal: 130, 143, 129).\n\n"
            "  --backend B           run only backend B (overrides [measure] backends)\n"
            "  --threads N           run only with N threads (overrides [measure] threads)\n"
            "  --out DIR             folder for the CSV (default results)\n"
@@ -34,6 +36,8 @@ static void help(void)
            "                        measured region exactly (column callgrind_ir); for CI on machines\n"
            "                        without hardware counters. About 50x slower: use a small scenario\n"
            "                        such as scenarios/ci-regression.ini\n"
+           "  --no-check-finite     load model files ([model] files) even when a weight is NaN or\n"
+           "                        infinite (refused by default: such a model decodes garbage)\n"
            "Scenario keys: scenarios/README.md.\n");
 }
 
@@ -79,6 +83,11 @@ static int rerun_under_callgrind(int argc, char **argv)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+static const char *sig_name(int sig)
+{
+    return sig == SIGINT ? "SIGINT (Ctrl-C)" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
+}
+
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"backend", required_argument, 0, 'b'}, {"threads", required_argument, 0, 't'},
@@ -86,7 +95,8 @@ int cmd_run(int argc, char **argv)
                                          {"quick", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
                                          {"count-instructions", no_argument, 0, 'I'}, {"list", no_argument, 0, 'L'},
                                          {"dry-run", no_argument, 0, 'L'},
-                                         {"keep-hypotheses", required_argument, 0, 'k'}, {0, 0, 0, 0}};
+                                         {"keep-hypotheses", required_argument, 0, 'k'},
+                                         {"no-check-finite", no_argument, 0, 'F'}, {0, 0, 0, 0}};
     run_opts_t ro = {0};
     mb_error_t err;
     long threads;
@@ -107,6 +117,7 @@ int cmd_run(int argc, char **argv)
         case 'I': ro.count_instructions = 1; break;
         case 'L': ro.list = 1; break;
         case 'k': ro.keep_hyps = optarg; break;
+        case 'F': ro.no_check_finite = 1; break;
         case 'h': help(); return 0;
         default: return cli_bad_option("run", c, argv, optind, optopt);
         }
@@ -126,6 +137,9 @@ int cmd_run(int argc, char **argv)
         return cli_error(&err);
     if (ro.list)
         return 0;
-    fprintf(stderr, "moebench: %s results in %s\n", rc == 130 ? "interrupted; the complete" : "wrote", csv);
+    if (rc > 128)
+        fprintf(stderr, "moebench: run: stopped by %s; the complete results are in %s\n", sig_name(rc - 128), csv);
+    else
+        fprintf(stderr, "moebench: wrote results in %s\n", csv);
     return rc;
 }

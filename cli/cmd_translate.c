@@ -11,6 +11,7 @@
 
 #include "common/mb_parse.h"
 #include "cli/cli.h"
+#include "cli/ids_line.h"
 #include "models/decode.h"
 #include "models/model.h"
 #include "vocab/vocab.h"
@@ -36,7 +37,9 @@ static void help(void)
            "  --capacity-factor F   expert capacity factor per sequence (docs/routing.md); default 0 =\n"
            "                        unlimited, whatever the model file records from training\n"
            "  --scores              append a tab and the hypothesis log-probability to each line\n"
-           "  --stats               print routing statistics (dropped assignments and tokens) to stderr\n");
+           "  --stats               print routing statistics (dropped assignments and tokens) to stderr\n"
+           "  --no-check-finite     load the model even when a weight is NaN or infinite (refused by\n"
+           "                        default: such a model decodes garbage)\n");
 }
 
 typedef struct lines {
@@ -77,25 +80,9 @@ static int read_ids(FILE *f, lines_t *l, mb_error_t *err)
             goto oom;
         l->ids[l->n] = row;
         l->len[l->n++] = 0;
-        for (char *p = buf; *p;) {
-            while (isspace((unsigned char)*p))
-                p++;
-            if (!*p)
-                break;
-            char *end;
-            errno = 0;
-            long v = strtol(p, &end, 10);
-            if (end == p || errno || v < 0 || v > 0x7fffffff || (*end && !isspace((unsigned char)*end))) {
-                int w = 0;
-                while (p[w] && !isspace((unsigned char)p[w]) && w < 20)
-                    w++;
-                mb_fail(err, "stdin:%d: '%.*s' is not a token id; with --ids each line holds "
-                             "whitespace-separated non-negative integers", l->n, w, p);
-                free(buf);
-                return -1;
-            }
-            row[n++] = (int)v;
-            p = end;
+        if (ids_parse_line(buf, (size_t)got, "stdin", l->n, row, &n, err)) {
+            free(buf);
+            return -1;
         }
         l->len[l->n - 1] = n;
     }
@@ -168,9 +155,10 @@ int cmd_translate(int argc, char **argv)
         {"len-penalty", required_argument, 0, 'a'}, {"max-len", required_argument, 0, 'm'},
         {"batch", required_argument, 0, 'B'},     {"capacity-factor", required_argument, 0, 'c'},
         {"scores", no_argument, 0, 's'},          {"stats", no_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},            {0, 0, 0, 0}};
+        {"no-check-finite", no_argument, 0, 'F'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     const char *task_name = NULL, *backend = "ref";
-    int ids = 0, scores = 0, stats = 0, c;
+    int ids = 0, scores = 0, stats = 0, check_finite = 1, c;
     long threads = 0, batch = 32, v;
     double f;
     be_options_t bo = {0, BE_PRECISION_FP32};
@@ -194,6 +182,7 @@ int cmd_translate(int argc, char **argv)
         case 'c': bad = mb_parse_double("--capacity-factor", optarg, 0, 1000, &dopt.capacity_factor, &err); break;
         case 's': scores = 1; break;
         case 'S': stats = 1; break;
+        case 'F': check_finite = 0; break;
         case 'h': help(); return 0;
         default: return cli_bad_option("translate", c, argv, optind, optopt);
         }
@@ -204,7 +193,7 @@ int cmd_translate(int argc, char **argv)
         return cli_errorf("translate: give exactly one model file; see 'moebench translate --help'");
     bo.threads = (int)threads;
     model_t *m;
-    if (model_load(argv[optind], &m, &err))
+    if (model_load_checked(argv[optind], check_finite, &m, &err))
         return cli_error(&err);
     vocab_t *voc = NULL;
     if (!ids && !m->vocab_blob) {

@@ -1,9 +1,11 @@
 /* main: the moebench program: finds the subcommand and runs it.
  * Subcommands live one per file (cli/cmd_*.c); this file only lists them. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/mb_text.h"
 #include "common/version.h"
 
 static const cli_command_t commands[] = {
@@ -29,6 +31,27 @@ static void usage(FILE *f)
     fprintf(f, "\n  --version  print the version\n  --help     this text\n");
 }
 
+/* Every command's output must have reached its destination: a full disk or
+ * a closed pipe behind stdout would otherwise end in exit status 0 with a
+ * short or empty result. Checked once here, after the command returns. */
+static int stdout_written(const char *cmd, int rc)
+{
+    errno = 0;
+    int bad = fflush(stdout) != 0;
+    int e = errno;
+    bad |= ferror(stdout) != 0;
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad)
+        return rc;
+    if (rc == 0) /* a command that already failed has said why */
+        fprintf(stderr, "moebench: %s: cannot write the output to standard output: %s; check the disk space or "
+                        "where the output is redirected\n", cmd, e ? strerror(e) : "write error");
+    return rc ? rc : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -37,15 +60,15 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
-        return 0;
+        return stdout_written("--help", 0);
     }
     if (!strcmp(argv[1], "--version")) {
         printf("moebench %s\n", MOEBENCH_VERSION);
-        return 0;
+        return stdout_written("--version", 0);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "moebench: unknown subcommand '%s'; see 'moebench --help'\n", argv[1]);
+            return stdout_written(commands[i].name, commands[i].run(argc - 1, argv + 1));
+    fprintf(stderr, "moebench: unknown subcommand '%s'; see 'moebench --help'\n", mb_term(argv[1]));
     return 2;
 }

@@ -1,7 +1,9 @@
 /* csvout: the results CSV (schema in results/README.md): its columns, and
- * writing rows safely: to FILE.tmp, flushed row by row, renamed to FILE when
- * complete, so no reader ever sees a half-written file. Fields that need
- * quoting are written with Debian's libcsv (csv_fwrite). */
+ * writing rows safely: the target is checked before anything is measured
+ * (mb_output_check), rows go to FILE.tmp one whole row per write, a row that
+ * fails part-way (disk full) is cut off again, and FILE.tmp is renamed to
+ * FILE when complete, so no reader ever sees a half-written file or a torn
+ * row. Fields that need quoting are written with Debian's libcsv (csv_fwrite). */
 #ifndef CSVOUT_H
 #define CSVOUT_H
 
@@ -34,10 +36,13 @@ int csvout_field(FILE *f, const char *s);
 
 typedef struct csvout csvout_t;
 
-/* Creates PATH.tmp and writes the header. */
+/* Checks PATH (not empty, not a directory or device, its folder writable),
+ * creates PATH.tmp and writes the header. */
 int csvout_open(const char *path, csvout_t **out, mb_error_t *err);
 int csvout_write(csvout_t *c, const csvout_row_t *r, mb_error_t *err);
-/* Completes the file: flush, fsync, rename PATH.tmp -> PATH. */
+/* Completes the file: fsync, rename PATH.tmp -> PATH. After a failed write
+ * the file holds the complete rows only. When the rename fails, PATH.tmp is
+ * kept and the message says so. */
 int csvout_close(csvout_t *c, mb_error_t *err);
 /* Gives up: removes PATH.tmp. */
 void csvout_abort(csvout_t *c);

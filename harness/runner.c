@@ -32,10 +32,11 @@
 
 static volatile sig_atomic_t interrupted;
 
+/* SIGINT, SIGTERM and SIGHUP all stop the run the same way: the signal
+ * number is kept so that the exit status can be 128 + it, as a shell's. */
 static void on_sigint(int sig)
 {
-    (void)sig;
-    interrupted = 1;
+    interrupted = sig;
 }
 
 typedef struct run {
@@ -398,7 +399,7 @@ static int exec_model(run_t *R, exec_t *x, int v, mb_error_t *err)
     const char *variant = R->s.variants[v];
     const char *file = scn_file_for(&R->s, variant);
     if (file) { /* a trained (or converted) model instead of random weights */
-        if (model_load(file, &x->m, err))
+        if (model_load_checked(file, !R->o->no_check_finite, &x->m, err))
             return -1;
     } else {
         if (model_create(&R->plan.cfg[v], &x->m, err))
@@ -530,32 +531,42 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     csvout_set(&R->base, CSV_scenario, "%s", R->s.name);
     meas_counters_open(&R->counters, R->s.counters, R->s.n_counters);
 
-    struct sigaction sa, old;
+    static const int stop_signals[3] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa, old[3];
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
-    sigaction(SIGINT, &sa, &old);
+    /* a SIGHUP or SIGTERM ignored by whoever started us (nohup) stays ignored;
+     * SIGINT is caught even when a shell ignored it for a background job, as
+     * before */
+    for (int i = 0; i < 3; i++)
+        if (sigaction(stop_signals[i], NULL, &old[i]) == 0 &&
+            (stop_signals[i] == SIGINT || old[i].sa_handler != SIG_IGN))
+            sigaction(stop_signals[i], &sa, NULL);
     interrupted = 0;
     progress_start(&R->prog, R->plan.units);
     rc = 0;
     rc = run_plan(R, err);
     progress_finish(&R->prog);
-    sigaction(SIGINT, &old, NULL);
+    for (int i = 0; i < 3; i++)
+        sigaction(stop_signals[i], &old[i], NULL);
     meas_counters_close(&R->counters);
     if (rc != 0) {
         /* keep the complete rows: they are valid measurements */
         int rows = csvout_rows(R->csv);
         mb_error_t close_err;
-        if (rows > 0 && csvout_close(R->csv, &close_err) == 0) {
-            size_t l = strlen(err->msg);
+        size_t l = strlen(err->msg);
+        if (rows > 0 && csvout_close(R->csv, &close_err) == 0)
             snprintf(err->msg + l, sizeof err->msg - l, " (the %d rows measured before are in %s)", rows, csv_path);
-        } else if (rows == 0) {
+        else if (rows > 0)
+            snprintf(err->msg + l, sizeof err->msg - l, "; and %s", close_err.msg);
+        else {
             csvout_abort(R->csv);
         }
         rc = -1;
     } else if (csvout_close(R->csv, err) != 0) {
         rc = -1;
     } else if (interrupted) {
-        rc = 130;
+        rc = 128 + interrupted;
     }
 out:
     plan_free(&R->plan);

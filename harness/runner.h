@@ -1,7 +1,8 @@
 /* runner: executes a scenario: builds each variant's model, opens each
  * backend configuration, runs every mode over every task of the workload
  * with warm-up and repetitions, and writes one CSV row per measured
- * repetition. Stops cleanly on SIGINT (complete rows kept, status 130). */
+ * repetition. Stops cleanly on SIGINT, SIGTERM or SIGHUP (complete rows
+ * kept, status 128 + the signal). */
 #ifndef RUNNER_H
 #define RUNNER_H
 
@@ -17,9 +18,11 @@ typedef struct run_opts {
     int count_instructions;    /* measured regions are bracketed for callgrind */
     int list;                  /* print the plan (runs, estimates) to stdout and measure nothing */
     const char *keep_hyps;     /* folder for the hypotheses of each configuration (vocabulary models), or NULL */
+    int no_check_finite;       /* load model files without refusing NaN/Inf weights */
 } run_opts_t;
 
-/* 0: done (or listed); 130: interrupted (the rows so far are in the file); -1: error. */
+/* 0: done; 128 + the signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP): stopped by
+ * it (the complete rows so far are in the file); -1: error. */
 int runner_run(const scn_t *s, const run_opts_t *o, char *csv_path, int len, mb_error_t *err);
 
 #endif

@@ -12,8 +12,14 @@
 
 #include "backends/registry.h"
 #include "common/mb_variant.h"
+#include "common/mb_file.h"
 #include "harness/workload.h"
 #include "models/config.h"
+
+/* libinih's line buffer (INI_MAX_LINE bytes, the '\n' and the NUL included)
+ * and a size no scenario comes near. */
+#define SCN_MAX_LINE INI_MAX_LINE
+#define SCN_MAX_FILE ((size_t)1 << 20)
 
 static const char *const mode_names[] = {"offline", "single-stream", "server"};
 
@@ -524,6 +530,39 @@ static int load(scn_t *s, const char *name, int rc, parse_state_t *ps, mb_error_
     return finish(s, name, err);
 }
 
+/* libinih (as packaged) reads at most SCN_MAX_LINE - 1 bytes of a line and
+ * parses the rest as a line of its own, and stops at a NUL byte: both would
+ * silently change what the file says, so they are refused here first. */
+static int check_text(const char *text, size_t len, const char *name, mb_error_t *err)
+{
+    int line = 1;
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i < len && text[i] == '\0')
+            return mb_fail(err, "%s:%d: contains a NUL byte; a scenario is a text file (see scenarios/README.md)",
+                           name, line);
+        if (i == len || text[i] == '\n') {
+            size_t n = i - start; /* without the '\n'; a '\r' before it counts */
+            if (n > SCN_MAX_LINE - 2)
+                return mb_fail(err, "%s:%d: the line is %zu bytes long; scenario lines are limited to %d bytes; "
+                                    "shorten it (split a long description or list over keys)", name, line, n,
+                               SCN_MAX_LINE - 2);
+            start = i + 1;
+            line++;
+        }
+    }
+    return 0;
+}
+
+static int load_text(scn_t *s, const char *text, size_t len, const char *name, mb_error_t *err)
+{
+    if (check_text(text, len, name, err))
+        return -1;
+    parse_state_t ps = {.s = s};
+    int rc = ini_parse_string(text, handler, &ps);
+    return load(s, name, rc, &ps, err);
+}
+
 int scn_load(const char *path, scn_t *s, mb_error_t *err)
 {
     scn_defaults(s);
@@ -532,16 +571,19 @@ int scn_load(const char *path, scn_t *s, mb_error_t *err)
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     snprintf(s->name, sizeof s->name, "%.*s", (int)strcspn(base, "."), base);
-    parse_state_t ps = {.s = s};
-    int rc = ini_parse(path, handler, &ps);
-    return load(s, path, rc, &ps, err);
+    char *text;
+    size_t len;
+    /* a directory, a device or an empty file would otherwise run the defaults */
+    if (mb_input_read(path, "scenario file (see scenarios/README.md)", 0, SCN_MAX_FILE, &text, &len, err))
+        return -1;
+    int rc = load_text(s, text, len, path, err);
+    free(text);
+    return rc;
 }
 
 int scn_load_string(const char *text, const char *name, scn_t *s, mb_error_t *err)
 {
     scn_defaults(s);
     snprintf(s->path, sizeof s->path, "%s", name);
-    parse_state_t ps = {.s = s};
-    int rc = ini_parse_string(text, handler, &ps);
-    return load(s, name, rc, &ps, err);
+    return load_text(s, text, strlen(text), name, err);
 }

@@ -111,7 +111,15 @@ int model_tensor_index(const model_t *m, const char *name);
 
 /* safetensors I/O (model_io.c). save writes to a temporary file and renames. */
 int model_save(const model_t *m, const char *path, mb_error_t *err);
+/* Refuses NaN and infinite weights, naming the tensor and its first bad
+ * index: a model with them decodes garbage (pad tokens, score nan) that would
+ * otherwise be timed and reported as if it were a result. */
 int model_load(const char *path, model_t **out, mb_error_t *err);
+/* The same; check_finite = 0 skips the finite check (--no-check-finite). */
+int model_load_checked(const char *path, int check_finite, model_t **out, mb_error_t *err);
+/* The first NaN or infinite weight: 0 when there is none, else -1 and
+ * "WHERE: tensor 'NAME' has VALUE at index I (of N); ..." in err. */
+int model_check_finite(const model_t *m, const char *where, mb_error_t *err);
 /* Only the config of a model file (its header), allocating no weights. */
 int model_load_config(const char *path, model_config_t *cfg, mb_error_t *err);
 /* Only the vocabulary bytes of a model file (*blob malloc'ed; NULL and 0

@@ -1,6 +1,7 @@
 /* model_io: a model to and from a safetensors file: the config travels in
  * __metadata__, every tensor is checked against the layout the config
  * implies (names, shapes, dtypes) before it is read. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,7 +110,26 @@ static int read_vocab(st_file_t *f, const char *path, uint8_t **blob, size_t *le
     return 0;
 }
 
+int model_check_finite(const model_t *m, const char *where, mb_error_t *err)
+{
+    for (int i = 0; i < m->n_tensors; i++) {
+        const float *x = m->tensor[i];
+        for (uint64_t j = 0; j < m->specs[i].n; j++)
+            if (!isfinite(x[j]))
+                return mb_fail(err, "%s: tensor '%s' has %s at index %llu (of %llu); the weights are not finite "
+                                    "(a diverged training run?); use a good checkpoint, or --no-check-finite to "
+                                    "load it anyway", where, m->specs[i].name, isnan(x[j]) ? "NaN" : x[j] > 0 ? "+Inf" : "-Inf",
+                               (unsigned long long)j, (unsigned long long)m->specs[i].n);
+    }
+    return 0;
+}
+
 int model_load(const char *path, model_t **out, mb_error_t *err)
+{
+    return model_load_checked(path, 1, out, err);
+}
+
+int model_load_checked(const char *path, int check_finite, model_t **out, mb_error_t *err)
 {
     *out = NULL;
     st_file_t *f;
@@ -119,6 +139,23 @@ int model_load(const char *path, model_t **out, mb_error_t *err)
     model_t *m = NULL;
     if (model_config_from_meta(&cfg, meta_get, f, path, err) != 0)
         goto fail;
+    /* a small file whose metadata claims a big model fails here, before the
+     * weights are allocated, so time and memory stay bounded by the file's
+     * size; a near miss goes on to name the missing tensor below */
+    model_counts_t need;
+    uint64_t have = 0;
+    for (int i = 0; i < st_count(f); i++)
+        have += st_tensor_at(f, i)->n_elems;
+    if (model_count(&cfg, &need, err) != 0) {
+        mb_prefix(err, "%s: ", path);
+        goto fail;
+    }
+    if (need.total > have && need.total - have > ((uint64_t)1 << 22)) {
+        mb_fail(err, "%s: its __metadata__ describes a model of %llu parameters but its tensors hold %llu values; "
+                     "the file is truncated or does not match its metadata", path, (unsigned long long)need.total,
+                (unsigned long long)have);
+        goto fail;
+    }
     if (model_create(&cfg, &m, err) != 0) {
         mb_prefix(err, "%s: ", path);
         goto fail;
@@ -138,7 +175,8 @@ int model_load(const char *path, model_t **out, mb_error_t *err)
     for (int i = 0; i < m->n_tensors; i++)
         if (st_read_f32(f, st_find(f, m->specs[i].name), m->tensor[i], m->specs[i].n, err) != 0)
             goto fail;
-    if (read_vocab(f, path, &m->vocab_blob, &m->vocab_len, err) != 0)
+    if (read_vocab(f, path, &m->vocab_blob, &m->vocab_len, err) != 0 ||
+        (check_finite && model_check_finite(m, path, err) != 0))
         goto fail;
     st_close(f);
     *out = m;

@@ -7,6 +7,8 @@
 
 #include "models/safetensors.h"
 
+#include "common/mb_file.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -447,11 +449,10 @@ int st_open(const char *path, st_file_t **out, mb_error_t *err)
         free(f);
         return mb_fail(err, "%s: out of memory", path);
     }
-    f->fp = fopen(path, "rb");
-    if (!f->fp) {
-        int rc = mb_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    /* a FIFO would block in fopen, a directory or device would be read as garbage */
+    if (mb_input_open(path, "safetensors model file", 0, &f->fp, err) != 0) {
         st_close(f);
-        return rc;
+        return -1;
     }
     char *text = NULL;
     uint64_t len = 0;
@@ -716,6 +717,9 @@ int st_write(const char *path, const char *const *meta_keys, const char *const *
     if (n_meta < 0 || n_tensors < 0 || (n_meta > 0 && (!meta_keys || !meta_values)) ||
         (n_tensors > 0 && !tensors))
         return mb_fail(err, "%s: st_write called with invalid counts or NULL arrays", path);
+    /* a device node or directory at PATH would be replaced by the rename */
+    if (mb_output_check(path, "model file", err) != 0)
+        return -1;
     for (int i = 0; i < n_meta; i++) {
         if (!meta_keys[i] || !meta_values[i])
             return mb_fail(err, "%s: metadata entry %d has a NULL key or value", path, i);
@@ -783,7 +787,10 @@ int st_write(const char *path, const char *const *meta_keys, const char *const *
         goto done;
     }
     if (rename(tmp, path) != 0) {
-        mb_fail(err, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
+        /* the complete file is kept: say where */
+        mb_fail(err, "%s: cannot rename %s over it: %s; the complete file is kept as %s", path, tmp,
+                strerror(errno), tmp);
+        created = 0;
         goto done;
     }
     rc = 0;

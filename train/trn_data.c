@@ -47,14 +47,14 @@ static void expand(const char *pattern, const char *lang, char *out, size_t len)
         snprintf(out, len, "%.*s%s%s", (int)(p - pattern), pattern, lang, p + 6);
 }
 
-int trn_vocab_tag(const char *vocab_path, const char *lang, int *tag, int *vocab_size, mb_error_t *err)
+int trn_vocab_tag(const char *vocab_path, const char *lang, int *tag, int *size_out, mb_error_t *err)
 {
 #ifdef TRN_HAVE_VOCAB
     vocab_t *v;
     if (vocab_load(vocab_path, &v, err) != 0)
         return -1;
     *tag = vocab_tag_id(v, lang);
-    *vocab_size = vocab_size(v);
+    *size_out = vocab_size(v);
     vocab_free(v);
     if (*tag < 0)
         return mb_fail(err, "%s: the vocabulary has no <2%s> tag; build it with every language of the data", vocab_path,
@@ -63,7 +63,7 @@ int trn_vocab_tag(const char *vocab_path, const char *lang, int *tag, int *vocab
 #else
     (void)lang;
     (void)tag;
-    (void)vocab_size;
+    (void)size_out;
     return mb_fail(err, "%s: this moebench was built without the vocabulary module (vocab/); give token-id files "
                         "with --ids instead", vocab_path);
 #endif

@@ -84,7 +84,7 @@ fails2 "CSV missing a column" \
     "$M" compare "$D/base.csv" "$D/missing-column.csv"
 fails2 "unreadable file" "^moebench: $WORK/none\.csv: cannot open: No such file or directory$" \
     "$M" compare "$D/base.csv" "$WORK/none.csv"
-fails2 "a folder instead of a file" "^moebench: $D: cannot read: Is a directory$" \
+fails2 "a folder instead of a file" "^moebench: $D: is a directory; give a results CSV$" \
     "$M" compare "$D" "$D/base.csv"
 fails2 "ragged row" "^moebench: .*ragged\.csv:3: row has 2 fields, the header has 3" \
     "$M" compare "$D/base.csv" "$D/ragged.csv"

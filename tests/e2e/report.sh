@@ -119,7 +119,7 @@ printf 'a,b\n1,2\n' >"$W/other.csv"
 check_fails "not a results CSV" "^moebench: $W/other.csv: neither a results CSV" "$MOEBENCH" report "$W/other.csv" -o "$W/x.md"
 head -n 2 "$FIX/wmt.csv" | sed '2s/,greedy,/,greedy,x,/' >"$W/ragged.csv"
 check_fails "ragged row names the line" "^moebench: $W/ragged.csv:2: " "$MOEBENCH" report "$W/ragged.csv" -o "$W/x.md"
-check_fails "report folder missing" "^moebench: $W/no/such/R.md: cannot write" \
+check_fails "report folder missing" "^moebench: $W/no/such/R.md: the folder $W/no/such does not exist" \
     "$MOEBENCH" report "$FIX/wmt.csv" -o "$W/no/such/R.md" --figures "$W/f3"
 check_fails "no CSV given" "^moebench: report: give at least one results CSV" "$MOEBENCH" report
 check_fails "unknown option" "^moebench: report: unknown option '--bogus'" "$MOEBENCH" report --bogus x.csv

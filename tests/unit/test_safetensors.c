@@ -646,7 +646,7 @@ static void test_open_system_errors(void **state)
     assert_int_equal(st_open(missing, &f, &err), -1);
     assert_msg(&err, missing, "cannot open: No such file or directory");
     assert_int_equal(st_open(g_dir, &f, &err), -1);
-    assert_msg(&err, g_dir, "not a regular file");
+    assert_msg(&err, g_dir, "is a directory; give a safetensors model file");
 }
 
 static void test_read_after_truncation(void **state)
