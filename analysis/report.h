@@ -102,6 +102,13 @@ typedef struct report_kernel {
     double bw_gbs, peak_bw_gbs, frac_bw;      /* frac: of peak_bw_gbs */
 } report_kernel_t;
 
+/* A configuration that a CSV says was not measured (its `skipped` column:
+ * e.g. bf16 on a CPU without bf16 kernels), listed by the report. */
+typedef struct report_skip {
+    const char *source, *what, *backend, *precision, *reason; /* what: scenario, or "kernels" */
+    int threads;
+} report_skip_t;
+
 typedef struct report_source {
     const char *path;
     char kind;   /* 'r': results, 'k': kernels */
@@ -118,6 +125,8 @@ typedef struct report {
     size_t n_rows, cap_rows;
     report_kernel_t *kernels; /* one per measurement row until aggregated */
     size_t n_kernels, cap_kernels;
+    report_skip_t *skips;     /* configurations not measured, with the reason */
+    size_t n_skips, cap_skips;
     report_source_t *sources; /* files read, in order */
     int n_sources, cap_sources;
 

@@ -33,7 +33,8 @@ static void help(void)
            "  --figures DIR       where the figures (PNG and SVG) and their data files go\n"
            "                      (default: figures/ beside the report); created when missing\n"
            "  --plots DIR         the gnuplot scripts (default: $MOEBENCH_PLOTS, else plots/ beside the\n"
-           "                      moebench program's folder, else ./plots)\n"
+           "                      moebench program's folder, else ../share/moebench/plots from it (as\n"
+           "                      `make install` puts them), else ./plots)\n"
            "  -h, --help          this text\n\n"
            "gnuplot is looked up on PATH; when it is missing the tables and data files are still written and\n"
            "the figures are listed as skipped. Exit status: 0 ok, 1 error (or a figure that gnuplot failed\n"
@@ -127,8 +128,12 @@ static void find_plots(const char *opt, char *out, size_t n)
             *slash = '\0';
             char real[PATH_MAX];
             char cwd[PATH_MAX];
-            if ((size_t)snprintf(cand, sizeof cand, "%s/../plots/throughput.gp", exe) < sizeof cand &&
-                !stat(cand, &st) && (size_t)snprintf(cand, sizeof cand, "%s/../plots", exe) < sizeof cand) {
+            /* beside a build (build/../plots) or an installation (bin/../share/moebench/plots) */
+            static const char *const rel[] = {"../plots", "../share/moebench/plots"};
+            for (int i = 0; i < 2; i++) {
+                if ((size_t)snprintf(cand, sizeof cand, "%s/%s/throughput.gp", exe, rel[i]) >= sizeof cand ||
+                    stat(cand, &st) || (size_t)snprintf(cand, sizeof cand, "%s/%s", exe, rel[i]) >= sizeof cand)
+                    continue;
                 const char *p = realpath(cand, real) ? real : cand;
                 size_t lc = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
                 /* relative when under the current folder, so REPORT.md names no machine's paths */

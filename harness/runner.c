@@ -52,6 +52,9 @@ typedef struct run {
     csvout_row_t base;         /* cells shared by every row */
     int n_combos;
     combo_t combos[64];
+    int n_skipped;             /* configurations this machine cannot run: one `skipped` row each */
+    combo_t skipped[16];
+    char skip_why[16][160];
     int dumps;                 /* --count-instructions: callgrind dumps so far */
 } run_t;
 
@@ -278,6 +281,22 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
         *rc = -1;
 }
 
+/* A configuration this machine cannot run (e.g. bf16 without bf16 kernels):
+ * one row naming it, with the reason in `skipped` and no measurements, so the
+ * CSV and the report made from it say why it is missing. */
+static int write_skip_row(run_t *R, const combo_t *cb, const char *why, mb_error_t *err)
+{
+    csvout_row_t row = R->base;
+    char ts[32];
+    sys_timestamp(ts, sizeof ts);
+    csvout_set(&row, CSV_timestamp, "%s", ts);
+    csvout_set(&row, CSV_backend, "%s", cb->backend);
+    csvout_set(&row, CSV_precision, "%s", be_precision_name(cb->precision));
+    csvout_set(&row, CSV_threads, "%d", cb->threads);
+    csvout_set(&row, CSV_skipped, "%s", why);
+    return csvout_write(R->csv, &row, err);
+}
+
 /* Warm-up, then repetitions until both `repetitions` and `min_time_s` are met. */
 static int measure_conf(run_t *R, conf_t *c, mb_error_t *err)
 {
@@ -443,6 +462,10 @@ static int plan(run_t *R, mb_error_t *err)
                 if (be_open(cb.backend, &bo, &be, &why) != 0) {
                     fprintf(stderr, "moebench: skipping %s %s with %d threads: %s\n", cb.backend,
                             s->precisions[p], cb.threads, why.msg);
+                    if (R->n_skipped < 16) {
+                        R->skipped[R->n_skipped] = cb;
+                        snprintf(R->skip_why[R->n_skipped++], sizeof R->skip_why[0], "%.150s", why.msg);
+                    }
                     continue;
                 }
                 be_close(&be);
@@ -499,6 +522,11 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     csvout_set(&R->base, CSV_cpu_model, "%s", sys_cpu_model());
     csvout_set(&R->base, CSV_cores, "%d", sys_cores());
     csvout_set(&R->base, CSV_scenario, "%s", R->s.name);
+    for (int i = 0; i < R->n_skipped; i++)
+        if (write_skip_row(R, &R->skipped[i], R->skip_why[i], err) != 0) {
+            csvout_abort(R->csv);
+            goto out;
+        }
     meas_counters_open(&R->counters, R->s.counters, R->s.n_counters);
 
     struct sigaction sa, old;
