@@ -12,6 +12,11 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 } cli_command_t;
 
+/* The exit-status paragraph every subcommand's --help ends with. */
+#define CLI_EXIT_HELP                                                                                       \
+    "Exit status: 0 ok, 1 runtime error (a file that cannot be read or written, a failed computation),\n"  \
+    "2 bad usage (unknown option, bad option value, missing or extra argument).\n"
+
 /* Prints "moebench: <msg>" on stderr and returns the exit status 1. */
 int cli_error(const mb_error_t *err);
 /* printf-style variant for errors found by the command line itself. */

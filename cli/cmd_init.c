@@ -15,8 +15,8 @@ static void help(void)
            "Creates a model with deterministic random weights (the same --seed gives the same file).\n\n"
            "%s"
            "  --seed N              random seed (default 1)\n"
-           "  -o, --output FILE     where to write the model (written to a temporary file, then renamed)\n",
-           MODEL_ARGS_HELP);
+           "  -o, --output FILE     where to write the model (written to a temporary file, then renamed)\n\n%s",
+           MODEL_ARGS_HELP, CLI_EXIT_HELP);
 }
 
 int cmd_init(int argc, char **argv)
@@ -35,13 +35,13 @@ int cmd_init(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
         int r = model_args_parse(&a, c, optarg, &err);
         if (r < 0)
-            return cli_error(&err);
+            return cli_usage(&err);
         if (r > 0)
             continue;
         switch (c) {
         case 's':
             if (mb_parse_long("--seed", optarg, 0, 0x7fffffffL, &seed, &err))
-                return cli_error(&err);
+                return cli_usage(&err);
             break;
         case 'o': out = optarg; break;
         case 'h': help(); return 0;
@@ -49,15 +49,17 @@ int cmd_init(int argc, char **argv)
         }
     }
     if (optind < argc)
-        return cli_errorf("init: unexpected argument '%s'; see 'moebench init --help'", argv[optind]);
+        return cli_usagef("init: unexpected argument '%s'; see 'moebench init --help'", argv[optind]);
     if (!out)
-        return cli_errorf("init: no output file; add -o MODEL.safetensors");
+        return cli_usagef("init: no output file; add -o MODEL.safetensors");
     if (!strcmp(a.variant, "task-subnet"))
-        return cli_errorf("init: a task-subnet is cut from a task-moe model: run 'moebench init --variant "
+        return cli_usagef("init: a task-subnet is cut from a task-moe model: run 'moebench init --variant "
                           "task-moe ...' then 'moebench extract MODEL --task T -o SUB'");
     model_config_t cfg;
     model_t *m;
-    if (model_args_config(&a, &cfg, &err) || model_create(&cfg, &m, &err))
+    if (model_args_config(&a, &cfg, &err)) /* an unknown preset, a bad shape: the options are wrong */
+        return cli_usage(&err);
+    if (model_create(&cfg, &m, &err))
         return cli_error(&err);
     model_init_random(m, (uint64_t)seed);
     int rc = model_save(m, out, &err);

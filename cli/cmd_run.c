@@ -28,7 +28,9 @@ static void help(void)
            "                        measured region exactly (column callgrind_ir); for CI on machines\n"
            "                        without hardware counters. About 50x slower: use a small scenario\n"
            "                        such as scenarios/ci-regression.ini\n"
-           "Scenario keys: scenarios/README.md.\n");
+           "Scenario keys: scenarios/README.md.\n\n"
+           "Exit status: 0 ok, 1 runtime error (unreadable scenario or data, a failed measurement; the\n"
+           "complete rows are kept), 2 bad usage (unknown option, bad option value), 130 interrupted.\n");
 }
 
 /* --count-instructions: this same command again, inside callgrind with
@@ -90,7 +92,7 @@ int cmd_run(int argc, char **argv)
         case 'b': ro.backend = optarg; break;
         case 't':
             if (mb_parse_long("--threads", optarg, 1, 1024, &threads, &err))
-                return cli_error(&err);
+                return cli_usage(&err);
             ro.threads = (int)threads;
             break;
         case 'd': ro.out_dir = optarg; break;
@@ -102,7 +104,7 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (optind != argc - 1)
-        return cli_errorf("run: give exactly one scenario file; see 'moebench run --help'");
+        return cli_usagef("run: give exactly one scenario file; see 'moebench run --help'");
     scn_t s;
     if (scn_load(argv[optind], &s, &err))
         return cli_error(&err);

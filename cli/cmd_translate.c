@@ -31,7 +31,8 @@ static void help(void)
            "  --batch N             sentences per batch (default 32)\n"
            "  --capacity-factor F   override the model's expert capacity factor (0 = unlimited)\n"
            "  --scores              append a tab and the hypothesis log-probability to each line\n"
-           "  --stats               print routing statistics (dropped assignments) to stderr\n");
+           "  --stats               print routing statistics (dropped assignments) to stderr\n\n%s",
+           CLI_EXIT_HELP);
 }
 
 typedef struct lines {
@@ -160,12 +161,12 @@ int cmd_translate(int argc, char **argv)
         default: return cli_bad_option("translate", c, argv, optind, optopt);
         }
         if (bad)
-            return cli_error(&err);
+            return cli_usage(&err);
     }
     if (optind != argc - 1)
-        return cli_errorf("translate: give exactly one model file; see 'moebench translate --help'");
+        return cli_usagef("translate: give exactly one model file; see 'moebench translate --help'");
     if (!ids)
-        return cli_errorf("translate: models made by 'moebench init' carry no vocabulary yet; pass token ids "
+        return cli_usagef("translate: models made by 'moebench init' carry no vocabulary yet; pass token ids "
                           "with --ids");
     bo.threads = (int)threads;
     model_t *m;
@@ -184,7 +185,7 @@ int cmd_translate(int argc, char **argv)
                        argv[optind], model_key_name(m->cfg.task_key), m->cfg.keys[m->cfg.subnet_key],
                        m->cfg.tasks[task]);
         model_free(m);
-        return 1;
+        return 2; /* the --task given (or not given) does not fit the model: bad usage */
     }
     be_t be;
     decode_ctx_t *dc = NULL;

@@ -491,10 +491,13 @@ static int finish(scn_t *s, const char *where, mb_error_t *err)
     return 0;
 }
 
-static int load(scn_t *s, const char *name, int rc, parse_state_t *ps, mb_error_t *err)
+/* open_errno: errno of the failed fopen inside ini_parse (rc == -1). */
+static int load(scn_t *s, const char *name, int rc, int open_errno, parse_state_t *ps, mb_error_t *err)
 {
     if (rc == -1)
-        return mb_fail(err, "%s: cannot open the scenario file", name);
+        return mb_fail(err, "%s: cannot open the scenario file: %s; check the path (the shipped ones are in "
+                            "scenarios/, keys in scenarios/README.md)",
+                       name, open_errno ? strerror(open_errno) : "unknown error");
     if (rc == -2)
         return mb_fail(err, "%s: out of memory while parsing", name);
     if (rc > 0) {
@@ -514,8 +517,9 @@ int scn_load(const char *path, scn_t *s, mb_error_t *err)
     base = base ? base + 1 : path;
     snprintf(s->name, sizeof s->name, "%.*s", (int)strcspn(base, "."), base);
     parse_state_t ps = {.s = s};
+    errno = 0;
     int rc = ini_parse(path, handler, &ps);
-    return load(s, path, rc, &ps, err);
+    return load(s, path, rc, errno, &ps, err);
 }
 
 int scn_load_string(const char *text, const char *name, scn_t *s, mb_error_t *err)
@@ -524,5 +528,5 @@ int scn_load_string(const char *text, const char *name, scn_t *s, mb_error_t *er
     snprintf(s->path, sizeof s->path, "%s", name);
     parse_state_t ps = {.s = s};
     int rc = ini_parse_string(text, handler, &ps);
-    return load(s, name, rc, &ps, err);
+    return load(s, name, rc, 0, &ps, err);
 }
