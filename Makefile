@@ -8,8 +8,9 @@
 #   make install    build/moebench and what it reads at run time under $(PREFIX) (default /usr/local)
 #   make deps       install missing Debian packages (scripts/deps.sh)
 
-# Parallel by default (one job per core); `make -j1` still wins when given.
-ifeq ($(filter -j% j%,$(MAKEFLAGS)),)
+# Parallel by default (one job per core); a -jN on the command line still
+# wins. Only at the top: sub-makes share the top make's job slots.
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 endif
 
