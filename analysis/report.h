@@ -182,7 +182,7 @@ typedef struct report_figure {
     char script[32];      /* e.g. "throughput.gp" */
     char name[160];       /* output base name in the figures folder, no extension */
     char caption[200];
-#define REPORT_FIG_ARGS 6
+#define REPORT_FIG_ARGS 8
 #define REPORT_ARG_MAX 1024
     char args[REPORT_FIG_ARGS][REPORT_ARG_MAX]; /* ARG1 output base (path, no extension), ARG2 title,
                                                   ARG3 subtitle (machine, configuration), ARG4.. data
@@ -208,7 +208,9 @@ void report_group_config(const report_group_t *g, char *out, size_t n);
 
 /* Writes the aggregated data files into `dir` (which must exist) and fills
  * figs[0..*n) with what to draw; figures without data get `skipped` set.
- * `max` bounds the array (REPORT_FIG_KINDS per group + 1 suffices). */
+ * `max` bounds the array: REPORT_FIG_KINDS per group, plus one kernels
+ * figure per backend and precision (REPORT_MAX_KERNEL_FIGS leaves room). */
+#define REPORT_MAX_KERNEL_FIGS 8
 int report_write_data(const report_t *r, const char *dir, report_figure_t *figs, int max, int *n,
                       mb_error_t *err);
 

@@ -351,7 +351,7 @@ int cmd_report(int argc, char **argv)
     }
     if (relative_path(outdir, figs_path, rel, sizeof rel, &err))
         goto fail;
-    int max = r->n_groups * REPORT_FIG_KINDS + 1;
+    int max = r->n_groups * REPORT_FIG_KINDS + REPORT_MAX_KERNEL_FIGS;
     figs = calloc((size_t)max, sizeof *figs);
     cmds = calloc((size_t)max, sizeof *cmds);
     if (!figs || !cmds) {

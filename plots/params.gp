@@ -1,7 +1,7 @@
 # Figure 4: parameters per variant (the paper's model-size table as bars):
 # total, loaded to serve one task, active per token.
 #   gnuplot -c plots/params.gp OUTBASE TITLE SUBTITLE PARAMS.dat [log|linear]
-# Writes OUTBASE.png and OUTBASE.svg (800 px wide). Data formats: plots/README.md.
+# Writes OUTBASE.png and OUTBASE.svg (900 x 560 px). Data formats: plots/README.md.
 if (ARGC < 4) {
     print "usage: gnuplot -c params.gp OUTBASE TITLE SUBTITLE PARAMS.dat [log|linear]"
     exit status 2
@@ -25,9 +25,9 @@ set grid ytics lc rgb "#dddddd"
 set key top right noenhanced
 do for [fmt in "png svg"] {
     if (fmt eq "png") {
-        set terminal pngcairo size 800,500 font "sans,11" noenhanced
+        set terminal pngcairo size 900,560 font "sans,11" noenhanced
     } else {
-        set terminal svg size 800,500 font "sans,11" background rgb "white" noenhanced
+        set terminal svg size 900,560 font "sans,11" background rgb "white" noenhanced
     }
     set output ARG1.".".fmt
     plot ARG4 using 2:xtic(1) title "total" lc rgb "#6baed6", \
