@@ -1,5 +1,5 @@
 # Figure 2: latency per sentence. Left: p50/p90/p99 per variant in
-# single-stream mode (batch 1). Right: p99 (solid) and p50 (dashed) against
+# single-stream mode (batch 1), percentiles in greys (colours mean variants). Right: p99 (solid) and p50 (dashed) against
 # offered load in server mode, one colour per variant (plots/variants.gp),
 # with the scenario's p99 latency bound as a dotted line. A panel whose data
 # file is "" is left out (the figure is then one panel, same size).
@@ -48,9 +48,9 @@ do for [fmt in "png svg"] {
         set offsets 0, 0, graph 0.15, 0
         set xtics rotate by 30 right noenhanced
         set key top left noenhanced
-        plot ss using 2:xtic(1) title "p50" lc rgb "#c6dbef", \
-             '' using 3 title "p90" lc rgb "#6baed6", \
-             '' using 4 title "p99" lc rgb "#08519c"
+        plot ss using 2:xtic(1) title "p50" lc rgb "#d0d0d0", \
+             '' using 3 title "p90" lc rgb "#8c8c8c", \
+             '' using 4 title "p99" lc rgb "#404040"
         set xtics norotate
         unset style data
         set style fill empty

@@ -1,5 +1,6 @@
 # Figure 4: parameters per variant (the paper's model-size table as bars):
-# total, loaded to serve one task, active per token.
+# total, loaded to serve one task, active per token, in greys: colours are
+# kept for variants (plots/variants.gp), and here the variants are the x axis.
 #   gnuplot -c plots/params.gp OUTBASE TITLE SUBTITLE PARAMS.dat [log|linear]
 # Writes OUTBASE.png and OUTBASE.svg (900 x 560 px). Data formats: plots/README.md.
 if (ARGC < 4) {
@@ -30,8 +31,8 @@ do for [fmt in "png svg"] {
         set terminal svg size 900,560 font "sans,11" background rgb "white" noenhanced
     }
     set output ARG1.".".fmt
-    plot ARG4 using 2:xtic(1) title "total" lc rgb "#6baed6", \
-         '' using 3 title "served per task" lc rgb "#fd8d3c", \
-         '' using 4 title "active per token" lc rgb "#74c476"
+    plot ARG4 using 2:xtic(1) title "total" lc rgb "#404040", \
+         '' using 3 title "served per task" lc rgb "#8c8c8c", \
+         '' using 4 title "active per token" lc rgb "#d0d0d0"
     unset output
 }
