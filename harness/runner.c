@@ -22,6 +22,7 @@
 #include "harness/model_args.h"
 #include "harness/progress.h"
 #include "harness/sysinfo.h"
+#include "harness/vendor.h"
 #include "harness/workload.h"
 #include "models/decode.h"
 #include "models/extract.h"
@@ -52,6 +53,7 @@ typedef struct run {
     csvout_row_t base;         /* cells shared by every row */
     int n_combos;
     combo_t combos[64];
+    char versions[64][200];    /* each combo's backend version and kernels, for the system description */
     int n_skipped;             /* configurations this machine cannot run: one `skipped` row each */
     combo_t skipped[16];
     char skip_why[16][160];
@@ -131,8 +133,11 @@ static int rep_server(run_t *R, conf_t *c, int rep, rep_t *r, decode_result_t *r
     snprintf(name, sizeof name, "arrivals:%s:%d", c->wt->name, rep);
     wl_arrivals(R->s.seed, name, c->qps, N, arrive);
     double start = meas_now();
-    int head = 0, next = 0, rc = 0;
-    while (head < N && !interrupted) {
+    int head = 0, next = 0, rc = 0, late = 0;
+    /* searching (vendor.h): a rate is decided as failed once more than 1% of its queries are late,
+     * whatever the rest would do, so it stops there (LoadGen-style early stopping) */
+    const int late_max = R->s.server_search ? N / 100 : N;
+    while (head < N && !interrupted && late <= late_max) {
         double now = meas_now() - start;
         while (next < N && arrive[next] <= now)
             next++;
@@ -150,8 +155,10 @@ static int rep_server(run_t *R, conf_t *c, int rep, rep_t *r, decode_result_t *r
         if ((rc = batch(c, head, n, r, res, err)) != 0)
             break;
         double done = meas_now() - start;
-        for (int i = head; i < head + n; i++)
+        for (int i = head; i < head + n; i++) {
             r->lat[r->n_lat++] = done - arrive[i];
+            late += (done - arrive[i]) * 1e3 > R->s.latency_bound_ms;
+        }
         head += n;
     }
     free(arrive);
@@ -256,7 +263,8 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
         csvout_set(&row, CSV_latency_bound_ms, "%g", R->s.latency_bound_ms);
         csvout_set(&row, CSV_latency_ok, "%d", sm.p99 * 1e3 <= R->s.latency_bound_ms);
     }
-    csvout_set(&row, CSV_peak_rss_mb, "%.1f", (double)mb_peak_rss() / (1024.0 * 1024.0));
+    unsigned long long hwm = sys_peak_rss_bytes(); /* since this variant's model was built (reset per variant) */
+    csvout_set(&row, CSV_peak_rss_mb, "%.1f", (double)(hwm ? hwm : mb_peak_rss()) / (1024.0 * 1024.0));
     csvout_set(&row, CSV_params_total, "%llu", (unsigned long long)k.total);
     csvout_set(&row, CSV_params_served, "%llu", (unsigned long long)k.served_total);
     csvout_set(&row, CSV_params_active, "%llu", (unsigned long long)k.active_per_token);
@@ -328,6 +336,55 @@ static int measure_conf(run_t *R, conf_t *c, mb_error_t *err)
         if (rep <= R->s.repetitions)
             R->done++;
     }
+    return rc;
+}
+
+/* Server search (vendor.h): each probed rate is one measured repetition and
+ * one row (rep = probe number), after one warm-up at the first rate. */
+typedef struct probe_ctx {
+    run_t *R;
+    conf_t *c;
+    int n;
+} probe_ctx_t;
+
+static int probe_rate(void *ctx, double qps, int *meets, mb_error_t *err)
+{
+    probe_ctx_t *p = ctx;
+    char what[192];
+    rep_t r;
+    p->c->qps = qps;
+    snprintf(what, sizeof what, "%s %s %s t%d %s server search: probe %d at %.3g/s", p->c->variant,
+             p->c->combo->backend, be_precision_name(p->c->combo->precision), p->c->combo->threads,
+             p->c->wt->name, p->n + 1, qps);
+    progress_update(&p->R->prog, p->R->done, what);
+    int rc = one_rep(p->R, p->c, ++p->n, &r, err);
+    if (rc == 0 && !interrupted)
+        write_row(p->R, p->c, p->n, &r, err, &rc);
+    meas_summary_t sm;
+    meas_summarize(r.lat, r.n_lat, &sm);
+    /* an early-stopped probe served fewer than all its queries: it failed */
+    *meets = rc == 0 && r.n_lat == p->c->wt->n && sm.p99 * 1e3 <= p->R->s.latency_bound_ms;
+    free(r.lat);
+    return interrupted ? mb_fail(err, "interrupted") : rc;
+}
+
+static int search_conf(run_t *R, conf_t *c, mb_error_t *err)
+{
+    rep_t w;
+    c->qps = R->s.target_qps[0];
+    if (R->s.warmup > 0) {
+        if (one_rep(R, c, -1, &w, err))
+            return -1;
+        free(w.lat);
+    }
+    probe_ctx_t p = {R, c, 0};
+    vend_search_t s = {R->s.target_qps[0], R->s.search_max_qps, R->s.search_steps};
+    double best;
+    int probes;
+    int rc = vend_search_max_qps(&s, probe_rate, &p, &best, &probes, err);
+    R->done += R->s.search_steps + 4;
+    if (rc != 0 && interrupted)
+        return 0;
     return rc;
 }
 
@@ -416,6 +473,8 @@ static int run_variant(run_t *R, const char *variant, model_t *m, mb_error_t *er
                             c.batch = R->s.batch_sizes[b];
                             rc = measure_conf(R, &c, err);
                         }
+                    else if (c.mode == SCN_SERVER && R->s.server_search)
+                        rc = search_conf(R, &c, err);
                     else if (c.mode == SCN_SERVER)
                         for (int q = 0; q < R->s.n_qps && rc == 0; q++) {
                             c.qps = R->s.target_qps[q];
@@ -468,9 +527,12 @@ static int plan(run_t *R, mb_error_t *err)
                     }
                     continue;
                 }
-                be_close(&be);
-                if (R->n_combos < 64)
+                if (R->n_combos < 64) {
+                    snprintf(R->versions[R->n_combos], sizeof R->versions[0], "%s: %.180s", cb.backend,
+                             be.ops->version ? be.ops->version(&be) : "");
                     R->combos[R->n_combos++] = cb;
+                }
+                be_close(&be);
             }
     if (R->n_combos == 0)
         return mb_fail(err, "%s: no backend configuration of [measure] can run on this build", s->path);
@@ -489,7 +551,12 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     R->s = *scn;
     R->o = o;
     if (o->quick) {
-        R->s.sentences = R->s.sentences < 8 ? R->s.sentences : 8;
+        /* few sentences, but never fewer than the largest batch: cut below it, two batch
+         * sizes would run the same single batch and the sweep would show nothing */
+        int keep = 8;
+        for (int b = 0; b < R->s.n_batch_sizes; b++)
+            keep = R->s.batch_sizes[b] > keep ? R->s.batch_sizes[b] : keep;
+        R->s.sentences = R->s.sentences < keep ? R->s.sentences : keep;
         R->s.warmup = 0;
         R->s.repetitions = 1;
         R->s.min_time_s = 0;
@@ -522,6 +589,13 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     csvout_set(&R->base, CSV_cpu_model, "%s", sys_cpu_model());
     csvout_set(&R->base, CSV_cores, "%d", sys_cores());
     csvout_set(&R->base, CSV_scenario, "%s", R->s.name);
+    const char *vers[64];
+    for (int i = 0; i < R->n_combos; i++)
+        vers[i] = R->versions[i];
+    if (vend_write_system(csv_path, vers, R->n_combos, err) != 0) {
+        csvout_abort(R->csv);
+        goto out;
+    }
     for (int i = 0; i < R->n_skipped; i++)
         if (write_skip_row(R, &R->skipped[i], R->skip_why[i], err) != 0) {
             csvout_abort(R->csv);
@@ -541,6 +615,7 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
         model_config_t cfg;
         model_t *m = NULL;
         const char *file = scn_file_for(&R->s, variant);
+        sys_reset_peak_rss(); /* peak_rss_mb is then this variant's */
         if (file) { /* a trained (or converted) model instead of random weights */
             if (model_load(file, &m, err)) {
                 rc = -1;
