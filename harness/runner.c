@@ -68,6 +68,8 @@ typedef struct rep {
     int n_lat;
     uint64_t routed, dropped;
     long long instructions;    /* callgrind's count of the region, or -1 */
+    int *b_first, *b_n, *b_steps; /* offline/single-stream: each batch, for prefill/decode apart */
+    vend_phases_t phases;
 } rep_t;
 
 /* One measured configuration. */
@@ -114,6 +116,12 @@ static int rep_offline(conf_t *c, rep_t *r, decode_result_t *res, mb_error_t *er
         double t0 = meas_now();
         if (batch(c, i, n, r, res, err) != 0)
             return -1;
+        int steps = 0;
+        for (int k = 0; k < n; k++)
+            steps = res[k].len > steps ? res[k].len : steps;
+        r->b_first[r->n_lat] = i;
+        r->b_n[r->n_lat] = n;
+        r->b_steps[r->n_lat] = steps;
         r->lat[r->n_lat++] = meas_now() - t0;
     }
     return 0;
@@ -203,10 +211,15 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
     decode_result_t *res = malloc(sizeof *res * (size_t)(c->batch > R->s.max_batch ? c->batch : R->s.max_batch));
     memset(r, 0, sizeof *r);
     r->lat = malloc(sizeof(double) * (size_t)c->wt->n);
-    if (!res || !r->lat) {
+    r->b_first = malloc(sizeof(int) * 3 * (size_t)c->wt->n);
+    if (!res || !r->lat || !r->b_first) {
         free(res);
+        free(r->b_first);
+        r->b_first = NULL;
         return mb_fail(err, "out of memory");
     }
+    r->b_n = r->b_first + c->wt->n;
+    r->b_steps = r->b_n + c->wt->n;
     decode_stats_t before = *decode_get_stats(c->dc);
     meas_begin(&R->counters, &r->region);
     count_begin(R);
@@ -218,6 +231,13 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
                 before.moe_decoder.assignments;
     r->dropped = after->moe_encoder.dropped + after->moe_decoder.dropped - before.moe_encoder.dropped -
                  before.moe_decoder.dropped;
+    /* prefill and decode apart, timed after (outside) the measured region */
+    if (rc == 0 && c->mode != SCN_SERVER && !interrupted && !R->o->count_instructions)
+        rc = vend_phases(c->dc, c->req, r->b_first, r->b_n, r->lat, r->b_steps, r->n_lat, r->tgt_tokens,
+                         &r->phases, err);
+    else
+        r->phases = (vend_phases_t){NAN, NAN, NAN};
+    free(r->b_first);
     free(res);
     return rc;
 }
@@ -278,6 +298,12 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
             if (R->counters.ok[i] && !strcmp(R->counters.name[i], papi_names[j]))
                 csvout_set(&row, papi_cols[j], "%lld", r->region.values[i]);
     csvout_set(&row, CSV_task_clock_ms, "%.3f", r->region.cpu_s * 1e3);
+    if (!isnan(r->phases.prefill_ms))
+        csvout_set(&row, CSV_prefill_ms, "%.4f", r->phases.prefill_ms);
+    if (!isnan(r->phases.decode_ms_per_step))
+        csvout_set(&row, CSV_decode_ms_per_token, "%.4f", r->phases.decode_ms_per_step);
+    if (!isnan(r->phases.decode_tok_s))
+        csvout_set(&row, CSV_decode_tok_per_s, "%.3f", r->phases.decode_tok_s);
     csvout_set(&row, CSV_page_faults, "%ld", r->region.faults);
     csvout_set(&row, CSV_counters_note, "%s", R->counters.note);
     csvout_set(&row, CSV_quality_note, "%s",

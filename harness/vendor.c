@@ -2,9 +2,12 @@
 #include "harness/vendor.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "harness/measure.h"
 #include "harness/sysinfo.h"
 
 void vend_system_path(const char *csv_path, char *out, size_t n)
@@ -73,4 +76,57 @@ int vend_search_max_qps(const vend_search_t *s, vend_probe_fn probe, void *ctx, 
         }
     *best = pass;
     return 0;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int vend_phases(decode_ctx_t *dc, const decode_request_t *req, const int *first, const int *n, const double *full_s,
+                const int *steps, int n_batches, long tgt_tokens, vend_phases_t *out, mb_error_t *err)
+{
+    out->prefill_ms = out->decode_ms_per_step = out->decode_tok_s = NAN;
+    if (n_batches <= 0)
+        return 0;
+    int most = 0;
+    for (int b = 0; b < n_batches; b++)
+        most = n[b] > most ? n[b] : most;
+    decode_request_t *one = malloc(sizeof *one * (size_t)most);
+    decode_result_t *res = malloc(sizeof *res * (size_t)most);
+    double *pf = malloc(sizeof *pf * (size_t)n_batches);
+    if (!one || !res || !pf) {
+        free(one);
+        free(res);
+        free(pf);
+        return mb_fail(err, "out of memory");
+    }
+    double decode_s = 0;
+    long decode_steps = 0, sentences = 0;
+    int rc = 0;
+    for (int b = 0; b < n_batches && rc == 0; b++) {
+        for (int i = 0; i < n[b]; i++) {
+            one[i] = req[first[b] + i];
+            one[i].out_len = 1; /* exactly one token: the encoder and the first decoder step */
+        }
+        double t0 = meas_now();
+        rc = decode_batch(dc, one, n[b], res, err);
+        pf[b] = meas_now() - t0;
+        decode_s += full_s[b] > pf[b] ? full_s[b] - pf[b] : 0;
+        decode_steps += steps[b] > 1 ? steps[b] - 1 : 0;
+        sentences += n[b];
+    }
+    if (rc == 0) {
+        qsort(pf, (size_t)n_batches, sizeof *pf, cmp_d);
+        out->prefill_ms = 1e3 * (n_batches % 2 ? pf[n_batches / 2] : (pf[n_batches / 2 - 1] + pf[n_batches / 2]) / 2);
+        if (decode_steps > 0 && decode_s > 0) {
+            out->decode_ms_per_step = 1e3 * decode_s / (double)decode_steps;
+            out->decode_tok_s = (double)(tgt_tokens - sentences) / decode_s;
+        }
+    }
+    free(one);
+    free(res);
+    free(pf);
+    return rc;
 }

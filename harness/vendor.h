@@ -9,6 +9,7 @@
 #define VENDOR_H
 
 #include "common/mb_error.h"
+#include "models/decode.h"
 
 /* The system description file of a results CSV: "DIR/NAME.csv" ->
  * "DIR/NAME.system.txt" (any other name: NAME.system.txt appended). */
@@ -36,5 +37,21 @@ typedef struct vend_search {
  * each as a row), so the search can be followed in the CSV. */
 int vend_search_max_qps(const vend_search_t *s, vend_probe_fn probe, void *ctx, double *best, int *probes,
                         mb_error_t *err);
+
+/* Prefill and decode apart (llama-bench's pp/tg, MLPerf's time to first
+ * token): the batches a repetition ran, timed again with every request cut
+ * to one output token (encoder + first decoder step = time to first token).
+ * batches: first request and size of each; full_s: each batch's full time
+ * (measured before), steps: its decoder steps (longest output).
+ * Out: prefill_ms (median time to first token of a batch), decode_ms
+ * (per decoder step after the first, over all batches) and decode_tok_s
+ * (tokens after each sentence's first, per second of decoding). NAN where
+ * there is nothing to divide. */
+typedef struct vend_phases {
+    double prefill_ms, decode_ms_per_step, decode_tok_s;
+} vend_phases_t;
+
+int vend_phases(decode_ctx_t *dc, const decode_request_t *req, const int *first, const int *n, const double *full_s,
+                const int *steps, int n_batches, long tgt_tokens, vend_phases_t *out, mb_error_t *err);
 
 #endif
