@@ -74,11 +74,14 @@ test: deps
 # own (results/demo/, REPORT-demo.md, plots/figures/demo/, all in .gitignore);
 # precisions this CPU cannot run are skipped with the reason written into the
 # CSV and the report (--skip-unsupported), so the demo finishes on any x86-64.
+# DEMO_FLAGS=--quick: one repetition, no warm-up (a quarter of the work,
+# for a slow or busy machine).
 DEMO_OUT = results/demo
+DEMO_FLAGS =
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/moebench
 	@mkdir -p $(DEMO_OUT)
-	$(BUILD)/moebench run scenarios/demo.ini --out $(DEMO_OUT)
+	$(BUILD)/moebench run scenarios/demo.ini --out $(DEMO_OUT) $(DEMO_FLAGS)
 	$(BUILD)/moebench kernels --backend openblas --preset small --skip-unsupported --csv $(DEMO_OUT)/kernels-openblas-fp32.csv
 	$(BUILD)/moebench kernels --backend onednn --preset small --skip-unsupported --csv $(DEMO_OUT)/kernels-onednn-fp32.csv
 	$(BUILD)/moebench kernels --backend onednn --precision bf16 --preset small --skip-unsupported --csv $(DEMO_OUT)/kernels-onednn-bf16.csv

@@ -41,6 +41,8 @@ typedef struct report_row {
     double tgt_tokens, wall_s, tgt_tok_per_s;
     double p50, p90, p99, bound_ms, latency_ok;
     double rss_mb, params_total, params_served, params_active, bleu;
+    /* for the vendor summary (summary.c); NAN when the CSV predates them */
+    double sentences, task_clock_ms, model_bytes, prefill_ms, decode_ms_per_token, decode_tok_per_s;
 } report_row_t;
 
 /* A configuration (results/README.md: scenario, mode, variant, backend,

@@ -549,7 +549,11 @@ static int plan(run_t *R, mb_error_t *err)
                             s->precisions[p], cb.threads, why.msg);
                     if (R->n_skipped < 16) {
                         R->skipped[R->n_skipped] = cb;
-                        snprintf(R->skip_why[R->n_skipped++], sizeof R->skip_why[0], "%.150s", why.msg);
+                        char *w = R->skip_why[R->n_skipped++];
+                        snprintf(w, sizeof R->skip_why[0], "%.150s", why.msg);
+                        char *cut = strlen(why.msg) > 150 ? strrchr(w, ';') : NULL;
+                        if (cut) /* a CSV cell holds 160 characters: end at a clause, not mid-word */
+                            *cut = '\0';
                     }
                     continue;
                 }
