@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "analysis/report.h"
+#include "analysis/summary.h"
 
 #define TOL 1e-9
 #define WMT "data/report/wmt.csv"
@@ -395,6 +396,31 @@ static void test_peak_labels_and_skips(void **state)
     rm_tree(dir);
 }
 
+/* The summary's validity rules, one at a time and together: 2 threads for
+ * 2 s is 4 CPU-seconds available; 1.5 s of CPU time is 37.5% (starved at a
+ * 50% minimum), 2.5 s is 62.5% (fine). */
+static void test_validity(void **state)
+{
+    (void)state;
+    summary_opts_t o = {1.0, 32, 0.5};
+    report_row_t w = {0};
+    char why[200];
+    w.threads = 2;
+    w.wall_s = 2;
+    w.sentences = 64;
+    w.task_clock_ms = 2500;
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "");
+    w.task_clock_ms = 1500;
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "starved: CPU time 38% of 2 threads x wall");
+    w.task_clock_ms = NAN; /* not recorded: not judged */
+    w.sentences = 8;
+    w.wall_s = 0.5;
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "ran 0.50 s < 1 s; 8 queries < 32");
+}
+
 static void test_markdown(void **state)
 {
     (void)state;
@@ -456,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_tasks_combine),
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_peak_labels_and_skips),
+        cmocka_unit_test(test_validity),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_data_files),
         cmocka_unit_test(test_markdown),
