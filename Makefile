@@ -75,17 +75,20 @@ test: deps
 # precisions this CPU cannot run are skipped with the reason written into the
 # CSV and the report (--skip-unsupported), so the demo finishes on any x86-64.
 # DEMO_FLAGS=--quick: one repetition, no warm-up (a quarter of the work,
-# for a slow or busy machine).
+# for a slow or busy machine); DEMO_SCENARIO=scenarios/quick.ini: the same
+# pipeline on the tiny smoke-test scenario (seconds of measuring).
 DEMO_OUT = results/demo
 DEMO_FLAGS =
+DEMO_SCENARIO = scenarios/demo.ini
+DEMO_CSV = $(DEMO_OUT)/$(basename $(notdir $(DEMO_SCENARIO))).csv
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/moebench
 	@mkdir -p $(DEMO_OUT)
-	$(BUILD)/moebench run scenarios/demo.ini --out $(DEMO_OUT) $(DEMO_FLAGS)
+	$(BUILD)/moebench run $(DEMO_SCENARIO) --out $(DEMO_OUT) $(DEMO_FLAGS)
 	$(BUILD)/moebench kernels --backend openblas --preset small --skip-unsupported --csv $(DEMO_OUT)/kernels-openblas-fp32.csv
 	$(BUILD)/moebench kernels --backend onednn --preset small --skip-unsupported --csv $(DEMO_OUT)/kernels-onednn-fp32.csv
 	$(BUILD)/moebench kernels --backend onednn --precision bf16 --preset small --skip-unsupported --csv $(DEMO_OUT)/kernels-onednn-bf16.csv
-	$(BUILD)/moebench report $(DEMO_OUT)/demo.csv $(DEMO_OUT)/kernels-*.csv -o REPORT-demo.md --figures plots/figures/demo
+	$(BUILD)/moebench report $(DEMO_CSV) $(DEMO_OUT)/kernels-*.csv -o REPORT-demo.md --figures plots/figures/demo
 	@echo "moebench: results in $(DEMO_OUT)/ (columns: results/README.md), report in REPORT-demo.md"
 
 # The committed REPORT.md from every committed results CSV (the reference
