@@ -47,7 +47,8 @@ do for [fmt in "png svg"] {
         set yrange [0:*]
         set offsets 0, 0, graph 0.15, 0
         set xtics rotate by 30 right noenhanced
-        set key top left noenhanced
+        set key default
+        set key inside top left noenhanced
         plot ss using 2:xtic(1) title "p50" lc rgb "#d0d0d0", \
              '' using 3 title "p90" lc rgb "#8c8c8c", \
              '' using 4 title "p99" lc rgb "#404040"
@@ -58,11 +59,13 @@ do for [fmt in "png svg"] {
     }
     if (sv ne "") {
         set xlabel "offered load (Poisson arrivals, requests/s)"
-        set ylabel "latency per sentence (ms): p99 solid, p50 dashed"
+        set ylabel "latency (ms): p99 solid, p50 dashed"
         set yrange [0:*]
         set xrange [0:*]
         set offsets graph 0.05, graph 0.05, graph 0.15, 0
-        set key top left noenhanced
+        # the key under the panel: inside, it would sit on the bound line or the curves
+        set key default
+        set key bmargin center horizontal maxrows 4 font ",9" samplen 1.5 width 1 noenhanced
         if (bound > 0) {
             plot for [i=1:words(vl)] sv index (i-1) using 1:4 with linespoints lw 2 pt 7 \
                      lc rgb vcolor(word(vl, i)) title columnheader(1), \

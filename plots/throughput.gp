@@ -30,6 +30,8 @@ set yrange [0:*]
 set grid lc rgb "#dddddd"
 set key outside right top noenhanced
 set rmargin at screen 0.80
+# peak labels on an opaque white box, so that a line passing under one does not hide it
+set style textbox opaque noborder margins 1,1
 do for [fmt in "png svg"] {
     if (fmt eq "png") {
         set terminal pngcairo size 900,560 font "sans,11" noenhanced
@@ -40,7 +42,7 @@ do for [fmt in "png svg"] {
     plot for [i=1:words(vl)] ARG4 index (i-1) using 1:2:3:4 with yerrorlines lw 2 pt 7 ps 0.8 \
              lc rgb vcolor(word(vl, i)) title word(vl, i), \
          ARG5 using 2:3 with points pt 6 ps 2.5 lw 2 lc rgb "black" title "peak (tokens/s)", \
-         for [i=1:words(vl)] ARG5 every ::(i-1)::(i-1) using 2:4:(sprintf("%.0f", $3)) with labels left \
+         for [i=1:words(vl)] ARG5 every ::(i-1)::(i-1) using 2:4:(sprintf("%.0f", $3)) with labels left boxed \
              offset 1.6,0 font ",10" tc rgb vcolor(word(vl, i)) notitle
     unset output
 }
