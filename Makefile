@@ -3,8 +3,17 @@
 #   make test       build and run every test (last line: N passed, N failed, N skipped)
 #   make test SAN=1 the same under AddressSanitizer + UndefinedBehaviorSanitizer (build-san/)
 #   make fuzz       each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (clang; docs/fuzzing.md)
-#   make demo       the main job on the built-in default scenario
+#   make demo       the main job on the built-in default scenario: results/demo/, REPORT-demo.md,
+#                   plots/figures/demo/ (all ignored by git: the committed references stay as they are)
+#   make report     REPORT.md and plots/figures/ again from every committed results/*.csv
+#   make install    build/moebench and what it reads at run time under $(PREFIX) (default /usr/local)
 #   make deps       install missing Debian packages (scripts/deps.sh)
+
+# Parallel by default (one job per core); a -jN on the command line still
+# wins. Only at the top: sub-makes share the top make's job slots.
+ifeq ($(MAKELEVEL),0)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 
 CC      ?= gcc
 CXX     ?= g++
@@ -66,7 +75,9 @@ FUZZ_TARGETS  = scenario model csv bleu ids
 FUZZ_REPLAY   = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 FUZZ_SECONDS ?= 60
 
-.PHONY: all test demo deps clean fuzz FORCE
+PREFIX  ?= /usr/local
+
+.PHONY: all test demo report install deps clean fuzz FORCE
 all: $(BUILD)/moebench
 
 $(BUILD)/obj/%.o: %.c
@@ -125,15 +136,42 @@ test: deps
 	@$(MAKE) --no-print-directory $(BUILD)/moebench $(TEST_BIN) $(FUZZ_REPLAY)
 	@tests/run.sh $(BUILD)
 
-# The main job on the built-in default scenario; results/demo.csv.
+# The main job on the built-in default scenario. Its outputs are the user's
+# own (results/demo/, REPORT-demo.md, plots/figures/demo/, all in .gitignore);
+# precisions this CPU cannot run are skipped with the reason written into the
+# CSV and the report (--skip-unsupported), so the demo finishes on any x86-64.
+# DEMO_FLAGS=--quick: one repetition, no warm-up (a quarter of the work,
+# for a slow or busy machine); DEMO_SCENARIO=scenarios/quick.ini: the same
+# pipeline on the tiny smoke-test scenario (seconds of measuring).
+DEMO_OUT = results/demo
+DEMO_FLAGS =
+DEMO_SCENARIO = scenarios/demo.ini
+DEMO_CSV = $(DEMO_OUT)/$(basename $(notdir $(DEMO_SCENARIO))).csv
 demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/moebench
-	$(BUILD)/moebench run scenarios/demo.ini --out results
-	$(BUILD)/moebench kernels --backend openblas --preset small --csv results/kernels-openblas-fp32.csv
-	$(BUILD)/moebench kernels --backend onednn --preset small --csv results/kernels-onednn-fp32.csv
-	$(BUILD)/moebench kernels --backend onednn --precision bf16 --preset small --csv results/kernels-onednn-bf16.csv
-	$(BUILD)/moebench report results/demo.csv results/kernels-*.csv -o REPORT.md --figures plots/figures
-	@echo "moebench: results in results/demo.csv (columns: results/README.md), report in REPORT.md"
+	@mkdir -p $(DEMO_OUT)
+	$(BUILD)/moebench run $(DEMO_SCENARIO) --out $(DEMO_OUT) $(DEMO_FLAGS)
+	$(BUILD)/moebench kernels --backend openblas --preset small --skip-unsupported --csv $(DEMO_OUT)/kernels-openblas-fp32.csv
+	$(BUILD)/moebench kernels --backend onednn --preset small --skip-unsupported --csv $(DEMO_OUT)/kernels-onednn-fp32.csv
+	$(BUILD)/moebench kernels --backend onednn --precision bf16 --preset small --skip-unsupported --csv $(DEMO_OUT)/kernels-onednn-bf16.csv
+	$(BUILD)/moebench report $(DEMO_CSV) $(DEMO_OUT)/kernels-*.csv -o REPORT-demo.md --figures plots/figures/demo
+	@echo "moebench: results in $(DEMO_OUT)/ (columns: results/README.md), report in REPORT-demo.md"
+
+# The committed REPORT.md from every committed results CSV (the reference
+# runs: demo, paper-wmt32e, kernels); the files git tracks, so a user's own
+# results/*.csv never slip in. Outside a git checkout: every results/*.csv.
+REPORT_CSV = $(or $(shell git ls-files 'results/*.csv' 2>/dev/null),$(wildcard results/*.csv))
+report: $(BUILD)/moebench
+	$(BUILD)/moebench report $(REPORT_CSV) -o REPORT.md --figures plots/figures
+
+# The program, the gnuplot scripts `moebench report` runs (found as
+# <bindir>/../share/moebench/plots) and the scenarios, e.g.
+# `make install PREFIX=$$HOME/.local`.
+install: $(BUILD)/moebench
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/moebench/plots $(DESTDIR)$(PREFIX)/share/moebench/scenarios
+	install -m 755 $(BUILD)/moebench $(DESTDIR)$(PREFIX)/bin/moebench
+	install -m 644 plots/*.gp $(DESTDIR)$(PREFIX)/share/moebench/plots/
+	install -m 644 scenarios/*.ini scenarios/README.md $(DESTDIR)$(PREFIX)/share/moebench/scenarios/
 
 clean:
 	rm -rf build build-san build-fuzz

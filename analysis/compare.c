@@ -310,7 +310,10 @@ static int file_rows(cmp_report_t *r, const csvin_t *t, int is_new, mb_error_t *
     long col[CMP_NKEYS];
     for (int k = 0; k < CMP_NKEYS; k++)
         col[k] = r->key_used[k] ? csvin_col(t, cmp_key_columns[k]) : -1;
+    long skip = csvin_col(t, "skipped");
     for (size_t i = 0; i < t->nrows; i++) {
+        if (skip >= 0 && csvin_get(t, i, (size_t)skip)[0])
+            continue; /* a configuration this machine could not run: nothing to compare */
         size_t c = 0;
         for (; c < r->nconfigs; c++) {
             int k = 0;

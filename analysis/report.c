@@ -78,6 +78,7 @@ void report_free(report_t *r)
     free(r->strings);
     free(r->rows);
     free(r->kernels);
+    free(r->skips);
     free(r->sources);
     free(r->configs);
     for (int g = 0; g < r->n_groups; g++)
@@ -212,7 +213,8 @@ static int find_cols(const csvin_t *t, const char *path, const char *const *name
 
 enum { R_SCENARIO, R_MODE, R_VARIANT, R_BACKEND, R_PRECISION, R_THREADS, R_TASK, R_BATCH, R_DECODE, R_QPS, R_REP,
        R_TOKS, R_N_REQUIRED = R_TOKS + 1, R_PRESET = R_N_REQUIRED, R_CPU, R_CORES, R_GIT, R_RUN, R_TIME,
-       R_TGT, R_WALL, R_P50, R_P90, R_P99, R_BOUND, R_OK, R_RSS, R_PTOTAL, R_PSERVED, R_PACTIVE, R_BLEU, R_WEIGHTS, R_N };
+       R_TGT, R_WALL, R_P50, R_P90, R_P99, R_BOUND, R_OK, R_RSS, R_PTOTAL, R_PSERVED, R_PACTIVE, R_BLEU, R_WEIGHTS, R_SKIP, R_SENT, R_CLOCK, R_MBYTES,
+       R_PREFILL, R_DECODE_MS, R_DECODE_TS, R_N };
 /* The configuration key comes first, in the schema's order (the enum above
  * names the same columns in the same order). */
 #define R_KEY_NAME(name) #name,
@@ -222,7 +224,8 @@ static const char *const results_cols[R_N + 1] = {
     MB_SCHEMA_KEY_COLUMNS(R_KEY_NAME)
     "rep", "tgt_tok_per_s", "preset", "cpu_model", "cores", "git_rev", "run_id", "timestamp", "tgt_tokens", "wall_s",
     "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_bound_ms", "latency_ok", "peak_rss_mb",
-    "params_total", "params_served", "params_active", "bleu", "weights", NULL};
+    "params_total", "params_served", "params_active", "bleu", "weights", "skipped", "sentences", "task_clock_ms",
+    "model_bytes", "prefill_ms", "decode_ms_per_token", "decode_tok_per_s", NULL};
 
 static void note_machine(report_t *r, const char *cpu, int cores, const char *git, const char *run, const char *ts)
 {
@@ -240,9 +243,29 @@ static void note_machine(report_t *r, const char *cpu, int cores, const char *gi
     }
 }
 
+/* A row whose `skipped` cell says why the configuration was not measured. */
+static int read_skip_row(report_t *r, const cursor_t *c, int what_col, int backend_col, int precision_col,
+                         int threads_col, int skip_col, const char *src, const char *what)
+{
+    report_skip_t k = {.source = src};
+    if (what_col < 0 && !(k.what = intern(r, what)))
+        return mb_fail(c->err, "%s: out of memory", c->path);
+    if ((what_col >= 0 && get_str(r, c, what_col, 0, &k.what)) || get_str(r, c, backend_col, 0, &k.backend) ||
+        get_str(r, c, precision_col, 0, &k.precision) || get_int(c, threads_col, 0, &k.threads) ||
+        get_str(r, c, skip_col, 1, &k.reason))
+        return -1;
+    if (mb_grow_cap((void **)&r->skips, &r->cap_skips, r->n_skips + 1, sizeof *r->skips))
+        return mb_fail(c->err, "%s: out of memory", c->path);
+    r->skips[r->n_skips++] = k;
+    return 0;
+}
+
 static int read_results_row(report_t *r, const cursor_t *c, const int *col, const char *src)
 {
     report_row_t w = {.source = src};
+    if (*cell(c, col[R_SKIP]))
+        return read_skip_row(r, c, col[R_SCENARIO], col[R_BACKEND], col[R_PRECISION], col[R_THREADS], col[R_SKIP],
+                             src, NULL);
     const char **str[] = {&w.scenario, &w.mode, &w.variant, &w.backend, &w.precision, &w.task, &w.decode};
     const int str_col[] = {R_SCENARIO, R_MODE, R_VARIANT, R_BACKEND, R_PRECISION, R_TASK, R_DECODE};
     for (size_t i = 0; i < sizeof str / sizeof str[0]; i++)
@@ -259,9 +282,11 @@ static int read_results_row(report_t *r, const cursor_t *c, const int *col, cons
         return -1;
     double *num[] = {&w.target_qps, &w.tgt_tok_per_s, &w.tgt_tokens, &w.wall_s, &w.p50, &w.p90, &w.p99,
                      &w.bound_ms, &w.latency_ok, &w.rss_mb, &w.params_total, &w.params_served, &w.params_active,
-                     &w.bleu};
+                     &w.bleu, &w.sentences, &w.task_clock_ms, &w.model_bytes, &w.prefill_ms, &w.decode_ms_per_token,
+                     &w.decode_tok_per_s};
     const int num_col[] = {R_QPS, R_TOKS, R_TGT, R_WALL, R_P50, R_P90, R_P99, R_BOUND, R_OK, R_RSS, R_PTOTAL,
-                           R_PSERVED, R_PACTIVE, R_BLEU};
+                           R_PSERVED, R_PACTIVE, R_BLEU, R_SENT, R_CLOCK, R_MBYTES, R_PREFILL, R_DECODE_MS,
+                           R_DECODE_TS};
     for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
         if (get_num(c, col[num_col[i]], num[i]))
             return -1;
@@ -275,14 +300,17 @@ static int read_results_row(report_t *r, const cursor_t *c, const int *col, cons
 }
 
 enum { K_BACKEND, K_PRECISION, K_THREADS, K_KERNEL, K_SHAPE, K_GFLOPS, K_PEAK, K_BW, K_PEAK_BW, K_N_REQUIRED,
-       K_FRAC = K_N_REQUIRED, K_FRAC_BW, K_CPU, K_CORES, K_GIT, K_RUN, K_TIME, K_N };
+       K_FRAC = K_N_REQUIRED, K_FRAC_BW, K_CPU, K_CORES, K_GIT, K_RUN, K_TIME, K_SKIP, K_N };
 static const char *const kernel_cols[K_N + 1] = {
     "backend", "precision", "threads", "kernel", "shape", "gflops", "peak_gflops", "bandwidth_gbs",
     "peak_bandwidth_gbs", "fraction_of_peak", "fraction_of_bandwidth", "cpu_model", "cores", "git_rev", "run_id",
-    "timestamp", NULL};
+    "timestamp", "skipped", NULL};
 
-static int read_kernel_row(report_t *r, const cursor_t *c, const int *col)
+static int read_kernel_row(report_t *r, const cursor_t *c, const int *col, const char *src)
 {
+    if (*cell(c, col[K_SKIP]))
+        return read_skip_row(r, c, -1, col[K_BACKEND], col[K_PRECISION], col[K_THREADS], col[K_SKIP], src,
+                             "kernels");
     report_kernel_t k = {.reps = 1};
     const char *cpu, *git, *run, *ts;
     int cores;
@@ -333,7 +361,7 @@ int report_read_csv(report_t *r, const char *path, mb_error_t *err)
                           "(no columns 'kernel' and 'gflops')", path);
     cursor_t c = {t, path, 0, err};
     for (c.row = 0; rc == 0 && c.row < t->nrows; c.row++)
-        rc = results ? read_results_row(r, &c, col, src) : read_kernel_row(r, &c, col);
+        rc = results ? read_results_row(r, &c, col, src) : read_kernel_row(r, &c, col, src);
     const char *args = NULL;
     if (rc == 0 && kernels && t->nrows > 0) { /* the kernels command line, from its first row */
         char buf[256];
@@ -727,7 +755,7 @@ static int build_kernels(report_t *r, mb_error_t *err)
 
 int report_aggregate(report_t *r, mb_error_t *err)
 {
-    if (r->n_rows == 0 && r->n_kernels == 0)
+    if (r->n_rows == 0 && r->n_kernels == 0 && r->n_skips == 0)
         return mb_fail(err, "report: the CSV files hold no rows");
     if (build_configs(r, err) || build_series(r, err) || build_kernels(r, err))
         return -1;

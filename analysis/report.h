@@ -42,6 +42,8 @@ typedef struct report_row {
     double p50, p90, p99, bound_ms, latency_ok;
     double rss_mb, params_total, params_served, params_active, bleu;
     const char *weights;       /* `random`, or where a model file came from ("" in older files: random) */
+    /* for the vendor summary (summary.c); NAN when the CSV predates them */
+    double sentences, task_clock_ms, model_bytes, prefill_ms, decode_ms_per_token, decode_tok_per_s;
 } report_row_t;
 
 /* A configuration (results/README.md: scenario, mode, variant, backend,
@@ -108,6 +110,13 @@ typedef struct report_kernel {
     double bw_gbs, peak_bw_gbs, frac_bw;      /* frac: of peak_bw_gbs */
 } report_kernel_t;
 
+/* A configuration that a CSV says was not measured (its `skipped` column:
+ * e.g. bf16 on a CPU without bf16 kernels), listed by the report. */
+typedef struct report_skip {
+    const char *source, *what, *backend, *precision, *reason; /* what: scenario, or "kernels" */
+    int threads;
+} report_skip_t;
+
 typedef struct report_source {
     const char *path;
     char kind;   /* 'r': results, 'k': kernels */
@@ -124,6 +133,8 @@ typedef struct report {
     size_t n_rows, cap_rows;
     report_kernel_t *kernels; /* one per measurement row until aggregated */
     size_t n_kernels, cap_kernels;
+    report_skip_t *skips;     /* configurations not measured, with the reason */
+    size_t n_skips, cap_skips;
     report_source_t *sources; /* files read, in order */
     int n_sources, cap_sources;
 
@@ -179,7 +190,7 @@ typedef struct report_figure {
     char script[32];      /* e.g. "throughput.gp" */
     char name[160];       /* output base name in the figures folder, no extension */
     char caption[200];
-#define REPORT_FIG_ARGS 6
+#define REPORT_FIG_ARGS 8
 #define REPORT_ARG_MAX 1024
     char args[REPORT_FIG_ARGS][REPORT_ARG_MAX]; /* ARG1 output base (path, no extension), ARG2 title,
                                                   ARG3 subtitle (machine, configuration), ARG4.. data
@@ -205,7 +216,9 @@ void report_group_config(const report_group_t *g, char *out, size_t n);
 
 /* Writes the aggregated data files into `dir` (which must exist) and fills
  * figs[0..*n) with what to draw; figures without data get `skipped` set.
- * `max` bounds the array (REPORT_FIG_KINDS per group + 1 suffices). */
+ * `max` bounds the array: REPORT_FIG_KINDS per group, plus one kernels
+ * figure per backend and precision (REPORT_MAX_KERNEL_FIGS leaves room). */
+#define REPORT_MAX_KERNEL_FIGS 8
 int report_write_data(const report_t *r, const char *dir, report_figure_t *figs, int max, int *n,
                       mb_error_t *err);
 

@@ -135,6 +135,37 @@ static void fig_arg(report_figure_t *f, const char *v)
 }
 
 /* Figures 1-4 and 6 for one group. */
+/* Where each variant's peak label goes (y, in tokens/s): at its peak, but
+ * labels at the same batch size kept at least 4.5% of the largest value
+ * apart (about a line of text in the figure), placed highest first, each
+ * under the last, so that none is drawn over another. */
+static void peak_labels(const report_series_t *s, int n, double *y)
+{
+    double top = 0;
+    for (int i = 0; i < n; i++) {
+        y[i] = s[i].peak_tok_s;
+        if (s[i].peak_max > top || s[i].peak_tok_s > top)
+            top = s[i].peak_max > s[i].peak_tok_s ? s[i].peak_max : s[i].peak_tok_s;
+    }
+    const double gap = 0.045 * top;
+    int done[64] = {0};
+    for (int k = 0; k < n; k++) { /* take the highest unplaced peak, place it under those of its batch size */
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (!done[i] && !isnan(s[i].peak_tok_s) && (best < 0 || s[i].peak_tok_s > s[best].peak_tok_s))
+                best = i;
+        if (best < 0)
+            break;
+        double lowest = NAN; /* labels already placed at this batch size descend; go under the last */
+        for (int i = 0; i < n; i++)
+            if (done[i] && s[i].peak_batch == s[best].peak_batch && (isnan(lowest) || y[i] < lowest))
+                lowest = y[i];
+        if (!isnan(lowest) && y[best] > lowest - gap)
+            y[best] = lowest - gap;
+        done[best] = 1;
+    }
+}
+
 static int group_data(const report_t *r, int g, const writer_t *w, report_figure_t *figs, int max, int *nf)
 {
     const report_group_t *gr = &r->groups[g];
@@ -176,9 +207,12 @@ static int group_data(const report_t *r, int g, const writer_t *w, report_figure
                            "# one block per variant (gnuplot index), first line its name;\n"
                            "# columns: batch_size median_tok_s min_tok_s max_tok_s reps")))
             return -1;
+        char vlist[REPORT_ARG_MAX] = "";
         for (int i = 0; i < gr->n; i++) {
             if (!s0[i].n_batches)
                 continue;
+            size_t l = strlen(vlist);
+            snprintf(vlist + l, sizeof vlist - l, "%s%s", l ? " " : "", s0[i].variant);
             fprintf(f, "\n\n\"%s\"\n", s0[i].variant);
             for (int k = 0; k < s0[i].n_batches; k++) {
                 const report_point_t *p = &s0[i].sweep[k];
@@ -193,23 +227,35 @@ static int group_data(const report_t *r, int g, const writer_t *w, report_figure
             return -1;
         fig_arg(fig, path);
         snprintf(name, sizeof name, "%s-throughput-peak.dat", slug);
-        if (!(f = open_dat(w, path2, sizeof path2, name, "peak of each variant over the batch sweep;\n"
-                           "# columns: variant batch_size peak_tok_s")))
+        if (!(f = open_dat(w, path2, sizeof path2, name, "peak of each variant over the batch sweep, one row per "
+                           "block of the throughput file;\n# columns: variant batch_size peak_tok_s label_y "
+                           "(where its label goes: labels at one batch size spread apart)")))
             return -1;
-        for (int i = 0; i < gr->n; i++)
-            if (!isnan(s0[i].peak_tok_s))
-                fprintf(f, "\"%s\" %d %.6g\n", s0[i].variant, s0[i].peak_batch, s0[i].peak_tok_s);
+        double label_y[64];
+        peak_labels(s0, gr->n < 64 ? gr->n : 64, label_y);
+        for (int i = 0; i < gr->n; i++) {
+            if (!s0[i].n_batches)
+                continue;
+            fprintf(f, "\"%s\" %d", s0[i].variant, s0[i].peak_batch);
+            dat(f, s0[i].peak_tok_s);
+            dat(f, i < 64 ? label_y[i] : s0[i].peak_tok_s);
+            fputc('\n', f);
+        }
         if (close_dat(w, f, path2))
             return -1;
         fig_arg(fig, path2);
+        fig_arg(fig, vlist);
     }
 
     /* 2: latency percentiles (single-stream) and against offered load (server) */
     snprintf(name, sizeof name, "%s-latency", slug);
     snprintf(title, sizeof title, "%s: latency per sentence", gr->scenario);
     fig = new_fig(figs, max, nf, REPORT_FIG_LATENCY, g, "latency.gp", w->dir, name,
-                  "Latency per sentence: p50/p90/p99 in single-stream mode (left) and against offered load in "
-                  "server mode (right).",
+                  any_ss && any_server ? "Latency per sentence: p50/p90/p99 in single-stream mode (left) and p50/p99 "
+                                         "against offered load in server mode with the p99 bound (right)."
+                  : any_server ? "Latency per sentence in server mode: p50 (dashed) and p99 (solid) against offered "
+                                 "load, with the p99 bound (dotted)."
+                               : "Latency per sentence in single-stream mode (batch 1): p50, p90 and p99 per variant.",
                   title, sub);
     if (!any_ss && !any_server) {
         snprintf(fig->skipped, sizeof fig->skipped, "no single-stream or server rows");
@@ -239,6 +285,12 @@ static int group_data(const report_t *r, int g, const writer_t *w, report_figure
                                "# columns: target_qps p50_ms p90_ms p99_ms reps (medians of the repetitions)")))
                 return -1;
             const char *last = NULL, *last_task = NULL, *one_task = NULL;
+            char vlist[REPORT_ARG_MAX] = "", bound[32] = "";
+            for (size_t k = 0; k < r->n_rows && !bound[0]; k++) { /* the scenario's p99 bound, for the figure */
+                const report_row_t *x = &r->rows[k];
+                if (x->scenario == gr->scenario && !strcmp(x->mode, "server") && x->bound_ms > 0)
+                    snprintf(bound, sizeof bound, "%g", x->bound_ms);
+            }
             int multi_task = 0; /* name the task in the legend only when it varies */
             for (size_t k = 0; k < r->n_configs; k++) {
                 const report_config_t *c = &r->configs[k];
@@ -255,6 +307,8 @@ static int group_data(const report_t *r, int g, const writer_t *w, report_figure
                     isnan(c->target_qps))
                     continue;
                 if (c->variant != last || c->task != last_task) {
+                    size_t l = strlen(vlist);
+                    snprintf(vlist + l, sizeof vlist - l, "%s%s", l ? " " : "", c->variant);
                     if (!multi_task)
                         fprintf(f, "\n\n\"%s\"\n", c->variant);
                     else
@@ -270,9 +324,14 @@ static int group_data(const report_t *r, int g, const writer_t *w, report_figure
             }
             if (close_dat(w, f, path2))
                 return -1;
+            fig_arg(fig, path);
+            fig_arg(fig, path2);
+            fig_arg(fig, vlist);
+            fig_arg(fig, bound);
+        } else {
+            fig_arg(fig, path);
+            fig_arg(fig, path2);
         }
-        fig_arg(fig, path);
-        fig_arg(fig, path2);
     }
 
     /* 3: BLEU against peak throughput */
@@ -288,12 +347,17 @@ static int group_data(const report_t *r, int g, const writer_t *w, report_figure
         if (!(f = open_dat(w, path, sizeof path, name, "BLEU against peak throughput;\n"
                            "# columns: variant peak_tok_s bleu")))
             return -1;
+        char vlist[REPORT_ARG_MAX] = "";
         for (int i = 0; i < gr->n; i++)
-            if (!isnan(s0[i].bleu) && !isnan(s0[i].peak_tok_s))
+            if (!isnan(s0[i].bleu) && !isnan(s0[i].peak_tok_s)) {
                 fprintf(f, "\"%s\" %.6g %.6g\n", s0[i].variant, s0[i].peak_tok_s, s0[i].bleu);
+                size_t l = strlen(vlist);
+                snprintf(vlist + l, sizeof vlist - l, "%s%s", l ? " " : "", s0[i].variant);
+            }
         if (close_dat(w, f, path))
             return -1;
         fig_arg(fig, path);
+        fig_arg(fig, vlist);
     }
 
     /* 4: parameters */
@@ -341,9 +405,13 @@ static int group_data(const report_t *r, int g, const writer_t *w, report_figure
         if (!(f = open_dat(w, path, sizeof path, name, "BLEU per task (median of the repetitions);\n"
                            "# one row per task, one column per variant (header row), '-' = not measured")))
             return -1;
+        char vlist[REPORT_ARG_MAX] = "";
         fprintf(f, "task");
-        for (int i = 0; i < gr->n; i++)
+        for (int i = 0; i < gr->n; i++) {
             fprintf(f, " \"%s\"", s0[i].variant);
+            size_t l = strlen(vlist);
+            snprintf(vlist + l, sizeof vlist - l, "%s%s", l ? " " : "", s0[i].variant);
+        }
         fputc('\n', f);
         for (int t = 0; t < gr->n_tasks; t++) {
             fprintf(f, "\"%s\"", gr->tasks[t]);
@@ -357,51 +425,69 @@ static int group_data(const report_t *r, int g, const writer_t *w, report_figure
         char nv[16];
         snprintf(nv, sizeof nv, "%d", gr->n);
         fig_arg(fig, nv);
+        fig_arg(fig, vlist);
     }
     return 0;
 }
 
-/* Figure 5, machine-wide: kernels against the machine's limits. */
+/* Figure 5, machine-wide: kernels against the machine's limits, one figure
+ * per backend and precision (a fixed-size figure stays readable: about 20
+ * kernels each, where all of them in one grew to 3,000 px and clipped). */
 static int kernel_data(const report_t *r, const writer_t *w, report_figure_t *figs, int max, int *nf)
 {
-    char path[REPORT_ARG_MAX], title[700], sub[300];
-    snprintf(title, sizeof title, "compute kernels: achieved fraction of the machine's limits");
+    char path[REPORT_ARG_MAX], title[700], sub[300], name[200], slug[160];
     snprintf(sub, sizeof sub, "%s%s", r->n_cpu_models ? r->cpu_models[0] : "unknown CPU",
              r->n_cpu_models > 1 ? " (and others)" : "");
-    report_figure_t *fig = new_fig(figs, max, nf, REPORT_FIG_KERNELS, -1, "kernels.gp", w->dir, "kernels",
-                                   "Kernels per backend and precision: achieved GFLOP/s as a share of peak compute "
-                                   "(blue) and bandwidth as a share of peak bandwidth (orange).",
-                                   title, sub);
+    const char *caption = "Kernels: achieved GFLOP/s as a share of peak compute (blue) and bandwidth as a share of "
+                          "peak bandwidth (orange); the bar labels give the rates and the limits.";
     if (!r->n_kernels) {
+        report_figure_t *fig = new_fig(figs, max, nf, REPORT_FIG_KERNELS, -1, "kernels.gp", w->dir, "kernels",
+                                       caption, "compute kernels", sub);
         snprintf(fig->skipped, sizeof fig->skipped, "no kernels CSV given (moebench kernels --csv FILE)");
         return 0;
     }
-    FILE *f = open_dat(w, path, sizeof path, "kernels.dat",
-                       "kernels against the machine's limits (medians of the repetitions);\n"
-                       "# columns: row label gflops peak_gflops fraction_of_peak gbs peak_gbs fraction_of_bandwidth "
-                       "reps\n# ('-' = not measured; fractions are 0..1)");
-    if (!f)
-        return -1;
-    int rows = 0;
-    for (size_t i = 0; i < r->n_kernels; i++) {
-        const report_kernel_t *k = &r->kernels[i];
-        if (isnan(k->frac_peak) && isnan(k->frac_bw))
+    for (size_t first = 0; first < r->n_kernels; first++) {
+        const report_kernel_t *k0 = &r->kernels[first];
+        int seen_before = 0;
+        for (size_t j = 0; j < first && !seen_before; j++)
+            seen_before = r->kernels[j].backend == k0->backend && r->kernels[j].precision == k0->precision;
+        if (seen_before)
             continue;
-        fprintf(f, "%d \"%s %s %s%s%s, %dt\"", rows++, k->backend, k->precision, k->kernel, *k->shape ? " " : "",
-                k->shape, k->threads);
-        dat(f, k->gflops);
-        dat(f, k->peak_gflops);
-        dat(f, k->frac_peak);
-        dat(f, k->bw_gbs);
-        dat(f, k->peak_bw_gbs);
-        dat(f, k->frac_bw);
-        fprintf(f, " %d\n", k->reps);
+        if (*nf >= max)
+            return mb_fail(w->err, "report: room for %d figures, more needed for the kernels", max);
+        snprintf(name, sizeof name, "kernels-%s-%s", k0->backend, k0->precision);
+        slugify(slug, sizeof slug, name);
+        snprintf(title, sizeof title, "compute kernels, %s %s: achieved share of the machine's limits", k0->backend,
+                 k0->precision);
+        report_figure_t *fig = new_fig(figs, max, nf, REPORT_FIG_KERNELS, -1, "kernels.gp", w->dir, slug, caption,
+                                       title, sub);
+        snprintf(name, sizeof name, "%s.dat", slug);
+        FILE *f = open_dat(w, path, sizeof path, name,
+                           "kernels against the machine's limits (medians of the repetitions);\n"
+                           "# columns: row label gflops peak_gflops fraction_of_peak gbs peak_gbs "
+                           "fraction_of_bandwidth reps\n# ('-' = not measured; fractions are 0..1)");
+        if (!f)
+            return -1;
+        int rows = 0;
+        for (size_t i = first; i < r->n_kernels; i++) {
+            const report_kernel_t *k = &r->kernels[i];
+            if (k->backend != k0->backend || k->precision != k0->precision || (isnan(k->frac_peak) && isnan(k->frac_bw)))
+                continue;
+            fprintf(f, "%d \"%s%s%s, %dt\"", rows++, k->kernel, *k->shape ? " " : "", k->shape, k->threads);
+            dat(f, k->gflops);
+            dat(f, k->peak_gflops);
+            dat(f, k->frac_peak);
+            dat(f, k->bw_gbs);
+            dat(f, k->peak_bw_gbs);
+            dat(f, k->frac_bw);
+            fprintf(f, " %d\n", k->reps);
+        }
+        if (close_dat(w, f, path))
+            return -1;
+        if (!rows)
+            snprintf(fig->skipped, sizeof fig->skipped, "the kernels CSV has no rate with a limit to compare with");
+        fig_arg(fig, path);
     }
-    if (close_dat(w, f, path))
-        return -1;
-    if (!rows)
-        snprintf(fig->skipped, sizeof fig->skipped, "the kernels CSV has no rate with a limit to compare with");
-    fig_arg(fig, path);
     return 0;
 }
 
@@ -410,7 +496,8 @@ int report_write_data(const report_t *r, const char *dir, report_figure_t *figs,
     writer_t w = {dir, err};
     *n = 0;
     if (max < r->n_groups * (REPORT_FIG_KINDS - 1) + 1)
-        return mb_fail(err, "report: room for %d figures, %d needed", max, r->n_groups * (REPORT_FIG_KINDS - 1) + 1);
+        return mb_fail(err, "report: room for %d figures, at least %d needed", max,
+                       r->n_groups * (REPORT_FIG_KINDS - 1) + 1);
     for (int g = 0; g < r->n_groups; g++)
         if (group_data(r, g, &w, figs, max, n))
             return -1;

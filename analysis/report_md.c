@@ -362,6 +362,39 @@ static void kernel_section(FILE *f, const report_t *r, const report_md_opts_t *o
     figure_links(f, o, -1);
 }
 
+/* What the CSVs say could not run here, and why (a precision the CPU lacks,
+ * a backend not compiled in): recorded, not silently missing. */
+static void skip_section(FILE *f, const report_t *r)
+{
+    if (!r->n_skips)
+        return;
+    fprintf(f, "## Not measured on this machine\n\n| what | backend | precision | threads | why | file |\n"
+               "|---|---|---|--:|---|---|\n");
+    for (size_t i = 0; i < r->n_skips; i++) {
+        const report_skip_t *k = &r->skips[i];
+        int dup = 0; /* a scenario writes one row per configuration; kernels one per file */
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = r->skips[j].what == k->what && r->skips[j].backend == k->backend &&
+                  r->skips[j].precision == k->precision && r->skips[j].threads == k->threads &&
+                  r->skips[j].reason == k->reason;
+        if (dup)
+            continue;
+        fprintf(f, "| %s | %s | %s | ", k->what, k->backend, k->precision);
+        if (k->threads > 0)
+            fprintf(f, "%d", k->threads);
+        else
+            fprintf(f, "all");
+        fprintf(f, " | ");
+        for (const char *p = k->reason; *p; p++) { /* a '|' would split the table cell */
+            if (*p == '|')
+                fputc('\\', f);
+            fputc(*p, f);
+        }
+        fprintf(f, " | `%s` |\n", k->source);
+    }
+    fprintf(f, "\n");
+}
+
 static void commands_section(FILE *f, const report_t *r, const report_md_opts_t *o)
 {
     fprintf(f, "## How this report was made\n\n```sh\n");
@@ -425,6 +458,7 @@ int report_write_markdown(const report_t *r, const report_md_opts_t *o, const ch
     if (r->n_groups)
         paper_section(f, r);
     kernel_section(f, r, o);
+    skip_section(f, r);
     commands_section(f, r, o);
     int bad = ferror(f);
     if (fclose(f) || bad) {

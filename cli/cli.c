@@ -28,6 +28,23 @@ int cli_errorf(const char *fmt, ...)
     return cli_error(&e);
 }
 
+int cli_usage(const mb_error_t *err)
+{
+    fprintf(stderr, "moebench: %s\n", err->msg);
+    return 2;
+}
+
+int cli_usagef(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("moebench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 2;
+}
+
 int cli_bad_option(const char *cmd, int c, char **argv, int optind, int optopt)
 {
     const char *arg = argv[optind - 1];

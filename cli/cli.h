@@ -12,10 +12,20 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 } cli_command_t;
 
+/* The exit-status paragraph every subcommand's --help ends with. */
+#define CLI_EXIT_HELP                                                                                       \
+    "Exit status: 0 ok, 1 runtime error (a file that cannot be read or written, a failed computation),\n"  \
+    "2 bad usage (unknown option, bad option value, missing or extra argument).\n"
+
 /* Prints "moebench: <msg>" on stderr and returns the exit status 1. */
 int cli_error(const mb_error_t *err);
 /* printf-style variant for errors found by the command line itself. */
 int cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same for usage errors (a bad option value, a missing argument, an
+ * unknown name): exit status 2, as for an unknown option. Runtime errors
+ * (a file that cannot be read, a failed measurement) use cli_error: 1. */
+int cli_usage(const mb_error_t *err);
+int cli_usagef(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* getopt_long's '?' or ':' (optstring starts with ':' and opterr = 0) as one
  * line naming the option and pointing at --help; returns exit status 2. */
 int cli_bad_option(const char *cmd, int c, char **argv, int optind, int optopt);

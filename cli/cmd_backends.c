@@ -10,11 +10,14 @@ int cmd_backends(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         printf("usage: moebench backends\n\nLists the compiled-in backends, their library versions and the "
-               "precisions each accepts on this CPU, then the known backends this build left out and why.\n");
+               "precisions each accepts on this CPU, then the known backends this build left out and why.\n\n%s",
+               CLI_EXIT_HELP);
         return 0;
     }
+    if (argc > 1 && argv[1][0] == '-')
+        return cli_usagef("backends: unknown option '%s'; see 'moebench backends --help'", argv[1]);
     if (argc > 1)
-        return cli_errorf("backends: unexpected argument '%s'; see 'moebench backends --help'", argv[1]);
+        return cli_usagef("backends: unexpected argument '%s'; see 'moebench backends --help'", argv[1]);
     printf("%-10s %-12s %s\n", "backend", "precisions", "library / summary");
     for (int i = 0; i < be_count(); i++) {
         const be_ops_t *ops = be_at(i);

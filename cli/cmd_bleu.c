@@ -49,7 +49,9 @@ static void usage(FILE *f)
 "  and exact_score (full precision); for BLEU also precisions (percent), bp,\n"
 "    ratio, hyp_len, ref_len, counts and totals (matched and hypothesis\n"
 "    n-grams per order); for chrF hyp, ref and match (n-grams per order).\n"
-"  --sentence adds line (1-based) to each object.\n",
+"  --sentence adds line (1-based) to each object.\n"
+"\n"
+CLI_EXIT_HELP,
             BLEU_MAX_ORDER);
 }
 
@@ -327,20 +329,20 @@ int cmd_bleu(int argc, char **argv)
         case O_JSON: c.json = 1; break;
         case O_TOK:
             if (bleu_tok_from_name(optarg, &c.bleu.tokenize, &err))
-                return mb_prefix(&err, "bleu: --tokenize: "), cli_error(&err);
+                return mb_prefix(&err, "bleu: --tokenize: "), cli_usage(&err);
             break;
         case O_SMOOTH:
             if (bleu_smooth_parse(optarg, &c.bleu, &err))
-                return mb_prefix(&err, "bleu: --smooth: "), cli_error(&err);
+                return mb_prefix(&err, "bleu: --smooth: "), cli_usage(&err);
             break;
         case O_ORDER:
             if (mb_parse_long("--max-order", optarg, 1, BLEU_MAX_ORDER, &v, &err))
-                return mb_prefix(&err, "bleu: "), cli_error(&err);
+                return mb_prefix(&err, "bleu: "), cli_usage(&err);
             c.bleu.max_order = (int)v;
             break;
         case O_WIDTH:
             if (mb_parse_long("--width", optarg, 0, 10, &v, &err))
-                return mb_prefix(&err, "bleu: "), cli_error(&err);
+                return mb_prefix(&err, "bleu: "), cli_usage(&err);
             c.width = (int)v;
             break;
         default: return cli_bad_option("bleu", opt, argv, optind, optopt);
@@ -355,7 +357,7 @@ int cmd_bleu(int argc, char **argv)
     for (int i = optind; i < argc; i++)
         stdin_uses += !strcmp(argv[i], "-");
     if (stdin_uses > 1)
-        return cli_errorf("bleu: only one of HYP and REF can be '-' (stdin)");
+        return cli_usagef("bleu: only one of HYP and REF can be '-' (stdin)");
 
     lines_t *files = calloc((size_t)nfiles, sizeof *files);
     if (!files)

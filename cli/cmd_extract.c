@@ -14,7 +14,9 @@ static void help(void)
            "gate weights fixed; other layers are copied. T is a task (en-de) or a task-key value (de).\n"
            "The sub-network refuses tasks with another key. The gate is evaluated by the ref backend.\n\n"
            "  --task T              the task to serve\n"
-           "  -o, --output FILE     where to write the sub-network\n");
+           "  -o, --output FILE     where to write the sub-network\n\n"
+           "%s",
+           CLI_EXIT_HELP);
 }
 
 int cmd_extract(int argc, char **argv)
@@ -36,9 +38,9 @@ int cmd_extract(int argc, char **argv)
         }
     }
     if (optind != argc - 1)
-        return cli_errorf("extract: give exactly one model file; see 'moebench extract --help'");
+        return cli_usagef("extract: give exactly one model file; see 'moebench extract --help'");
     if (!task || !out)
-        return cli_errorf("extract: both --task T and -o SUB.safetensors are needed");
+        return cli_usagef("extract: both --task T and -o SUB.safetensors are needed");
     mb_error_t err;
     if (mb_output_check(out, "model file", &err))
         return cli_error(&err);

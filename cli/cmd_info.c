@@ -51,8 +51,8 @@ static void help(void)
            "  --json                one JSON object: params_total, params_encoder, params_decoder,\n"
            "                        params_embedding, params_per_task_served (+ _encoder, _decoder),\n"
            "                        params_active_per_token, bytes (fp32), bytes_bf16, fits_in_memory,\n"
-           "                        memory_limit, and the config\n",
-           MODEL_ARGS_HELP);
+           "                        memory_limit, and the config\n\n%s",
+           MODEL_ARGS_HELP, CLI_EXIT_HELP);
 }
 
 static void row(const char *name, uint64_t ours, double theirs, const char *note)
@@ -162,7 +162,7 @@ int cmd_info(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         int r = model_args_parse(&a, c, optarg, &err);
         if (r < 0)
-            return cli_error(&err);
+            return cli_usage(&err);
         if (r > 0) {
             described = 1;
             continue;
@@ -178,7 +178,7 @@ int cmd_info(int argc, char **argv)
     vocab_t *voc = NULL;
     if (optind < argc) {
         if (described || optind != argc - 1)
-            return cli_errorf("info: give either one model file or --preset/--variant, not both");
+            return cli_usagef("info: give either one model file or --preset/--variant, not both");
         source = argv[optind];
         uint8_t *blob = NULL;
         size_t len = 0;
@@ -189,7 +189,7 @@ int cmd_info(int argc, char **argv)
         }
         free(blob);
     } else if (model_args_config(&a, &cfg, &err)) {
-        return cli_error(&err);
+        return cli_usage(&err);
     }
     model_counts_t k;
     if (model_count(&cfg, &k, &err)) {

@@ -20,8 +20,8 @@ static void help(void)
            "                        size becomes its size and the file carries it (text in and out); it must\n"
            "                        tag every language of --tasks. (--vocab N only sets the size.)\n"
            "  --seed N              random seed (default 1)\n"
-           "  -o, --output FILE     where to write the model (written to a temporary file, then renamed)\n",
-           MODEL_ARGS_HELP);
+           "  -o, --output FILE     where to write the model (written to a temporary file, then renamed)\n\n%s",
+           MODEL_ARGS_HELP, CLI_EXIT_HELP);
 }
 
 int cmd_init(int argc, char **argv)
@@ -46,13 +46,13 @@ int cmd_init(int argc, char **argv)
         }
         int r = model_args_parse(&a, c, optarg, &err);
         if (r < 0)
-            return cli_error(&err);
+            return cli_usage(&err);
         if (r > 0)
             continue;
         switch (c) {
         case 's':
             if (mb_parse_long("--seed", optarg, 0, 0x7fffffffL, &seed, &err))
-                return cli_error(&err);
+                return cli_usage(&err);
             break;
         case 'o': out = optarg; break;
         case 'h': help(); return 0;
@@ -60,11 +60,11 @@ int cmd_init(int argc, char **argv)
         }
     }
     if (optind < argc)
-        return cli_errorf("init: unexpected argument '%s'; see 'moebench init --help'", argv[optind]);
+        return cli_usagef("init: unexpected argument '%s'; see 'moebench init --help'", argv[optind]);
     if (!out)
-        return cli_errorf("init: no output file; add -o MODEL.safetensors");
+        return cli_usagef("init: no output file; add -o MODEL.safetensors");
     if (!strcmp(a.variant, "task-subnet"))
-        return cli_errorf("init: a task-subnet is cut from a task-moe model: run 'moebench init --variant "
+        return cli_usagef("init: a task-subnet is cut from a task-moe model: run 'moebench init --variant "
                           "task-moe ...' then 'moebench extract MODEL --task T -o SUB'");
     if (mb_output_check(out, "model file", &err))
         return cli_error(&err);
@@ -76,8 +76,11 @@ int cmd_init(int argc, char **argv)
             return cli_error(&err);
         a.vocab = vocab_size(voc);
     }
-    if (model_args_config(&a, &cfg, &err) || (voc && vocab_check_config(voc, &cfg, vocab_file, &err)) ||
-        model_create(&cfg, &m, &err)) {
+    if (model_args_config(&a, &cfg, &err)) { /* an unknown preset, a bad shape: the options are wrong */
+        vocab_free(voc);
+        return cli_usage(&err);
+    }
+    if ((voc && vocab_check_config(voc, &cfg, vocab_file, &err)) || model_create(&cfg, &m, &err)) {
         vocab_free(voc);
         return cli_error(&err);
     }

@@ -51,7 +51,11 @@ static void help(void)
            "  --model-goals      instead of the kernel table, measure the performance goals on whole\n"
            "                     models (wmt-dense prefill and decode, small offline vs ref, and for\n"
            "                     onednn wmt32e bf16 vs fp32); about a minute on 2 cores\n"
-           "  --goal-sentences N sentences of the offline goals (default 32; ref is slow)\n",
+           "  --goal-sentences N sentences of the offline goals (default 32; ref is slow)\n"
+           "  --skip-unsupported when this machine or build cannot run the backend and precision (e.g.\n"
+           "                     bf16 on a CPU without AVX-512 bf16), say why on stderr, write the reason\n"
+           "                     as one `skipped` row of the --csv file and exit 0 (what `make demo` uses)\n\n"
+           "Exit status: 0 ok (or skipped with --skip-unsupported), 1 runtime error, 2 bad usage.\n",
            PREFILL_SENTENCES, PREFILL_LEN);
 }
 
@@ -108,7 +112,7 @@ typedef struct kern_out {
 
 static const char CSV_HEADER[] = "backend,precision,threads,preset,kind,name,m,n,k,flops,bytes,reps,median_s,"
                                  "value,unit,limit,ratio,bound,target,met,clock_ghz,peak_gflops,triad_gbytes_s,"
-                                 "kernel,shape,gflops,bandwidth_gbs,peak_bandwidth_gbs\n";
+                                 "kernel,shape,gflops,bandwidth_gbs,peak_bandwidth_gbs,skipped\n";
 
 /* One CSV row; numbers < 0 are left empty. */
 static void csv_row(const kern_out_t *r, const char *kind, const char *name, int m, int n, int k, double flops,
@@ -160,10 +164,44 @@ static void csv_row(const kern_out_t *r, const char *kind, const char *name, int
             fprintf(f, "%.6g", value);
         else if (bytes > 0 && median > 0)
             fprintf(f, "%.6g", bytes / median * 1e-9);
-        fprintf(f, ",%.6g\n", r->triad);
+        fprintf(f, ",%.6g,\n", r->triad);
     } else {
-        fputs(",,,,\n", f);
+        fputs(",,,,,\n", f);
     }
+}
+
+/* --skip-unsupported: the one row of a configuration this machine cannot
+ * run, so that the CSV (and the report made from it) says why it has no
+ * figures instead of the demo failing or the reason living only on stderr. */
+static int write_skip_csv(const char *path, const char *backend, const char *precision, long threads,
+                          const char *preset, const char *why, mb_error_t *err)
+{
+    char tmp[4096];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+        return mb_fail(err, "kernels: %s: path too long; use a shorter --csv path", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return mb_fail(err, "kernels: %s: cannot write: %s; check the folder exists and is writable", tmp,
+                       strerror(errno));
+    fputs(CSV_HEADER, f);
+    csvout_field(f, backend);
+    fputc(',', f);
+    csvout_field(f, precision);
+    fprintf(f, ",%ld,", threads);
+    csvout_field(f, preset);
+    fputs(",skipped", f);
+    for (int i = 0; i < 24; i++) /* name .. peak_bandwidth_gbs (23 columns) stay empty, then skipped */
+        fputc(',', f);
+    csvout_field(f, why);
+    fputc('\n', f);
+    int bad = ferror(f) != 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return mb_fail(err, "kernels: %s: write failed: %s", path, strerror(e));
+    }
+    return 0;
 }
 
 /* ---- kernels ---- */
@@ -739,13 +777,14 @@ int cmd_kernels(int argc, char **argv)
         {"peak-gflops", required_argument, 0, 'g'}, {"min-time", required_argument, 0, 'm'},
         {"csv", required_argument, 0, 'c'},         {"model-goals", no_argument, 0, 'G'},
         {"goal-sentences", required_argument, 0, 's'}, {"help", no_argument, 0, 'h'},
+        {"skip-unsupported", no_argument, 0, 'S'},
         {0, 0, 0, 0}};
     const char *backend = be_find("onednn") ? "onednn" : be_at(be_count() - 1)->name;
     const char *preset = "wmt-dense", *csv_path = NULL;
     be_options_t bo = {0, BE_PRECISION_FP32};
     long threads = 0, sentences = 32;
     double peak_override = 0, min_s = 0.3;
-    int goals = 0, c;
+    int goals = 0, skip_unsupported = 0, c;
     mb_error_t err;
     opterr = 0;
     optind = 1;
@@ -760,22 +799,35 @@ int cmd_kernels(int argc, char **argv)
         case 'm': bad = mb_parse_double("--min-time", optarg, 0, 60, &min_s, &err); break;
         case 'c': csv_path = optarg; break;
         case 'G': goals = 1; break;
+        case 'S': skip_unsupported = 1; break;
         case 's': bad = mb_parse_long("--goal-sentences", optarg, 1, 4096, &sentences, &err); break;
         case 'h': help(); return 0;
         default: return cli_bad_option("kernels", c, argv, optind, optopt);
         }
         if (bad)
-            return cli_error(&err);
+            return cli_usage(&err);
     }
     if (optind != argc)
-        return cli_errorf("kernels: unexpected argument '%s'; see 'moebench kernels --help'", argv[optind]);
+        return cli_usagef("kernels: unexpected argument '%s'; see 'moebench kernels --help'", argv[optind]);
     model_config_t cfg;
     if (model_preset(preset, "token-moe", &cfg, &err) != 0)
-        return cli_error(&err);
+        return cli_usage(&err);
     bo.threads = (int)threads;
     be_t be;
-    if (be_open(backend, &bo, &be, &err) != 0)
-        return cli_error(&err);
+    if (!be_find(backend)) { /* a typo is bad usage, never "unsupported" */
+        be_open(backend, &bo, &be, &err);
+        return cli_usage(&err);
+    }
+    if (be_open(backend, &bo, &be, &err) != 0) {
+        if (!skip_unsupported)
+            return cli_error(&err);
+        mb_error_t werr;
+        fprintf(stderr, "moebench: kernels: skipped: %s\n", err.msg);
+        if (csv_path && write_skip_csv(csv_path, backend, be_precision_name(bo.precision), threads,
+                                       goals ? "wmt-dense" : preset, err.msg, &werr) != 0)
+            return cli_error(&werr);
+        return 0;
+    }
     const int bf16 = bo.precision == BE_PRECISION_BF16;
     int eff_threads = threads > 0 ? (int)threads : !strcmp(backend, "ref") ? 1 : 0;
 

@@ -18,6 +18,8 @@
 #include "cli/cli.h"
 #include "common/mb_file.h"
 #include "analysis/report.h"
+#include "analysis/summary.h"
+#include "common/mb_parse.h"
 
 extern char **environ;
 
@@ -34,7 +36,18 @@ static void help(void)
            "  --figures DIR       where the figures (PNG and SVG) and their data files go\n"
            "                      (default: figures/ beside the report); created when missing\n"
            "  --plots DIR         the gnuplot scripts (default: $MOEBENCH_PLOTS, else plots/ beside the\n"
-           "                      moebench program's folder, else ./plots)\n"
+           "                      moebench program's folder, else ../share/moebench/plots from it (as\n"
+           "                      `make install` puts them), else ./plots)\n"
+           "  --summary           instead of the full report, the one-page vendor summary (default\n"
+           "                      SUMMARY.md): the system description recorded beside each results CSV,\n"
+           "                      the precisions measured and those the machine cannot run (and why),\n"
+           "                      per backend and precision one headline table (peak tokens/s, time to\n"
+           "                      first token, decode per token and tokens/s, the highest server rate\n"
+           "                      meeting the p99 bound, peak RSS, weights, a validity verdict) and\n"
+           "                      the throughput and latency figures\n"
+           "  --min-duration S    summary: a row is valid when it ran at least S seconds (default 1)\n"
+           "  --min-queries N     summary: ... and served at least N sentences (default 32); it must\n"
+           "                      also have had half of threads x wall-clock in CPU time (not starved)\n"
            "  -h, --help          this text\n\n"
            "gnuplot is looked up on PATH; when it is missing the tables and data files are still written and\n"
            "the figures are listed as skipped. Exit status: 0 ok, 1 error (or a figure that gnuplot failed\n"
@@ -128,8 +141,12 @@ static void find_plots(const char *opt, char *out, size_t n)
             *slash = '\0';
             char real[PATH_MAX];
             char cwd[PATH_MAX];
-            if ((size_t)snprintf(cand, sizeof cand, "%s/../plots/throughput.gp", exe) < sizeof cand &&
-                !stat(cand, &st) && (size_t)snprintf(cand, sizeof cand, "%s/../plots", exe) < sizeof cand) {
+            /* beside a build (build/../plots) or an installation (bin/../share/moebench/plots) */
+            static const char *const rel[] = {"../plots", "../share/moebench/plots"};
+            for (int i = 0; i < 2; i++) {
+                if ((size_t)snprintf(cand, sizeof cand, "%s/%s/throughput.gp", exe, rel[i]) >= sizeof cand ||
+                    stat(cand, &st) || (size_t)snprintf(cand, sizeof cand, "%s/%s", exe, rel[i]) >= sizeof cand)
+                    continue;
                 const char *p = realpath(cand, real) ? real : cand;
                 size_t lc = getcwd(cwd, sizeof cwd) ? strlen(cwd) : 0;
                 /* relative when under the current folder, so REPORT.md names no machine's paths */
@@ -292,9 +309,15 @@ int cmd_report(int argc, char **argv)
                                          {"figures", required_argument, 0, 'F'},
                                          {"plots", required_argument, 0, 'P'},
                                          {"help", no_argument, 0, 'h'},
+                                         {"summary", no_argument, 0, 'S'},
+                                         {"min-duration", required_argument, 0, 'D'},
+                                         {"min-queries", required_argument, 0, 'Q'},
                                          {0, 0, 0, 0}};
-    const char *out = "REPORT.md", *figdir = NULL, *plots_opt = NULL;
-    int c;
+    const char *out = NULL, *figdir = NULL, *plots_opt = NULL;
+    int c, summary = 0;
+    summary_opts_t so = {1.0, 32, 0.5};
+    long minq;
+    mb_error_t perr;
     /* The command line as given (getopt_long reorders argv), for the report's
      * "how it was made". */
     char *given = argc > 0 ? shell_line(argv + 1, argc - 1) : NULL;
@@ -309,10 +332,26 @@ int cmd_report(int argc, char **argv)
         case 'o': out = optarg; break;
         case 'F': figdir = optarg; break;
         case 'P': plots_opt = optarg; break;
+        case 'S': summary = 1; break;
+        case 'D':
+            if (mb_parse_double("--min-duration", optarg, 0, 86400, &so.min_duration_s, &perr)) {
+                free(line);
+                return cli_usage(&perr);
+            }
+            break;
+        case 'Q':
+            if (mb_parse_long("--min-queries", optarg, 0, 100000000, &minq, &perr)) {
+                free(line);
+                return cli_usage(&perr);
+            }
+            so.min_queries = (int)minq;
+            break;
         case 'h': free(line); help(); return 0;
         default: free(line); return cli_bad_option("report", c, argv, optind, optopt);
         }
     }
+    if (!out)
+        out = summary ? "SUMMARY.md" : "REPORT.md";
     if (optind >= argc) {
         free(line);
         fprintf(stderr, "moebench: report: give at least one results CSV; see 'moebench report --help'\n");
@@ -352,7 +391,7 @@ int cmd_report(int argc, char **argv)
     }
     if (relative_path(outdir, figs_path, rel, sizeof rel, &err))
         goto fail;
-    int max = r->n_groups * REPORT_FIG_KINDS + 1;
+    int max = r->n_groups * REPORT_FIG_KINDS + REPORT_MAX_KERNEL_FIGS;
     figs = calloc((size_t)max, sizeof *figs);
     cmds = calloc((size_t)max, sizeof *cmds);
     if (!figs || !cmds) {
@@ -385,7 +424,7 @@ int cmd_report(int argc, char **argv)
         }
     }
     report_md_opts_t o = {line, rel, version, figs, n_figs, (const char **)cmds, n_cmds};
-    if (report_write_markdown(r, &o, out, &err))
+    if (summary ? summary_write_markdown(r, &o, &so, out, &err) : report_write_markdown(r, &o, out, &err))
         goto fail;
     if (!have_gp)
         fprintf(stderr, "moebench: report: gnuplot not found on PATH: wrote the tables to %s; skipped figures: %s\n",

@@ -26,7 +26,9 @@ static void help(void)
            "  --threads N           run only with N threads (overrides [measure] threads)\n"
            "  --out DIR             folder for the CSV (default results)\n"
            "  -o, --output FILE     write exactly this CSV file\n"
-           "  --quick               at most 8 sentences per task, no warm-up, one repetition\n"
+           "  --quick               fewer sentences per task (8, or the largest batch size when larger,\n"
+           "                        so every batch size stays a different workload), no warm-up, one\n"
+           "                        repetition\n"
            "  --list                print the plan (every run, in order, with a rough time estimate)\n"
            "                        and what was left out and why; measure nothing\n"
            "  --keep-hypotheses DIR write the translations of each configuration (models with a vocabulary\n"
@@ -38,7 +40,11 @@ static void help(void)
            "                        such as scenarios/ci-regression.ini\n"
            "  --no-check-finite     load model files ([model] files) even when a weight is NaN or\n"
            "                        infinite (refused by default: such a model decodes garbage)\n"
-           "Scenario keys: scenarios/README.md.\n");
+           
+           "Scenario keys: scenarios/README.md.\n\n"
+           "Exit status: 0 ok, 1 runtime error (unreadable scenario or data, a failed measurement; the\n"
+           "complete rows are kept), 2 bad usage (unknown option, bad option value), 128 + N stopped by\n"
+           "signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP; the complete rows are kept).\n");
 }
 
 /* --count-instructions: this same command again, inside callgrind with
@@ -108,7 +114,7 @@ int cmd_run(int argc, char **argv)
         case 'b': ro.backend = optarg; break;
         case 't':
             if (mb_parse_long("--threads", optarg, 1, 1024, &threads, &err))
-                return cli_error(&err);
+                return cli_usage(&err);
             ro.threads = (int)threads;
             break;
         case 'd': ro.out_dir = optarg; break;
@@ -123,7 +129,7 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (optind != argc - 1)
-        return cli_errorf("run: give exactly one scenario file; see 'moebench run --help'");
+        return cli_usagef("run: give exactly one scenario file; see 'moebench run --help'");
     scn_t s;
     if (scn_load(argv[optind], &s, &err))
         return cli_error(&err);

@@ -39,7 +39,8 @@ static void help(void)
            "  --scores              append a tab and the hypothesis log-probability to each line\n"
            "  --stats               print routing statistics (dropped assignments and tokens) to stderr\n"
            "  --no-check-finite     load the model even when a weight is NaN or infinite (refused by\n"
-           "                        default: such a model decodes garbage)\n");
+           "                        default: such a model decodes garbage)\n\n%s",
+           CLI_EXIT_HELP);
 }
 
 typedef struct lines {
@@ -187,10 +188,10 @@ int cmd_translate(int argc, char **argv)
         default: return cli_bad_option("translate", c, argv, optind, optopt);
         }
         if (bad)
-            return cli_error(&err);
+            return cli_usage(&err);
     }
     if (optind != argc - 1)
-        return cli_errorf("translate: give exactly one model file; see 'moebench translate --help'");
+        return cli_usagef("translate: give exactly one model file; see 'moebench translate --help'");
     bo.threads = (int)threads;
     model_t *m;
     if (model_load_checked(argv[optind], check_finite, &m, &err))
@@ -217,7 +218,7 @@ int cmd_translate(int argc, char **argv)
                        m->cfg.tasks[task]);
         model_free(m);
         vocab_free(voc);
-        return 1;
+        return 2; /* the --task given (or not given) does not fit the model: bad usage */
     }
     be_t be;
     decode_ctx_t *dc = NULL;

@@ -28,7 +28,11 @@ static void usage(FILE *f)
     fprintf(f, "usage: moebench SUBCOMMAND [options]   (moebench SUBCOMMAND --help for details)\n\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n  --version  print the version\n  --help     this text\n");
+    fprintf(f, "\n  --version  print the version\n  --help     this text\n\n"
+               "Errors are one line on stderr, `moebench: WHERE: what is wrong; how to fix`. Exit status:\n"
+               "0 ok, 1 runtime error (a file that cannot be read or written, a failed computation),\n"
+               "2 bad usage (unknown subcommand or option, bad option value); `compare` returns 1 for a\n"
+               "regression and 2 for any error; `run` returns 130 when interrupted.\n");
 }
 
 /* Every command's output must have reached its destination: a full disk or
@@ -55,7 +59,7 @@ static int stdout_written(const char *cmd, int rc)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        usage(stderr);
+        fprintf(stderr, "moebench: no subcommand given; see 'moebench --help' for the list\n");
         return 2;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {

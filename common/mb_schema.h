@@ -16,7 +16,8 @@
     X(latency_p99_ms) X(latency_bound_ms) X(latency_ok) X(peak_rss_mb) X(params_total) X(params_served)    \
     X(params_active) X(model_bytes) X(routed_assignments) X(dropped_assignments) X(dropped_tokens) X(bleu) X(chrf) \
     X(bleu_signature) X(papi_tot_ins) X(papi_tot_cyc) X(papi_l3_tcm) X(task_clock_ms) X(page_faults)      \
-    X(counters_note) X(callgrind_ir) X(quality_note) X(weights)
+    X(counters_note) X(callgrind_ir) X(quality_note) X(weights) X(skipped) X(prefill_ms)            \
+    X(decode_ms_per_token) X(decode_tok_per_s)
 
 /* The configuration key, in the order compare prints it. */
 #define MB_SCHEMA_KEY_COLUMNS(X)                                                                            \

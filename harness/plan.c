@@ -79,8 +79,18 @@ static int add_combo(plan_t *p, const scn_t *s, const char *backend, const char 
     be_t be;
     be_options_t bo = {cb.threads, cb.precision};
     mb_error_t why;
-    if (be_open(cb.backend, &bo, &be, &why) != 0)
+    if (be_open(cb.backend, &bo, &be, &why) != 0) {
+        if (mb_grow((void **)&p->skipped, (size_t)p->n_skipped + 1, sizeof *p->skipped))
+            return mb_fail(err, "out of memory");
+        plan_skip_t *k = &p->skipped[p->n_skipped++];
+        k->combo = cb;
+        snprintf(k->why, sizeof k->why, "%.150s", why.msg);
+        char *cut = strlen(why.msg) > 150 ? strrchr(k->why, ';') : NULL;
+        if (cut) /* a CSV cell holds 160 characters: end at a clause, not mid-word */
+            *cut = '\0';
         return add_note(p, err, "%s %s with %d threads: %s", cb.backend, precision, cb.threads, why.msg);
+    }
+    snprintf(cb.version, sizeof cb.version, "%s: %.180s", cb.backend, be.ops->version ? be.ops->version(&be) : "");
     be_close(&be);
     if (mb_grow((void **)&p->combos, (size_t)p->n_combos + 1, sizeof *p->combos))
         return mb_fail(err, "out of memory");
@@ -148,7 +158,7 @@ int plan_build(const scn_t *s, const wl_t *wl, const char *backend, int threads,
                 double pass_s = task_flops(&p->cfg[v], &wl->task[t]) /
                                 (PLAN_GFLOPS_PER_THREAD * 1e9 * p->combos[c].threads);
                 for (int m = 0; m < s->n_modes; m++) {
-                    plan_run_t r = {v, c, t, mt, s->modes[m], 1, 0, 0};
+                    plan_run_t r = {v, c, t, mt, s->modes[m], 1, 0, 0, 0};
                     double reps_s = pass_s * units_per_run;
                     r.est_s = reps_s > s->min_time_s ? reps_s : s->min_time_s + pass_s * s->warmup;
                     if (r.mode == SCN_OFFLINE) {
@@ -157,6 +167,15 @@ int plan_build(const scn_t *s, const wl_t *wl, const char *backend, int threads,
                             if (add_run(p, r, err))
                                 goto fail;
                         }
+                    } else if (r.mode == SCN_SERVER && s->server_search) {
+                        /* one run that probes rates itself: a warm-up and up to search_steps + 4 probes */
+                        r.batch = s->max_batch;
+                        r.qps = s->target_qps[0];
+                        r.search = 1;
+                        double arrivals_s = wl->task[t].n / r.qps;
+                        r.est_s = (arrivals_s > pass_s ? arrivals_s : pass_s) * (s->search_steps + 4 + s->warmup);
+                        if (add_run(p, r, err))
+                            goto fail;
                     } else if (r.mode == SCN_SERVER) {
                         r.batch = s->max_batch;
                         for (int q = 0; q < s->n_qps; q++) {
@@ -174,7 +193,7 @@ int plan_build(const scn_t *s, const wl_t *wl, const char *backend, int threads,
             }
     }
     for (int i = 0; i < p->n_runs; i++) {
-        p->units += units_per_run;
+        p->units += p->runs[i].search ? s->search_steps + 4 : units_per_run;
         p->est_s += p->runs[i].est_s;
     }
     return 0;
@@ -189,14 +208,17 @@ void plan_free(plan_t *p)
     free(p->runs);
     free(p->cfg);
     free(p->notes);
+    free(p->skipped);
     memset(p, 0, sizeof *p);
 }
 
 void plan_run_name(const plan_t *p, const scn_t *s, const wl_t *wl, const plan_run_t *r, char *buf, int len)
 {
     const plan_combo_t *c = &p->combos[r->combo];
-    char how[32];
-    if (r->mode == SCN_SERVER)
+    char how[48];
+    if (r->search)
+        snprintf(how, sizeof how, "max qps search from %g", r->qps);
+    else if (r->mode == SCN_SERVER)
         snprintf(how, sizeof how, "qps %g", r->qps);
     else
         snprintf(how, sizeof how, "b%d", r->batch);

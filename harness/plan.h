@@ -19,7 +19,16 @@ typedef struct plan_combo {
     char backend[16];
     be_precision_t precision;
     int threads;
+    char version[200];         /* "onednn: oneDNN 2.6.3 ..., matmul ...": for the system description */
 } plan_combo_t;
+
+/* A backend configuration of the scenario that this machine or build cannot
+ * run (bf16 without bf16 kernels, a backend left out of the build): the
+ * runner writes one `skipped` row for it, so the results say why it is missing. */
+typedef struct plan_skip {
+    plan_combo_t combo;
+    char why[160];
+} plan_skip_t;
 
 typedef struct plan_run {
     int variant;               /* index into scn_t.variants */
@@ -28,7 +37,8 @@ typedef struct plan_run {
     int model_task;            /* the task's index in the variant's model */
     scn_mode_t mode;
     int batch;                 /* offline: batch size; server: max batch; single-stream: 1 */
-    double qps;                /* server: target arrival rate */
+    double qps;                /* server: target arrival rate (server search: the first rate probed) */
+    int search;                /* server search: find the highest rate that meets the latency bound */
     double est_s;              /* rough time for its warm-up and repetitions */
 } plan_run_t;
 
@@ -42,6 +52,8 @@ typedef struct plan {
     double est_s;              /* sum of the runs' estimates */
     int n_notes;
     char (*notes)[256];        /* what was left out, and why */
+    int n_skipped;
+    plan_skip_t *skipped;      /* the configurations among those left out, for `skipped` rows */
 } plan_t;
 
 /* The model config of a variant: [model] files give a file's header;

@@ -25,6 +25,7 @@
 #include "harness/progress.h"
 #include "harness/quality_run.h"
 #include "harness/sysinfo.h"
+#include "harness/vendor.h"
 #include "harness/workload.h"
 #include "models/decode.h"
 #include "models/extract.h"
@@ -60,6 +61,8 @@ typedef struct rep {
     int n_lat;
     uint64_t routed, dropped_asg, dropped_tok;
     long long instructions;    /* callgrind's count of the region, or -1 */
+    int *b_first, *b_n, *b_steps; /* offline/single-stream: each batch, for prefill/decode apart */
+    vend_phases_t phases;
 } rep_t;
 
 /* One measured configuration. */
@@ -110,6 +113,12 @@ static int rep_offline(conf_t *c, rep_t *r, decode_result_t *res, mb_error_t *er
         double t0 = mb_now();
         if (batch(c, i, n, r, res, err) != 0)
             return -1;
+        int steps = 0;
+        for (int k = 0; k < n; k++)
+            steps = res[k].len > steps ? res[k].len : steps;
+        r->b_first[r->n_lat] = i;
+        r->b_n[r->n_lat] = n;
+        r->b_steps[r->n_lat] = steps;
         r->lat[r->n_lat++] = mb_now() - t0;
     }
     return 0;
@@ -129,8 +138,11 @@ static int rep_server(run_t *R, conf_t *c, int rep, rep_t *r, decode_result_t *r
     snprintf(name, sizeof name, "arrivals:%s:%d", c->wt->name, rep);
     wl_arrivals(R->s.seed, name, c->qps, N, arrive);
     double start = mb_now();
-    int head = 0, next = 0, rc = 0;
-    while (head < N && !interrupted) {
+    int head = 0, next = 0, rc = 0, late = 0;
+    /* searching (vendor.h): a rate is decided as failed once more than 1% of its queries are late,
+     * whatever the rest would do, so it stops there (LoadGen-style early stopping) */
+    const int late_max = R->s.server_search ? N / 100 : N;
+    while (head < N && !interrupted && late <= late_max) {
         double now = mb_now() - start;
         while (next < N && arrive[next] <= now)
             next++;
@@ -148,8 +160,10 @@ static int rep_server(run_t *R, conf_t *c, int rep, rep_t *r, decode_result_t *r
         if ((rc = batch(c, head, n, r, res, err)) != 0)
             break;
         double done = mb_now() - start;
-        for (int i = head; i < head + n; i++)
+        for (int i = head; i < head + n; i++) {
             r->lat[r->n_lat++] = done - arrive[i];
+            late += (done - arrive[i]) * 1e3 > R->s.latency_bound_ms;
+        }
         head += n;
     }
     free(arrive);
@@ -194,12 +208,17 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
     decode_result_t *res = malloc(sizeof *res * (size_t)(c->batch > R->s.max_batch ? c->batch : R->s.max_batch));
     memset(r, 0, sizeof *r);
     r->lat = malloc(sizeof(double) * (size_t)c->wt->n);
-    if (!res || !r->lat) {
+    r->b_first = malloc(sizeof(int) * 3 * (size_t)c->wt->n);
+    if (!res || !r->lat || !r->b_first) {
         free(res);
+        free(r->b_first);
+        r->b_first = NULL;
         return mb_fail(err, "out of memory");
     }
     if (c->qr)
         qr_begin(c->qr, c->wt_index);
+    r->b_n = r->b_first + c->wt->n;
+    r->b_steps = r->b_n + c->wt->n;
     decode_stats_t before = *decode_get_stats(c->dc);
     meas_begin(&R->counters, &r->region);
     count_begin(R);
@@ -213,6 +232,13 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
                      before.moe_encoder.dropped_assignments - before.moe_decoder.dropped_assignments;
     r->dropped_tok = after->moe_encoder.dropped_tokens + after->moe_decoder.dropped_tokens -
                      before.moe_encoder.dropped_tokens - before.moe_decoder.dropped_tokens;
+    /* prefill and decode apart, timed after (outside) the measured region */
+    if (rc == 0 && c->mode != SCN_SERVER && !interrupted && !R->o->count_instructions)
+        rc = vend_phases(c->dc, c->req, r->b_first, r->b_n, r->lat, r->b_steps, r->n_lat, r->tgt_tokens,
+                         &r->phases, err);
+    else
+        r->phases = (vend_phases_t){NAN, NAN, NAN};
+    free(r->b_first);
     free(res);
     return rc;
 }
@@ -258,7 +284,8 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
         csvout_set(&row, CSV_latency_bound_ms, "%g", R->s.latency_bound_ms);
         csvout_set(&row, CSV_latency_ok, "%d", sm.p99 * 1e3 <= R->s.latency_bound_ms);
     }
-    csvout_set(&row, CSV_peak_rss_mb, "%.1f", (double)mb_peak_rss() / (1024.0 * 1024.0));
+    unsigned long long hwm = sys_peak_rss_bytes(); /* since this variant's model was built (reset per variant) */
+    csvout_set(&row, CSV_peak_rss_mb, "%.1f", (double)(hwm ? hwm : mb_peak_rss()) / (1024.0 * 1024.0));
     csvout_set(&row, CSV_params_total, "%llu", (unsigned long long)k.total);
     csvout_set(&row, CSV_params_served, "%llu", (unsigned long long)k.served_total);
     csvout_set(&row, CSV_params_active, "%llu", (unsigned long long)k.active_per_token);
@@ -273,6 +300,12 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
             if (R->counters.ok[i] && !strcmp(R->counters.name[i], papi_names[j]))
                 csvout_set(&row, papi_cols[j], "%lld", r->region.values[i]);
     csvout_set(&row, CSV_task_clock_ms, "%.3f", r->region.cpu_s * 1e3);
+    if (!isnan(r->phases.prefill_ms))
+        csvout_set(&row, CSV_prefill_ms, "%.4f", r->phases.prefill_ms);
+    if (!isnan(r->phases.decode_ms_per_step))
+        csvout_set(&row, CSV_decode_ms_per_token, "%.4f", r->phases.decode_ms_per_step);
+    if (!isnan(r->phases.decode_tok_s))
+        csvout_set(&row, CSV_decode_tok_per_s, "%.3f", r->phases.decode_tok_s);
     csvout_set(&row, CSV_page_faults, "%ld", r->region.faults);
     csvout_set(&row, CSV_counters_note, "%s", R->counters.note);
     if (c->qr) {
@@ -303,6 +336,22 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
         csvout_set(&row, CSV_callgrind_ir, "%lld", r->instructions);
     if (*rc == 0 && csvout_write(R->csv, &row, err) != 0)
         *rc = -1;
+}
+
+/* A configuration this machine cannot run (e.g. bf16 without bf16 kernels):
+ * one row naming it, with the reason in `skipped` and no measurements, so the
+ * CSV and the report made from it say why it is missing. */
+static int write_skip_row(run_t *R, const plan_combo_t *cb, const char *why, mb_error_t *err)
+{
+    csvout_row_t row = R->base;
+    char ts[32];
+    sys_timestamp(ts, sizeof ts);
+    csvout_set(&row, CSV_timestamp, "%s", ts);
+    csvout_set(&row, CSV_backend, "%s", cb->backend);
+    csvout_set(&row, CSV_precision, "%s", be_precision_name(cb->precision));
+    csvout_set(&row, CSV_threads, "%d", cb->threads);
+    csvout_set(&row, CSV_skipped, "%s", why);
+    return csvout_write(R->csv, &row, err);
 }
 
 /* Warm-up, then repetitions until both `repetitions` and `min_time_s` are met. */
@@ -336,6 +385,55 @@ static int measure_conf(run_t *R, conf_t *c, mb_error_t *err)
         if (rep <= R->s.repetitions)
             R->done++;
     }
+    return rc;
+}
+
+/* Server search (vendor.h): each probed rate is one measured repetition and
+ * one row (rep = probe number), after one warm-up at the first rate. */
+typedef struct probe_ctx {
+    run_t *R;
+    conf_t *c;
+    int n;
+} probe_ctx_t;
+
+static int probe_rate(void *ctx, double qps, int *meets, mb_error_t *err)
+{
+    probe_ctx_t *p = ctx;
+    char what[192];
+    rep_t r;
+    p->c->qps = qps;
+    snprintf(what, sizeof what, "%s %s %s t%d %s server search: probe %d at %.3g/s", p->c->variant,
+             p->c->combo->backend, be_precision_name(p->c->combo->precision), p->c->combo->threads,
+             p->c->wt->name, p->n + 1, qps);
+    progress_update(&p->R->prog, p->R->done, what);
+    int rc = one_rep(p->R, p->c, ++p->n, &r, err);
+    if (rc == 0 && !interrupted)
+        write_row(p->R, p->c, p->n, &r, err, &rc);
+    meas_summary_t sm;
+    meas_summarize(r.lat, r.n_lat, &sm);
+    /* an early-stopped probe served fewer than all its queries: it failed */
+    *meets = rc == 0 && r.n_lat == p->c->wt->n && sm.p99 * 1e3 <= p->R->s.latency_bound_ms;
+    free(r.lat);
+    return interrupted ? mb_fail(err, "interrupted") : rc;
+}
+
+static int search_conf(run_t *R, conf_t *c, mb_error_t *err)
+{
+    rep_t w;
+    c->qps = R->s.target_qps[0];
+    if (R->s.warmup > 0) {
+        if (one_rep(R, c, -1, &w, err))
+            return -1;
+        free(w.lat);
+    }
+    probe_ctx_t p = {R, c, 0};
+    vend_search_t s = {R->s.target_qps[0], R->s.search_max_qps, R->s.search_steps};
+    double best;
+    int probes;
+    int rc = vend_search_max_qps(&s, probe_rate, &p, &best, &probes, err);
+    R->done += R->s.search_steps + 4;
+    if (rc != 0 && interrupted)
+        return 0;
     return rc;
 }
 
@@ -396,6 +494,7 @@ static int exec_model(run_t *R, exec_t *x, int v, mb_error_t *err)
     if (x->variant == v)
         return 0;
     exec_drop_model(x);
+    sys_reset_peak_rss(); /* peak_rss_mb is then this variant's */
     const char *variant = R->s.variants[v];
     const char *file = scn_file_for(&R->s, variant);
     if (file) { /* a trained (or converted) model instead of random weights */
@@ -475,7 +574,7 @@ static int run_plan(run_t *R, mb_error_t *err)
         }
         conf_t c = {R->s.variants[pr->variant], x.sub ? x.sub : x.m, &x.be, &R->plan.combos[pr->combo], x.dc,
                     &R->wl.task[pr->task], x.req, pr->mode, pr->batch, pr->qps, x.qr, pr->task};
-        rc = measure_conf(R, &c, err);
+        rc = pr->search ? search_conf(R, &c, err) : measure_conf(R, &c, err);
     }
     exec_drop_model(&x);
     return rc;
@@ -489,7 +588,12 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     R->s = *scn;
     R->o = o;
     if (o->quick) {
-        R->s.sentences = R->s.sentences < 8 ? R->s.sentences : 8;
+        /* few sentences, but never fewer than the largest batch: cut below it, two batch
+         * sizes would run the same single batch and the sweep would show nothing */
+        int keep = 8;
+        for (int b = 0; b < R->s.n_batch_sizes; b++)
+            keep = R->s.batch_sizes[b] > keep ? R->s.batch_sizes[b] : keep;
+        R->s.sentences = R->s.sentences < keep ? R->s.sentences : keep;
         R->s.warmup = 0;
         R->s.repetitions = 1;
         R->s.min_time_s = 0;
@@ -529,6 +633,25 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     csvout_set(&R->base, CSV_cpu_model, "%s", sys_cpu_model());
     csvout_set(&R->base, CSV_cores, "%d", sys_cores());
     csvout_set(&R->base, CSV_scenario, "%s", R->s.name);
+    const char **vers = calloc((size_t)R->plan.n_combos, sizeof *vers);
+    if (!vers) {
+        mb_fail(err, "out of memory");
+        csvout_abort(R->csv);
+        goto out;
+    }
+    for (int i = 0; i < R->plan.n_combos; i++)
+        vers[i] = R->plan.combos[i].version;
+    int sys_rc = vend_write_system(csv_path, vers, R->plan.n_combos, err);
+    free(vers);
+    if (sys_rc != 0) {
+        csvout_abort(R->csv);
+        goto out;
+    }
+    for (int i = 0; i < R->plan.n_skipped; i++)
+        if (write_skip_row(R, &R->plan.skipped[i].combo, R->plan.skipped[i].why, err) != 0) {
+            csvout_abort(R->csv);
+            goto out;
+        }
     meas_counters_open(&R->counters, R->s.counters, R->s.n_counters);
 
     static const int stop_signals[3] = {SIGINT, SIGTERM, SIGHUP};

@@ -14,7 +14,8 @@ typedef struct run_opts {
     const char *out_file;      /* or exactly this file */
     const char *backend;       /* overrides [measure] backends when set */
     int threads;               /* overrides [measure] threads when > 0 */
-    int quick;                 /* a fast pass: few sentences, no warm-up, one repetition */
+    int quick;                 /* a fast pass: few sentences (at least the largest batch), no warm-up,
+                                  one repetition */
     int count_instructions;    /* measured regions are bracketed for callgrind */
     int list;                  /* print the plan (runs, estimates) to stdout and measure nothing */
     const char *keep_hyps;     /* folder for the hypotheses of each configuration (vocabulary models), or NULL */

@@ -51,6 +51,9 @@ void scn_defaults(scn_t *s)
     s->max_batch = 16;
     s->batch_timeout_ms = 5.0;
     s->latency_bound_ms = 1000.0;
+    s->server_search = 0;
+    s->search_steps = 4;
+    s->search_max_qps = 1000.0;
     snprintf(s->preset, sizeof s->preset, "tiny");
     s->n_variants = 1;
     snprintf(s->variants[0], sizeof s->variants[0], "dense");
@@ -341,6 +344,20 @@ static int set_key(scn_t *s, const char *sec, const char *key, const char *v, mb
         return parse_double(v, 0, 1e6, &s->batch_timeout_ms, err);
     if (IS("scenario", "latency_bound_ms"))
         return parse_double(v, 1e-3, 1e9, &s->latency_bound_ms, err);
+    if (IS("scenario", "server_search")) {
+        if (strcmp(v, "yes") && strcmp(v, "no"))
+            return mb_fail(err, "server_search is 'yes' or 'no', not '%s'", v);
+        s->server_search = !strcmp(v, "yes");
+        return 0;
+    }
+    if (IS("scenario", "search_steps")) {
+        if (parse_long(v, 1, 20, &x, err))
+            return -1;
+        s->search_steps = (int)x;
+        return 0;
+    }
+    if (IS("scenario", "search_max_qps"))
+        return parse_double(v, 1e-3, 1e6, &s->search_max_qps, err);
 
     if (IS("model", "preset")) {
         for (int i = 0; model_preset_names[i]; i++)
@@ -510,16 +527,18 @@ static int finish(scn_t *s, const char *where, mb_error_t *err)
                                s->model_tasks);
         }
     }
+    if (s->server_search && !(s->search_max_qps > s->target_qps[0]))
+        return mb_fail(err, "%s: [scenario] server_search starts at the first target_qps (%g), which must be below "
+                            "search_max_qps (%g)", where, s->target_qps[0], s->search_max_qps);
     if (s->output_length == SCN_OUT_REFERENCE && !strcmp(s->data, "synthetic"))
         return mb_fail(err, "%s: [workload] output_length = reference needs real data (data = synthetic has "
                             "no references)", where);
     return 0;
 }
 
+/* rc: ini_parse_string's (the file itself was read and checked before). */
 static int load(scn_t *s, const char *name, int rc, parse_state_t *ps, mb_error_t *err)
 {
-    if (rc == -1)
-        return mb_fail(err, "%s: cannot open the scenario file", name);
     if (rc == -2)
         return mb_fail(err, "%s: out of memory while parsing", name);
     if (rc > 0) {
@@ -574,8 +593,14 @@ int scn_load(const char *path, scn_t *s, mb_error_t *err)
     char *text;
     size_t len;
     /* a directory, a device or an empty file would otherwise run the defaults */
-    if (mb_input_read(path, "scenario file (see scenarios/README.md)", 0, SCN_MAX_FILE, &text, &len, err))
+    if (mb_input_read(path, "scenario file (see scenarios/README.md)", 0, SCN_MAX_FILE, &text, &len, err)) {
+        if (strstr(err->msg, ": cannot open: ")) { /* a wrong path, most likely: say where the real ones are */
+            size_t l = strlen(err->msg);
+            snprintf(err->msg + l, sizeof err->msg - l,
+                     "; check the path (the shipped scenarios are in scenarios/, keys in scenarios/README.md)");
+        }
         return -1;
+    }
     int rc = load_text(s, text, len, path, err);
     free(text);
     return rc;

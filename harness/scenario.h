@@ -30,6 +30,9 @@ typedef struct scn {
     double target_qps[SCN_MAX_LIST];
     int max_batch;
     double batch_timeout_ms, latency_bound_ms;
+    int server_search;                   /* server: search the highest rate meeting the bound (vendor.h) */
+    int search_steps;                    /*   bisection steps after bracketing */
+    double search_max_qps;               /*   never offer more than this */
     /* [model] */
     char preset[24];
     int n_variants;

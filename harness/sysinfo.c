@@ -1,9 +1,12 @@
 /* sysinfo: machine and build facts (see sysinfo.h). */
 #include "harness/sysinfo.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,4 +64,134 @@ void sys_timestamp(char *buf, size_t len)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int sys_reset_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return -1;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* A "Name:   value kB" line of /proc/self/status or /proc/meminfo, in bytes. */
+static unsigned long long proc_kb(const char *file, const char *key)
+{
+    FILE *f = fopen(file, "r");
+    char line[256];
+    unsigned long long v = 0;
+    size_t n = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == ':') {
+            v = strtoull(line + n + 1, NULL, 10) * 1024ull;
+            break;
+        }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+unsigned long long sys_peak_rss_bytes(void)
+{
+    return proc_kb("/proc/self/status", "VmHWM");
+}
+
+/* The value of the first "key : value" line of /proc/cpuinfo, or "". */
+static void cpuinfo_field(const char *key, char *out, size_t n)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[4096];
+    size_t k = strlen(key);
+    out[0] = '\0';
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, k) || (line[k] != ' ' && line[k] != '\t' && line[k] != ':'))
+            continue;
+        char *v = strchr(line, ':');
+        if (v) {
+            v += 1 + strspn(v + 1, " \t");
+            v[strcspn(v, "\n")] = '\0';
+            snprintf(out, n, "%s", v);
+        }
+        break;
+    }
+    if (f)
+        fclose(f);
+}
+
+static size_t add(char *buf, size_t len, size_t at, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static size_t add(char *buf, size_t len, size_t at, const char *fmt, ...)
+{
+    if (at >= len)
+        return at;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(buf + at, len - at, fmt, ap);
+    va_end(ap);
+    return w < 0 ? at : at + (size_t)w >= len ? len - 1 : at + (size_t)w;
+}
+
+size_t sys_describe(char *buf, size_t len)
+{
+    char v[4096], fam[32], mod[32], step[32], mhz[32];
+    size_t at = 0;
+    buf[0] = '\0';
+    at = add(buf, len, at, "cpu: %s\n", sys_cpu_model());
+    cpuinfo_field("vendor_id", v, sizeof v);
+    cpuinfo_field("cpu family", fam, sizeof fam);
+    cpuinfo_field("model", mod, sizeof mod);
+    cpuinfo_field("stepping", step, sizeof step);
+    at = add(buf, len, at, "vendor, family/model/stepping: %s, %s/%s/%s\n", v[0] ? v : "unknown", fam, mod, step);
+    /* the flags that decide which kernels run: vector width, FMA, bf16/fp16/int8 dot products, AMX */
+    static const char *const want[] = {"sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
+                                       "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16",
+                                       "amx_int8", "avx_vnni", NULL};
+    cpuinfo_field("flags", v, sizeof v);
+    char have[256] = "", lack[256] = "";
+    for (int i = 0; want[i]; i++) {
+        char pad[48];
+        snprintf(pad, sizeof pad, " %s ", want[i]);
+        char line[4100];
+        snprintf(line, sizeof line, " %s ", v);
+        char *list = strstr(line, pad) ? have : lack;
+        size_t l = strlen(list);
+        snprintf(list + l, sizeof have - l, "%s%s", l ? " " : "", want[i]);
+    }
+    at = add(buf, len, at, "flags present: %s\nflags absent: %s\n", have[0] ? have : "none", lack[0] ? lack : "none");
+    cpuinfo_field("cpu MHz", mhz, sizeof mhz);
+    at = add(buf, len, at, "frequency: %s MHz (reported by the kernel; moebench kernels measures it under load)\n",
+             mhz[0] ? mhz : "unknown");
+    at = add(buf, len, at, "logical CPUs online: %d\n", sys_cores());
+    at = add(buf, len, at, "memory: %.1f GiB\n", (double)proc_kb("/proc/meminfo", "MemTotal") / (1 << 30));
+    char os[256] = "";
+    FILE *f = fopen("/etc/os-release", "r");
+    while (f && fgets(v, sizeof v, f))
+        if (!strncmp(v, "PRETTY_NAME=", 12)) {
+            char *p = v + 12 + (v[12] == '"');
+            p[strcspn(p, "\"\n")] = '\0';
+            snprintf(os, sizeof os, "%s", p);
+        }
+    if (f)
+        fclose(f);
+    struct utsname u;
+    if (uname(&u) == 0)
+        at = add(buf, len, at, "os: %s, kernel %s %s\n", os[0] ? os : u.sysname, u.release, u.machine);
+    f = fopen("/proc/cpuinfo", "r");
+    int hyp = 0;
+    while (f && fgets(v, sizeof v, f) && !hyp)
+        hyp = !strncmp(v, "flags", 5) && strstr(v, " hypervisor");
+    if (f)
+        fclose(f);
+    at = add(buf, len, at, "virtualised: %s\n", hyp ? "yes (hypervisor flag)" : "no hypervisor flag");
+#ifdef __VERSION__
+    at = add(buf, len, at, "compiler: %s %s\n",
+#ifdef __clang__
+             "clang",
+#else
+             "gcc",
+#endif
+             __VERSION__);
+#endif
+    at = add(buf, len, at, "moebench: %s\n", sys_git_rev());
+    return at;
 }

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,11 +69,12 @@ int wl_data_path(const scn_t *s, const char *lang, char *out, int len, mb_error_
 static int read_lines(const char *path, int n, char ***out, mb_error_t *err)
 {
     if (access(path, R_OK) != 0)
-        return mb_fail(err, "%s: cannot read the data file; point [workload] data_dir or MOEBENCH_DATA at "
-                            "your copy of the data, or use data = synthetic", path);
+        return mb_fail(err, "%s: cannot read the data file: %s; point [workload] data_dir or MOEBENCH_DATA at "
+                            "your copy of the data, or use data = synthetic", path, strerror(errno));
     gzFile f = gzopen(path, "rb");
     if (!f)
-        return mb_fail(err, "%s: cannot open", path);
+        return mb_fail(err, "%s: cannot open: %s; check the file is readable", path,
+                       errno ? strerror(errno) : "out of memory");
     char **lines = calloc((size_t)n, sizeof *lines);
     char buf[65536];
     int got = 0;

@@ -1,7 +1,8 @@
 # Figure 4: parameters per variant (the paper's model-size table as bars):
-# total, loaded to serve one task, active per token.
+# total, loaded to serve one task, active per token, in greys: colours are
+# kept for variants (plots/variants.gp), and here the variants are the x axis.
 #   gnuplot -c plots/params.gp OUTBASE TITLE SUBTITLE PARAMS.dat [log|linear]
-# Writes OUTBASE.png and OUTBASE.svg (800 px wide). Data formats: plots/README.md.
+# Writes OUTBASE.png and OUTBASE.svg (900 x 560 px). Data formats: plots/README.md.
 if (ARGC < 4) {
     print "usage: gnuplot -c params.gp OUTBASE TITLE SUBTITLE PARAMS.dat [log|linear]"
     exit status 2
@@ -25,13 +26,13 @@ set grid ytics lc rgb "#dddddd"
 set key top right noenhanced
 do for [fmt in "png svg"] {
     if (fmt eq "png") {
-        set terminal pngcairo size 800,500 font "sans,11" noenhanced
+        set terminal pngcairo size 900,560 font "sans,11" noenhanced
     } else {
-        set terminal svg size 800,500 font "sans,11" background rgb "white" noenhanced
+        set terminal svg size 900,560 font "sans,11" background rgb "white" noenhanced
     }
     set output ARG1.".".fmt
-    plot ARG4 using 2:xtic(1) title "total" lc rgb "#6baed6", \
-         '' using 3 title "served per task" lc rgb "#fd8d3c", \
-         '' using 4 title "active per token" lc rgb "#74c476"
+    plot ARG4 using 2:xtic(1) title "total" lc rgb "#404040", \
+         '' using 3 title "served per task" lc rgb "#8c8c8c", \
+         '' using 4 title "active per token" lc rgb "#d0d0d0"
     unset output
 }

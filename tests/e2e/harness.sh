@@ -28,7 +28,7 @@ if [ ! -e "$WORK/bad.csv" ]; then ok "nothing written for a bad scenario"; else 
 check_fails "a missing scenario file" "nothere.ini: cannot open" $M run "$WORK/nothere.ini"
 check_fails "an unknown backend" "backend 'gpu' is not compiled into this build" \
     $M run scenarios/quick.ini --backend gpu --out "$WORK"
-check_fails "missing real data is named" "cannot read the data file; point \[workload\] data_dir" \
+check_fails "missing real data is named" "cannot read the data file: No such file or directory; point \[workload\] data_dir" \
     sh -c "printf '[workload]\ndata = newstest2013\ndata_dir = $WORK/none\n' > '$WORK/d.ini'; $M run '$WORK/d.ini' --out '$WORK'"
 
 # a model file instead of a preset's random weights

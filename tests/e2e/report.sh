@@ -15,13 +15,16 @@ has() {
     if grep -Fq -- "$3" "$2"; then ok "$1"; else not_ok "$1" "missing from $2: $3"; fi
 }
 
-# png_ok FILE: a non-empty PNG 800 px wide (the IHDR width, bytes 17-20).
+# png_ok FILE: a non-empty PNG of a fixed size, 900 px wide and 560 px high
+# (760 for the kernels figures), whatever the data (IHDR width and height,
+# bytes 17-24): a figure that grows with its data ends up clipped or unreadable.
 png_ok() {
     [ -s "$1" ] && [ "$(od -An -tx1 -j1 -N3 "$1" | tr -d ' \n')" = "504e47" ] &&
-        [ "$(od -An -tu1 -j16 -N4 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4}')" = 800 ]
+        [ "$(od -An -tu1 -j16 -N8 "$1" | awk '{print $1*16777216 + $2*65536 + $3*256 + $4 "x" $5*16777216 + $6*65536 + $7*256 + $8}')" = \
+          "$(case "$1" in *kernels*|*/f5.png) echo 900x760 ;; *) echo 900x560 ;; esac)" ]
 }
 svg_ok() {
-    [ -s "$1" ] && grep -q '<svg' "$1" && grep -q 'width="800' "$1"
+    [ -s "$1" ] && grep -q '<svg' "$1" && grep -q 'width="900' "$1"
 }
 
 # ---- the report, with figures where gnuplot is installed
@@ -51,7 +54,7 @@ else
     has "gnuplot version in the report" "$MD" "| gnuplot | gnuplot "
     bad=""
     for f in fixture-wmt32e-throughput fixture-wmt32e-latency fixture-wmt32e-bleu-throughput \
-        fixture-wmt32e-params fixture-wmt32e-task-bleu demo-throughput demo-params kernels; do
+        fixture-wmt32e-params fixture-wmt32e-task-bleu demo-throughput demo-params kernels-ref-fp32 kernels-onednn-bf16; do
         png_ok "$W/r1/figures/$f.png" && svg_ok "$W/r1/figures/$f.svg" || bad="$bad $f"
         grep -Fq "](figures/$f.png)" "$MD" || bad="$bad $f(link)"
     done
@@ -70,7 +73,7 @@ else
     run_gp f2b latency.gp "" "$D/fixture-wmt32e-latency-server.dat"
     run_gp f3 bleu_throughput.gp "$D/fixture-wmt32e-bleu-throughput.dat"
     run_gp f4 params.gp "$D/fixture-wmt32e-params.dat" linear
-    run_gp f5 kernels.gp "$D/kernels.dat"
+    run_gp f5 kernels.gp "$D/kernels-ref-fp32.dat"
     run_gp f6 task_bleu.gp "$D/fixture-wmt32e-task-bleu.dat" 4
     if [ -z "$bad" ]; then ok "each plots/*.gp gives a PNG and an SVG"; else not_ok "each plots/*.gp gives a PNG and an SVG" "$bad"; fi
     bad=""

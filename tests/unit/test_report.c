@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "analysis/report.h"
+#include "analysis/summary.h"
 
 #define TOL 1e-9
 #define WMT "data/report/wmt.csv"
@@ -318,11 +319,11 @@ static void test_data_files(void **state)
     mb_error_t err = {""};
     if (report_write_data(r, dir, figs, 16, &n, &err))
         fail_msg("%s", err.msg);
-    assert_int_equal(n, 2 * 5 + 1); /* five per scenario group, one for kernels */
+    assert_int_equal(n, 2 * 5 + 4); /* five per scenario group, one per kernels backend and precision */
     int drawable = 0;
     for (int i = 0; i < n; i++)
         drawable += figs[i].skipped[0] == '\0';
-    assert_int_equal(drawable, 2 + 5 + 1); /* demo: throughput and params; wmt: all five; kernels */
+    assert_int_equal(drawable, 2 + 5 + 4); /* demo: throughput and params; wmt: all five; kernels */
     const report_figure_t *tp = NULL;
     for (int i = 0; i < n; i++)
         if (figs[i].kind == REPORT_FIG_THROUGHPUT && figs[i].group == r->series[2].group)
@@ -330,11 +331,15 @@ static void test_data_files(void **state)
     assert_non_null(tp);
     assert_string_equal(tp->name, "fixture-wmt32e-throughput");
     assert_string_equal(tp->script, "throughput.gp");
-    assert_int_equal(tp->n_args, 5);
+    assert_int_equal(tp->n_args, 6);
+    /* the variants of the blocks, in order: what gives each its colour (plots/variants.gp) */
+    assert_string_equal(tp->args[5], "dense token-moe task-moe student");
     contains(tp->args[1], "fixture-wmt32e");
     contains(tp->args[2], "Fixture CPU 9000 @ 3.6GHz (2 cores); ref fp32, 2 threads, greedy");
     char *peak = slurp(tp->args[4]);
-    contains(peak, "\"dense\" 8 950\n\"token-moe\" 64 600\n\"task-moe\" 64 1100\n\"student\" 8 1100\n");
+    /* columns: variant batch peak label_y; no two labels at one batch size are close here */
+    contains(peak, "\"dense\" 8 950 950\n\"token-moe\" 64 600 600\n\"task-moe\" 64 1100 1100\n"
+                   "\"student\" 8 1100 1100\n");
     free(peak);
     char *sweep = slurp(tp->args[3]);
     contains(sweep, "\"token-moe\"\n1 100 90 110 3\n8 400 380 420 3\n64 600 560 640 3\n");
@@ -349,6 +354,71 @@ static void test_data_files(void **state)
             assert_string_equal(figs[i].skipped, "no single-stream or server rows");
     report_free(r);
     rm_tree(dir);
+}
+
+/* Peak labels at one batch size are spread at least 4.5% of the largest
+ * value apart, highest first; a skipped row is listed, not measured. Values
+ * by hand: peaks 1000, 990, 700 at batch 8 (one repetition each), gap 45:
+ * labels 1000, min(990, 1000 - 45) = 955, 700 (already far below). */
+static void test_peak_labels_and_skips(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/moebench-test-report-XXXXXX", csv[128], path[160];
+    assert_non_null(mkdtemp(dir));
+    snprintf(csv, sizeof csv, "%s/p.csv", dir);
+    FILE *f = fopen(csv, "w");
+    assert_non_null(f);
+    fputs("scenario,mode,variant,backend,precision,threads,task,batch_size,decode,target_qps,rep,tgt_tok_per_s,"
+          "skipped\n", f);
+    fputs("p,offline,dense,ref,fp32,1,en-de,8,greedy,,1,1000,\n", f);
+    fputs("p,offline,token-moe,ref,fp32,1,en-de,8,greedy,,1,990,\n", f);
+    fputs("p,offline,task-moe,ref,fp32,1,en-de,8,greedy,,1,700,\n", f);
+    fputs("p,offline,task-moe,ref,fp32,1,en-de,1,greedy,,1,300,\n", f);
+    fputs("p,,,onednn,bf16,1,,,,,,,no bf16 matmul kernel on this CPU\n", f);
+    fclose(f);
+    const char *paths[] = {csv};
+    report_t *r = load(paths, 1);
+    assert_int_equal(r->n_rows, 4);
+    assert_int_equal((int)r->n_skips, 1);
+    assert_string_equal(r->skips[0].backend, "onednn");
+    assert_string_equal(r->skips[0].precision, "bf16");
+    assert_string_equal(r->skips[0].reason, "no bf16 matmul kernel on this CPU");
+    report_figure_t figs[16];
+    int n;
+    mb_error_t err = {""};
+    if (report_write_data(r, dir, figs, 16, &n, &err))
+        fail_msg("%s", err.msg);
+    snprintf(path, sizeof path, "%s/p-throughput-peak.dat", dir);
+    char *peak = slurp(path);
+    contains(peak, "\"dense\" 8 1000 1000\n\"token-moe\" 8 990 955\n\"task-moe\" 8 700 700\n");
+    free(peak);
+    report_free(r);
+    rm_tree(dir);
+}
+
+/* The summary's validity rules, one at a time and together: 2 threads for
+ * 2 s is 4 CPU-seconds available; 1.5 s of CPU time is 37.5% (starved at a
+ * 50% minimum), 2.5 s is 62.5% (fine). */
+static void test_validity(void **state)
+{
+    (void)state;
+    summary_opts_t o = {1.0, 32, 0.5};
+    report_row_t w = {0};
+    char why[200];
+    w.threads = 2;
+    w.wall_s = 2;
+    w.sentences = 64;
+    w.task_clock_ms = 2500;
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "");
+    w.task_clock_ms = 1500;
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "starved: CPU time 38% of 2 threads x wall");
+    w.task_clock_ms = NAN; /* not recorded: not judged */
+    w.sentences = 8;
+    w.wall_s = 0.5;
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "ran 0.50 s < 1 s; 8 queries < 32");
 }
 
 static void test_markdown(void **state)
@@ -411,6 +481,8 @@ int main(void)
         cmocka_unit_test(test_series),
         cmocka_unit_test(test_tasks_combine),
         cmocka_unit_test(test_kernels),
+        cmocka_unit_test(test_peak_labels_and_skips),
+        cmocka_unit_test(test_validity),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_data_files),
         cmocka_unit_test(test_markdown),
