@@ -9,7 +9,7 @@
 
 #include "common/mb_error.h"
 
-#define CSVOUT_SCHEMA_VERSION 1
+#define CSVOUT_SCHEMA_VERSION 2
 
 /* The columns, in order (results/README.md documents each). */
 #define CSVOUT_COLUMNS(X)                                                                                   \
@@ -20,7 +20,12 @@
     X(latency_p99_ms) X(latency_bound_ms) X(latency_ok) X(peak_rss_mb) X(params_total) X(params_served)    \
     X(params_active) X(model_bytes) X(routed_assignments) X(dropped_tokens) X(bleu) X(chrf)                \
     X(bleu_signature) X(papi_tot_ins) X(papi_tot_cyc) X(papi_l3_tcm) X(task_clock_ms) X(page_faults)      \
-    X(counters_note) X(callgrind_ir) X(quality_note)
+    X(counters_note) X(callgrind_ir) X(quality_note)                                                     \
+    /* schema 2: identity of the run (harness/runid.c) and how busy the machine was (harness/busy.c) */    \
+    X(seed) X(moebench_version) X(git_dirty) X(compiler) X(cflags) X(os) X(cpu_vendor) X(cpu_family)       \
+    X(cpu_model_id) X(cpu_stepping) X(cpu_flags) X(cpu_mhz) X(mem_total_mb) X(machine_id)                  \
+    X(openblas_config) X(onednn_version) X(kernel_pins) X(backend_version) X(kernel) X(scenario_hash)     \
+    X(rss_scope) X(cpu_util) X(cpu_wait) X(cpu_steal) X(load_avg_1m) X(starved) X(starved_note)
 
 enum {
 #define CSVOUT_ENUM(name) CSV_##name,

@@ -21,6 +21,7 @@
 #include "harness/measure.h"
 #include "harness/model_args.h"
 #include "harness/progress.h"
+#include "harness/runid.h"
 #include "harness/sysinfo.h"
 #include "harness/workload.h"
 #include "models/decode.h"
@@ -53,6 +54,8 @@ typedef struct run {
     int n_combos;
     combo_t combos[64];
     int dumps;                 /* --count-instructions: callgrind dumps so far */
+    int rss_conf;              /* the memory high-water mark was reset for this configuration */
+    int starved_warned;        /* this configuration's starved repetitions were reported */
 } run_t;
 
 /* What one repetition measured. */
@@ -253,11 +256,15 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
         csvout_set(&row, CSV_latency_bound_ms, "%g", R->s.latency_bound_ms);
         csvout_set(&row, CSV_latency_ok, "%d", sm.p99 * 1e3 <= R->s.latency_bound_ms);
     }
-    csvout_set(&row, CSV_peak_rss_mb, "%.1f", (double)mb_peak_rss() / (1024.0 * 1024.0));
+    uint64_t rss = R->rss_conf ? meas_rss_peak() : 0;
+    csvout_set(&row, CSV_peak_rss_mb, "%.1f", (double)(rss ? rss : mb_peak_rss()) / (1024.0 * 1024.0));
+    csvout_set(&row, CSV_rss_scope, "%s", rss ? "configuration" : "process");
     csvout_set(&row, CSV_params_total, "%llu", (unsigned long long)k.total);
     csvout_set(&row, CSV_params_served, "%llu", (unsigned long long)k.served_total);
     csvout_set(&row, CSV_params_active, "%llu", (unsigned long long)k.active_per_token);
-    csvout_set(&row, CSV_model_bytes, "%llu", (unsigned long long)c->m->n_params * 4);
+    /* in the precision the backend computes with */
+    csvout_set(&row, CSV_model_bytes, "%llu",
+               (unsigned long long)c->m->n_params * (c->combo->precision == BE_PRECISION_BF16 ? 2 : 4));
     csvout_set(&row, CSV_routed_assignments, "%llu", (unsigned long long)r->routed);
     csvout_set(&row, CSV_dropped_tokens, "%llu", (unsigned long long)r->dropped);
     static const int papi_cols[3] = {CSV_papi_tot_ins, CSV_papi_tot_cyc, CSV_papi_l3_tcm};
@@ -274,6 +281,23 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
                           : "no BLEU: synthetic data has no references");
     if (r->instructions >= 0)
         csvout_set(&row, CSV_callgrind_ir, "%lld", r->instructions);
+    runid_fill_backend(&row, c->be);
+    busy_t b;
+    busy_judge(&r->region.busy, w, r->region.cpu_s, c->combo->threads, c->mode == SCN_SERVER, &b);
+    if (!isnan(b.cpu_util))
+        csvout_set(&row, CSV_cpu_util, "%.3f", b.cpu_util);
+    if (!isnan(b.cpu_wait))
+        csvout_set(&row, CSV_cpu_wait, "%.3f", b.cpu_wait);
+    if (!isnan(b.steal))
+        csvout_set(&row, CSV_cpu_steal, "%.3f", b.steal);
+    if (!isnan(b.load1))
+        csvout_set(&row, CSV_load_avg_1m, "%.2f", b.load1);
+    csvout_set(&row, CSV_starved, "%d", b.starved);
+    csvout_set(&row, CSV_starved_note, "%s", b.why);
+    if (b.starved && !R->starved_warned++ && !R->o->count_instructions)
+        progress_warn(&R->prog, "%s %s t%d %s rep %d ran starved: %s; its wall-clock numbers measure the "
+                      "other load (column starved; docs/ci.md)", c->variant, c->combo->backend,
+                      c->combo->threads, c->wt->name, rep, b.why);
     if (*rc == 0 && csvout_write(R->csv, &row, err) != 0)
         *rc = -1;
 }
@@ -284,6 +308,8 @@ static int measure_conf(run_t *R, conf_t *c, mb_error_t *err)
     char what[192];
     int rc = 0;
     double total = 0;
+    R->rss_conf = meas_rss_reset() == 0; /* this configuration's own peak, not the process's so far */
+    R->starved_warned = 0;
     for (int w = 0; w < R->s.warmup && rc == 0 && !interrupted; w++) {
         rep_t r;
         snprintf(what, sizeof what, "%s %s %s t%d %s %s b%d warm-up", c->variant, c->combo->backend,
@@ -471,6 +497,10 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
         R->s.repetitions = 1;
         R->s.min_time_s = 0;
     }
+    if (o->count_instructions) { /* exact counts: repetitions add time, not information */
+        R->s.repetitions = R->s.count_repetitions;
+        R->s.min_time_s = 0;
+    }
     int rc = -1;
     model_config_t c0;
     const char *file0 = scn_file_for(&R->s, R->s.variants[0]);
@@ -499,6 +529,7 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     csvout_set(&R->base, CSV_cpu_model, "%s", sys_cpu_model());
     csvout_set(&R->base, CSV_cores, "%d", sys_cores());
     csvout_set(&R->base, CSV_scenario, "%s", R->s.name);
+    runid_fill_run(&R->base, R->s.path, R->s.seed);
     meas_counters_open(&R->counters, R->s.counters, R->s.n_counters);
 
     struct sigaction sa, old;

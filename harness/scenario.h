@@ -57,6 +57,7 @@ typedef struct scn {
     int n_threads;
     int threads[SCN_MAX_LIST];
     int warmup, repetitions;
+    int count_repetitions;               /* repetitions under --count-instructions */
     double min_time_s;
     int n_counters;
     char counters[8][32];
