@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "backends/fastops.h"
 
@@ -50,6 +51,18 @@ void libinfo_kernel(be_t *be, char *buf, size_t len)
     } else {
         snprintf(buf, len, "%s", name);
     }
+}
+
+const char *libinfo_callgrind_core(void)
+{
+    static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+    const char *core = libinfo_openblas_core();
+    if (getenv("OPENBLAS_CORETYPE") || !strcmp(core, "unknown"))
+        return NULL;
+    for (size_t i = 0; i < sizeof avx512 / sizeof avx512[0]; i++)
+        if (!strcasecmp(core, avx512[i]))
+            return NULL;
+    return core;
 }
 
 void libinfo_pins(char *buf, size_t len)

@@ -22,6 +22,12 @@ void libinfo_onednn(char *buf, size_t len);
 /* The kernel an open backend computes with, short: "openblas Zen; ops avx2",
  * "onednn brg:avx2; ops avx2", "ref portable C". */
 void libinfo_kernel(be_t *be, char *buf, size_t len);
+/* The OpenBLAS core to pin (OPENBLAS_CORETYPE) when this program reruns
+ * itself under valgrind, so that the counted code path is the timed one:
+ * the core OpenBLAS chose here, natively. NULL when the user pinned one
+ * already, or when the native core needs AVX-512, which valgrind cannot
+ * execute (then the kernel column shows the difference). */
+const char *libinfo_callgrind_core(void);
 /* The environment variables that pin kernels, as "NAME=value ..." (those
  * set), or "" when none is: OPENBLAS_CORETYPE, ONEDNN_MAX_CPU_ISA,
  * DNNL_MAX_CPU_ISA. */

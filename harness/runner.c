@@ -104,16 +104,17 @@ static int batch(conf_t *c, int first, int n, rep_t *r, decode_result_t *res, mb
     return 0;
 }
 
-static int rep_offline(conf_t *c, rep_t *r, decode_result_t *res, mb_error_t *err)
+static int rep_offline(conf_t *c, int passes, rep_t *r, decode_result_t *res, mb_error_t *err)
 {
     const int N = c->wt->n, B = c->mode == SCN_SINGLE_STREAM ? 1 : c->batch;
-    for (int i = 0; i < N && !interrupted; i += B) {
-        int n = N - i < B ? N - i : B;
-        double t0 = meas_now();
-        if (batch(c, i, n, r, res, err) != 0)
-            return -1;
-        r->lat[r->n_lat++] = meas_now() - t0;
-    }
+    for (int p = 0; p < passes && !interrupted; p++)
+        for (int i = 0; i < N && !interrupted; i += B) {
+            int n = N - i < B ? N - i : B;
+            double t0 = meas_now();
+            if (batch(c, i, n, r, res, err) != 0)
+                return -1;
+            r->lat[r->n_lat++] = meas_now() - t0;
+        }
     return 0;
 }
 
@@ -195,7 +196,7 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
 {
     decode_result_t *res = malloc(sizeof *res * (size_t)(c->batch > R->s.max_batch ? c->batch : R->s.max_batch));
     memset(r, 0, sizeof *r);
-    r->lat = malloc(sizeof(double) * (size_t)c->wt->n);
+    r->lat = malloc(sizeof(double) * (size_t)c->wt->n * (size_t)R->s.passes);
     if (!res || !r->lat) {
         free(res);
         return mb_fail(err, "out of memory");
@@ -203,7 +204,7 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
     decode_stats_t before = *decode_get_stats(c->dc);
     meas_begin(&R->counters, &r->region);
     count_begin(R);
-    int rc = c->mode == SCN_SERVER ? rep_server(R, c, rep, r, res, err) : rep_offline(c, r, res, err);
+    int rc = c->mode == SCN_SERVER ? rep_server(R, c, rep, r, res, err) : rep_offline(c, R->s.passes, r, res, err);
     r->instructions = count_end(R);
     meas_end(&R->counters, &r->region);
     const decode_stats_t *after = decode_get_stats(c->dc);
@@ -496,9 +497,11 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
         R->s.warmup = 0;
         R->s.repetitions = 1;
         R->s.min_time_s = 0;
+        R->s.passes = 1;
     }
-    if (o->count_instructions) { /* exact counts: repetitions add time, not information */
+    if (o->count_instructions) { /* exact counts: repetitions and passes add time, not information */
         R->s.repetitions = R->s.count_repetitions;
+        R->s.passes = 1;
         R->s.min_time_s = 0;
     }
     int rc = -1;
