@@ -41,6 +41,7 @@ typedef struct report_row {
     double tgt_tokens, wall_s, tgt_tok_per_s;
     double p50, p90, p99, bound_ms, latency_ok;
     double rss_mb, params_total, params_served, params_active, bleu;
+    double starved;    /* 1: the machine was busy (harness/busy.h); NAN: not recorded */
 } report_row_t;
 
 /* A configuration (results/README.md: scenario, mode, variant, backend,
@@ -135,6 +136,7 @@ typedef struct report {
     int cores[REPORT_MAX_SEEN]; /* beside cpu_models; 0 = not given */
     int n_cpu_models, n_git_revs, n_run_ids, more_cpu_models, more_git_revs, more_run_ids;
     const char *first_timestamp, *last_timestamp;
+    size_t n_starved;  /* result rows marked starved */
 } report_t;
 
 report_t *report_create(void);
