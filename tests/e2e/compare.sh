@@ -39,7 +39,7 @@ expect_status "  ... every verdict unchanged" 0 '^0 regressed, 0 improved, 4 unc
     "$M" compare "$D/base.csv" "$D/base.csv"
 expect_status "  ... markdown summary line first" 0 '^\*\*moebench compare: no regression\*\*' \
     "$M" compare "$D/base.csv" "$D/base.csv" --format markdown
-expect_status "  ... json" 0 '"regression":false,"summary":\{"unchanged":4,' \
+expect_status "  ... json" 0 '"regression":false,"exit_status":0,"result":"no_regression",.*"summary":\{"unchanged":4,' \
     "$M" compare --format json "$D/base.csv" "$D/base.csv"
 if command -v python3 >/dev/null 2>&1; then
     if "$M" compare --format json "$D/base.csv" "$D/base.csv" | python3 -c '
@@ -127,10 +127,13 @@ if "$M" run --help >/dev/null 2>&1; then
         a=$(ls "$WORK"/a/*.csv | head -n 1); b=$(ls "$WORK"/b/*.csv | head -n 1)
         "$M" compare "$a" "$b" --ignore-key threads --metric tgt_tok_per_s >"$WORK/.cmp" 2>&1; rc=$?
         row=$(grep 'tgt_tok_per_s' "$WORK/.cmp" | tr -s ' ' | head -n 1)
-        if [ "$rc" -eq 2 ] || ! grep -q '0 configurations only in BASE, 0 only in NEW' "$WORK/.cmp"; then
+        if ! grep -q '0 configurations only in BASE, 0 only in NEW' "$WORK/.cmp"; then
             not_ok "$name" "compare could not match the two runs (exit $rc): $(cat "$WORK/.cmp")"
         elif [ "$rc" -eq 1 ]; then
             ok "$name: flagged as a regression"
+        elif [ "$rc" -eq 2 ]; then
+            # could not judge: a busy machine (starved rows) or noise; say why
+            skip "$name" "compare could not judge here: $(grep -E '^  \[1\]' "$WORK/.cmp" | head -n 1)"
         else
             # The verdict is physics, not code: on a shared 2-core VM a
             # second thread may buy nothing at this size (or lose to the
