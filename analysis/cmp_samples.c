@@ -62,15 +62,15 @@ int cmp_collect(const csvin_t *t, const cmp_cols_t *c, const size_t *rows, size_
     if (nw)
         info->rep_s = stats_median(tmp, nw);
     /* runs: distinct run_id values in order of first appearance */
-    for (size_t i = 0; i < m; i++) {
-        const char *id = c->run_id >= 0 ? csvin_get(t, use[i], (size_t)c->run_id) : "";
+    for (size_t i = 0; c->run_id >= 0 && i < m; i++) {
+        const char *id = csvin_get(t, use[i], (size_t)c->run_id);
         int first = 1;
         for (size_t j = 0; j < i && first; j++)
             first = strcmp(id, csvin_get(t, use[j], (size_t)c->run_id)) != 0;
         if (!first)
             continue;
         info->runs++;
-        if (!per_run || c->run_id < 0)
+        if (!per_run)
             continue;
         size_t q = 0;
         for (size_t j = i; j < m; j++)
