@@ -278,6 +278,18 @@ static int choose_metrics(cmp_report_t *r, const csvin_t *b, const csvin_t *n,
     static const char *const counts[] = {"papi_tot_ins", "callgrind_ir"};
     const char *const *names = o->metrics ? o->metrics : defaults;
     size_t count = o->metrics ? o->nmetrics : 2;
+    if (!o->metrics) {
+        /* Rows from `run --count-instructions` were timed under valgrind:
+         * their wall clock means little, so by default only the counts are
+         * judged (--metric names others). */
+        long cb = csvin_col(b, "callgrind_ir"), cn = csvin_col(n, "callgrind_ir");
+        if (cb >= 0 && cn >= 0 && col_has_value(b, cb) && col_has_value(n, cn)) {
+            if (add_note(r, err, "instruction counts (callgrind_ir) are judged, not the wall-clock columns "
+                                 "measured under valgrind; name those with --metric"))
+                return -1;
+            count = 0;
+        }
+    }
     for (size_t i = 0; i < count; i++) {
         if (is_key_column(names[i]))
             return mb_fail(err, "compare: --metric: '%s' identifies configurations; it is not a "

@@ -75,6 +75,9 @@ expect_status "files from different CPUs: a note" 0 "different machines \(cpu_mo
 # --- instruction counts: 1% threshold, no statistics
 expect_status "callgrind_ir +2.5%: regression" 1 'callgrind_ir +2/2 +412345678 +422654319 +\+2\.50% .*regressed' \
     "$M" compare "$D/callgrind-base.csv" "$D/callgrind-new.csv"
+expect_status "  ... only callgrind_ir is judged by default (the rest was timed under valgrind)" 1 \
+    '^  instruction counts \(callgrind_ir\) are judged, not the wall-clock columns' \
+    "$M" compare "$D/callgrind-base.csv" "$D/callgrind-new.csv"
 expect_status "  ... --ins-threshold 3% tolerates it" 0 '' \
     "$M" compare "$D/callgrind-base.csv" "$D/callgrind-new.csv" --ins-threshold 3 --metric callgrind_ir
 
