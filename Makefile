@@ -88,11 +88,19 @@ $(BUILD)/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-# The git revision results rows carry; rewritten only when it changes.
+# A planted slowdown for validating CI verdicts (scripts/ci-validate.sh):
+# `make BUILD=build-slow5 EXTRA_WORK_PCT=5` repeats 5% of the linear layers' work.
+ifneq ($(EXTRA_WORK_PCT),)
+CFLAGS  += -DMOEBENCH_EXTRA_WORK_PCT=$(EXTRA_WORK_PCT)
+endif
+
+# The git revision and compiler flags results rows carry; rewritten only when they change.
 $(BUILD)/gitrev.h: FORCE
 	@mkdir -p $(BUILD); rev=$$(git describe --always --dirty 2>/dev/null || echo unknown); \
-	echo "#define MOEBENCH_GIT_REV \"$$rev\"" > $@.new; cmp -s $@.new $@ || mv $@.new $@; rm -f $@.new
-$(BUILD)/obj/harness/sysinfo.o: $(BUILD)/gitrev.h
+	{ echo "#define MOEBENCH_GIT_REV \"$$rev\""; \
+	  echo "#define MOEBENCH_CFLAGS \"$(filter-out -I% -MMD -MP -W%,$(CFLAGS))\""; } > $@.new; \
+	cmp -s $@.new $@ || mv $@.new $@; rm -f $@.new
+$(BUILD)/obj/harness/sysinfo.o $(BUILD)/obj/harness/runid.o: $(BUILD)/gitrev.h
 
 $(BUILD)/libmoebench.a: $(LIB_OBJ)
 	@rm -f $@

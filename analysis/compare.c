@@ -3,6 +3,7 @@
 #include "analysis/compare.h"
 
 #include "common/mb_text.h"
+#include "analysis/cmp_samples.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -66,6 +67,62 @@ void cmp_options_default(cmp_options_t *o)
     o->threshold = 0.05;
     o->ins_threshold = 0.01;
     o->alpha = 0.01;
+    o->min_rep_s = 0.05;
+}
+
+int cmp_exit_status(const cmp_report_t *r)
+{
+    if (r->count[CMP_REGRESSED])
+        return 1;
+    return !r->nentries || r->count[CMP_INCONCLUSIVE] ? 2 : 0;
+}
+
+/* Appends " text" to a verdict's note (or sets it). */
+static void note_add(cmp_stat_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_add(cmp_stat_t *s, const char *fmt, ...)
+{
+    size_t at = strlen(s->note);
+    if (at && at + 2 < sizeof s->note) {
+        memcpy(s->note + at, "; ", 3);
+        at += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->note + at, sizeof s->note - at, fmt, ap);
+    va_end(ap);
+}
+
+/* The rules of cmp_samples.h and kernel identity, applied to a verdict. */
+static void adjust(cmp_stat_t *s, const cmp_options_t *o, int timing, const cmp_sample_info_t *ib,
+                   const cmp_sample_info_t *in, const char *kb, const char *kn)
+{
+    if (strcmp(kb, kn)) {
+        s->verdict = CMP_INCONCLUSIVE;
+        snprintf(s->note, sizeof s->note, "different kernels (BASE '%s', NEW '%s'): the runs took different "
+                 "code paths; pin them alike (OPENBLAS_CORETYPE, ONEDNN_MAX_CPU_ISA; docs/ci.md)", kb, kn);
+        return;
+    }
+    if (!timing)
+        return;
+    size_t starved = ib->starved + in->starved;
+    if (starved && (s->verdict == CMP_NOT_MEASURED || s->reps_needed)) {
+        s->verdict = CMP_INCONCLUSIVE;
+        snprintf(s->note, sizeof s->note, "%zu BASE and %zu NEW repetitions ran starved (column starved) "
+                 "and are left out; too few remain to judge: rerun on a quieter machine, or compare "
+                 "instruction counts", ib->starved, in->starved);
+        return;
+    }
+    double rep = isnan(ib->rep_s) ? in->rep_s : isnan(in->rep_s) ? ib->rep_s
+                 : ib->rep_s < in->rep_s ? ib->rep_s : in->rep_s;
+    if (s->verdict != CMP_NOT_MEASURED && !isnan(rep) && rep < o->min_rep_s) {
+        s->verdict = CMP_INCONCLUSIVE;
+        snprintf(s->note, sizeof s->note, "repetitions too short to time (median %.1f ms < --min-rep-time "
+                 "%.0f ms): raise [measure] passes or [workload] sentences", 1e3 * rep, 1e3 * o->min_rep_s);
+        return;
+    }
+    if (starved)
+        note_add(s, "%zu BASE and %zu NEW repetitions ran starved and are left out", ib->starved,
+                 in->starved);
 }
 
 /* Relative changes within this of the threshold count as equal to it, so that
@@ -221,6 +278,18 @@ static int choose_metrics(cmp_report_t *r, const csvin_t *b, const csvin_t *n,
     static const char *const counts[] = {"papi_tot_ins", "callgrind_ir"};
     const char *const *names = o->metrics ? o->metrics : defaults;
     size_t count = o->metrics ? o->nmetrics : 2;
+    if (!o->metrics) {
+        /* Rows from `run --count-instructions` were timed under valgrind:
+         * their wall clock means little, so by default only the counts are
+         * judged (--metric names others). */
+        long cb = csvin_col(b, "callgrind_ir"), cn = csvin_col(n, "callgrind_ir");
+        if (cb >= 0 && cn >= 0 && col_has_value(b, cb) && col_has_value(n, cn)) {
+            if (add_note(r, err, "instruction counts (callgrind_ir) are judged, not the wall-clock columns "
+                                 "measured under valgrind; name those with --metric"))
+                return -1;
+            count = 0;
+        }
+    }
     for (size_t i = 0; i < count; i++) {
         if (is_key_column(names[i]))
             return mb_fail(err, "compare: --metric: '%s' identifies configurations; it is not a "
@@ -366,28 +435,41 @@ static int judge_all(cmp_report_t *r, const csvin_t *b, const csvin_t *n, const 
         return mb_fail(err, "compare: out of memory");
     }
     int rc = 0;
+    cmp_cols_t cb, cn;
+    cmp_cols_find(b, &cb);
+    cmp_cols_find(n, &cn);
+    for (size_t i = 0; cb.starved >= 0 && i < b->nrows; i++)
+        r->starved_base += !strcmp(csvin_get(b, i, (size_t)cb.starved), "1");
+    for (size_t i = 0; cn.starved >= 0 && i < n->nrows; i++)
+        r->starved_new += !strcmp(csvin_get(n, i, (size_t)cn.starved), "1");
     for (size_t c = 0; c < r->nconfigs && !rc; c++) {
         const cmp_config_t *cf = &r->configs[c];
         if (!cf->n_base || !cf->n_new)
             continue;
+        char kern_b[200], kern_n[200];
+        cmp_kernels(b, &cb, cf->rows_base, cf->n_base, kern_b, sizeof kern_b);
+        cmp_kernels(n, &cn, cf->rows_new, cf->n_new, kern_n, sizeof kern_n);
+        if (cb.kernel < 0 || cn.kernel < 0) /* an older file: nothing to check */
+            kern_b[0] = kern_n[0] = '\0';
         for (size_t m = 0; m < r->nmetrics && !rc; m++) {
             size_t kb = 0, kn = 0;
-            for (size_t i = 0; i < cf->n_base; i++) {
-                double x = vb[m * b->nrows + cf->rows_base[i]];
-                if (!isnan(x))
-                    xb[kb++] = x;
-            }
-            for (size_t i = 0; i < cf->n_new; i++) {
-                double x = vn[m * n->nrows + cf->rows_new[i]];
-                if (!isnan(x))
-                    xn[kn++] = x;
+            int timing = cmp_metric_is_timing(r->metrics[m].name);
+            cmp_sample_info_t ib, in;
+            if (cmp_collect(b, &cb, cf->rows_base, cf->n_base, vb + m * b->nrows, timing, o->per_run, xb, &kb,
+                            &ib) ||
+                cmp_collect(n, &cn, cf->rows_new, cf->n_new, vn + m * n->nrows, timing, o->per_run, xn, &kn,
+                            &in)) {
+                rc = mb_fail(err, "compare: out of memory");
+                break;
             }
             cmp_entry_t *e = &r->entries[r->nentries++];
             e->config = c;
             e->metric = m;
             rc = cmp_judge(xb, kb, xn, kn, r->metrics[m].dir, r->metrics[m].is_count, o, &e->s, err);
-            if (!rc)
+            if (!rc) {
+                adjust(&e->s, o, timing && !r->metrics[m].is_count, &ib, &in, kern_b, kern_n);
                 r->count[e->s.verdict]++;
+            }
         }
     }
     free(xb);
@@ -399,6 +481,37 @@ static int judge_all(cmp_report_t *r, const csvin_t *b, const csvin_t *n, const 
  * much as the code: say so when cpu_model or cores differ between the files. */
 static int machine_notes(cmp_report_t *r, const csvin_t *b, const csvin_t *n, mb_error_t *err)
 {
+    /* identity columns of schema 2 (harness/runid.c): what each difference means */
+    static const struct {
+        const char *col, *what;
+    } ids[] = {
+        {"machine_id", "different machines (CPU vendor, family, model, stepping, ISA flags, cores or memory "
+                       "differ): wall-clock metrics compare the machines as well as the code"},
+        {"openblas_config", "different OpenBLAS builds or kernels"},
+        {"onednn_version", "different oneDNN builds or ISA"},
+        {"kernel_pins", "different kernel pins in the environment"},
+        {"compiler", "different compilers"},
+        {"cflags", "different compiler flags"},
+        {"scenario_hash", "different scenario files (the same name, other contents)"},
+    };
+    int machine_differs = 0;
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        long cb = csvin_col(b, ids[i].col), cn = csvin_col(n, ids[i].col);
+        if (cb < 0 || cn < 0 || !b->nrows || !n->nrows)
+            continue;
+        const char *vb = csvin_get(b, 0, (size_t)cb);
+        for (size_t j = 0; j < n->nrows; j++) {
+            const char *vn = csvin_get(n, j, (size_t)cn);
+            if (strcmp(vb, vn)) {
+                if (add_note(r, err, "%s: %s '%s' in BASE, '%s' in NEW", ids[i].what, ids[i].col, vb, vn))
+                    return -1;
+                machine_differs |= i == 0;
+                break;
+            }
+        }
+    }
+    if (machine_differs)
+        return 0; /* said already, more precisely than cpu_model */
     static const char *const cols[] = {"cpu_model", "cores"};
     for (int i = 0; i < 2; i++) {
         long cb = csvin_col(b, cols[i]), cn = csvin_col(n, cols[i]);
@@ -434,6 +547,8 @@ int cmp_tables(const csvin_t *b, const csvin_t *n, const cmp_options_t *o, cmp_r
     r->threshold = o->threshold;
     r->ins_threshold = o->ins_threshold;
     r->alpha = o->alpha;
+    r->per_run = o->per_run;
+    r->min_rep_s = o->min_rep_s;
     double *vb = NULL, *vn = NULL;
     int rc = -1;
 

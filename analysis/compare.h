@@ -55,9 +55,20 @@ typedef struct cmp_options {
     size_t nmetrics;
     const char *const *ignore;  /* key columns left out of matching (e.g. "threads") */
     size_t nignore;
+    int per_run;          /* the unit of a sample is the run (run_id): the median of
+                           * each run's rows, not each repetition (cmp_samples.h) */
+    double min_rep_s;     /* wall-clock metrics of configurations whose repetitions
+                           * last less than this (median wall_s) are not judged */
 } cmp_options_t;
 
 void cmp_options_default(cmp_options_t *o);
+
+typedef struct cmp_report cmp_report_t;
+
+/* The CI verdict of a whole report, which is also the exit status of
+ * `moebench compare`: 1 when any verdict is regressed; else 2 when nothing
+ * was compared or any verdict is inconclusive (it could not judge); else 0. */
+int cmp_exit_status(const cmp_report_t *r);
 
 /* One metric of one configuration. */
 typedef struct cmp_stat {
@@ -101,10 +112,13 @@ typedef struct cmp_entry {
     cmp_stat_t s;
 } cmp_entry_t;
 
-typedef struct cmp_report {
+struct cmp_report {
     char *base_name, *new_name;
     size_t base_rows, new_rows;
     double threshold, ins_threshold, alpha;
+    int per_run;
+    double min_rep_s;
+    size_t starved_base, starved_new; /* rows marked starved in each file */
     int key_used[CMP_NKEYS];
     cmp_metric_t *metrics;
     size_t nmetrics;
@@ -116,7 +130,7 @@ typedef struct cmp_report {
     size_t count[CMP_NVERDICTS];
     char **notes;          /* general notes, e.g. an assumed direction */
     size_t nnotes;
-} cmp_report_t;
+};
 
 /* Compares two tables. Fails (-1, "FILE: ..." or "FILE:LINE: ...") when a
  * key column or a metric column is missing, a metric cell is not a number,

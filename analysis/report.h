@@ -44,6 +44,7 @@ typedef struct report_row {
     const char *weights;       /* `random`, or where a model file came from ("" in older files: random) */
     /* for the vendor summary (summary.c); NAN when the CSV predates them */
     double sentences, task_clock_ms, model_bytes, prefill_ms, decode_ms_per_token, decode_tok_per_s;
+    double starved;    /* 1: the machine was busy (harness/busy.h); NAN: not recorded */
 } report_row_t;
 
 /* A configuration (results/README.md: scenario, mode, variant, backend,
@@ -152,6 +153,7 @@ typedef struct report {
     int cores[REPORT_MAX_SEEN]; /* beside cpu_models; 0 = not given */
     int n_cpu_models, n_git_revs, n_run_ids, more_cpu_models, more_git_revs, more_run_ids;
     const char *first_timestamp, *last_timestamp;
+    size_t n_starved;  /* result rows marked starved */
 } report_t;
 
 report_t *report_create(void);

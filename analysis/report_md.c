@@ -104,6 +104,10 @@ static void machine_section(FILE *f, const report_t *r, const report_md_opts_t *
     }
     if (r->n_cpu_models > 1)
         fprintf(f, "\nThese results come from **different machines**: compare rows of one machine only.\n");
+    if (r->n_starved)
+        fprintf(f, "\n**Warning: %zu of %zu result rows ran starved** (column `starved`: the machine was busy, "
+                   "see `starved_note`); their throughput and latency measure the other load as much as "
+                   "moebench. Rerun on a quiet machine.\n", r->n_starved, r->n_rows);
     fprintf(f, "\n");
 }
 

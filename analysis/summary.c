@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/version.h"
-#include "harness/vendor.h"
+#include "common/mb_schema.h"
 
 void summary_row_valid(const report_row_t *w, const summary_opts_t *o, char *why, size_t n)
 {
@@ -57,7 +57,7 @@ static void system_section(FILE *f, const report_t *r)
         if (r->sources[i].kind != 'r')
             continue;
         char path[1100], line[1024];
-        vend_system_path(r->sources[i].path, path, sizeof path);
+        mb_schema_system_path(r->sources[i].path, path, sizeof path);
         FILE *s = fopen(path, "r");
         if (!s)
             continue;

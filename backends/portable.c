@@ -116,11 +116,27 @@ void be_weight_release(be_t *be, be_weight_t *w)
     w->prepared = NULL;
 }
 
+#ifdef MOEBENCH_EXTRA_WORK_PCT
+/* A planted slowdown for validating CI verdicts (`make EXTRA_WORK_PCT=5`,
+ * scripts/ci-validate.sh): real work, not a sleep, so that wall clock and
+ * instruction counts both see it. Each call adds pct% of its multiply-adds
+ * to a debt; whenever the debt covers a whole call, the call is computed once
+ * more (linear overwrites y, so the result does not change). Over the
+ * thousands of calls of a repetition the linear layers do pct% more work. */
+static _Thread_local double extra_owed;
+#endif
+
 void be_linear(be_t *be, const be_weight_t *w, const float *x, int M, float *y)
 {
     if (M <= 0)
         return;
     (be->ops->linear ? be->ops->linear : portable_linear)(be, w, x, M, y);
+#ifdef MOEBENCH_EXTRA_WORK_PCT
+    double macs = (double)M * w->n_out * w->n_in;
+    extra_owed += macs * (MOEBENCH_EXTRA_WORK_PCT) / 100.0;
+    for (; macs > 0 && extra_owed >= macs; extra_owed -= macs)
+        (be->ops->linear ? be->ops->linear : portable_linear)(be, w, x, M, y);
+#endif
 }
 
 void be_layernorm(be_t *be, const float *x, const float *g, const float *b, int M, int D, float eps,

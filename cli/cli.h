@@ -40,6 +40,7 @@ int cmd_kernels(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bleu(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_compare_run(int argc, char **argv); /* compare --run */
 int cmd_report(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 int cmd_train(int argc, char **argv);

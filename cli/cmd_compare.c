@@ -1,7 +1,8 @@
 /* cmd_compare: `moebench compare BASE.csv NEW.csv`: reads two results files
  * (csvin.c), judges them (compare.c) and prints the verdicts as a text table,
  * markdown (for a pull-request comment) or JSON; the exit status is the CI
- * verdict: 0 no regression, 1 a regression, 2 bad input. */
+ * verdict: 0 no regression, 1 a regression, 2 could not judge or bad input.
+ * `compare --run` (interleaved runs of two builds) is cmd_compare_run.c's. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
 "usage: moebench compare BASE.csv NEW.csv [options]\n"
+"       moebench compare --run BASE_BINARY NEW_BINARY SCENARIO.ini [--rounds N] [options]\n"
 "\n"
 "Compares two results files written by `moebench run` (see results/README.md).\n"
 "Rows are matched by configuration (scenario, mode, variant, backend, precision,\n"
@@ -30,16 +32,34 @@ static void usage(FILE *f)
 "  regressed     worse by more than the threshold, and significant (p <= alpha)\n"
 "  improved      better by more than the threshold, and significant\n"
 "  unchanged     not beyond the threshold\n"
-"  inconclusive  too few repetitions for p <= alpha ever to happen (the note says\n"
-"                how many are needed), or beyond the threshold but not significant\n"
+"  inconclusive  could not judge: too few repetitions for p <= alpha ever to happen\n"
+"                (the note says how many are needed), beyond the threshold but not\n"
+"                significant, repetitions too short to time (--min-rep-time),\n"
+"                too few left after leaving out starved ones (column starved:\n"
+"                the machine was busy), or BASE and NEW ran different kernels\n"
 "  not measured  the metric's cells are empty in that configuration\n"
 "Instruction counts (papi_tot_ins, callgrind_ir; judged by default when both\n"
 "files have values) are deterministic: regressed when the median grew by more\n"
 "than --ins-threshold, no test. Configurations in only one file are listed.\n"
+"Wall-clock metrics leave out repetitions marked starved. Notes say when the\n"
+"files come from different machines, library builds, compilers or scenarios.\n"
+"\n"
+"--run: runs the two builds alternately on this machine, BASE NEW NEW BASE BASE\n"
+"NEW ... (fresh processes; each round runs ceil(repetitions / N) of the\n"
+"scenario's repetitions of every configuration), keeps the files in --out DIR\n"
+"(base.csv, new.csv, one .log per process) and judges them with the run as the\n"
+"unit (--unit run). Under --count-instructions every process runs under\n"
+"callgrind and only instruction counts are judged unless --metric says more.\n"
+"  --rounds N             rounds (default 6, the test needs >= 5 at alpha 0.01;\n"
+"                         1 with --count-instructions: counts do not vary)\n"
+"  --out DIR              where the files go (default compare-run)\n"
+"  --count-instructions   run both under callgrind (moebench run's option)\n"
 "\n"
 "options:\n"
 "  --metric M[,M...]      columns to judge (default: tgt_tok_per_s,latency_p99_ms\n"
-"                         and the instruction counts). Higher is better for\n"
+"                         and the instruction counts; only callgrind_ir when\n"
+"                         both files have it: those rows were timed under\n"
+"                         valgrind). Higher is better for\n"
 "                         throughputs (*_per_s), bleu, chrf, latency_ok; lower for\n"
 "                         latencies, wall_s, peak_rss_mb, papi_*, callgrind_ir,\n"
 "                         task_clock_ms, page_faults, dropped_*, params_*,\n"
@@ -48,6 +68,11 @@ static void usage(FILE *f)
 "  --threshold P          change that matters, in percent (default 5%%)\n"
 "  --ins-threshold P      the same for instruction counts (default 1%%)\n"
 "  --alpha A              significance level of the test (default 0.01)\n"
+"  --unit rep|run         what one sample is: a repetition (default) or a run\n"
+"                         (the median of the rows sharing a run_id); --run\n"
+"                         uses run\n"
+"  --min-rep-time S       wall-clock metrics are not judged when the median\n"
+"                         repetition lasts less than S seconds (default 0.05)\n"
 "  --ignore-key K[,K...]  leave key columns out of matching, e.g. `threads` to\n"
 "                         compare a 2-thread run with a 1-thread run\n"
 "  --format F             text (default; a table for people, may change),\n"
@@ -55,13 +80,18 @@ static void usage(FILE *f)
 "                         request), json (stable, below)\n"
 "  -h, --help             this text\n"
 "\n"
-"exit status: 0 no regression, 1 at least one regression, 2 bad input (unreadable\n"
-"file, missing column, a cell that is not a number, bad option, or no\n"
-"configuration in both files).\n"
+"exit status: 0 no regression (every metric judged: unchanged, improved or not\n"
+"measured), 1 at least one regression, 2 could not judge (an inconclusive verdict\n"
+"and no regression, or no configuration in both files) or bad input (unreadable\n"
+"file, missing column, a cell that is not a number, bad option). The last line of\n"
+"the text output and the first of the markdown say which.\n"
 "\n"
 "JSON (stable keys), one object:\n"
 "  base, new (the paths); threshold, ins_threshold, alpha (fractions);\n"
-"  ignored_keys [names]; regression (true when any verdict is regressed);\n"
+"  ignored_keys [names]; unit (\"rep\" | \"run\"); min_rep_time (s);\n"
+"  regression (true when any verdict is regressed); exit_status (0 | 1 | 2, as\n"
+"  above); result (\"no_regression\" | \"regression\" | \"could_not_judge\");\n"
+"  starved_base, starved_new (rows marked starved);\n"
 "  summary {regressed, improved, unchanged, inconclusive, not_measured,\n"
 "    only_in_base, only_in_new} (counts);\n"
 "  comparisons [{config {key column: value, for each matched key column},\n"
@@ -222,6 +252,37 @@ static void summary_counts(const cmp_report_t *r, FILE *f)
             r->count[CMP_INCONCLUSIVE], r->count[CMP_NOT_MEASURED]);
 }
 
+/* The verdict of the whole comparison, in words (cmp_exit_status's). */
+static const char *result_text(const cmp_report_t *r)
+{
+    static char buf[160];
+    switch (cmp_exit_status(r)) {
+    case 1: return "REGRESSION";
+    case 0: return "no regression";
+    default:
+        if (!r->nentries)
+            return "could not judge: no configuration is in both files";
+        snprintf(buf, sizeof buf, "could not judge: %zu inconclusive verdict%s (see the notes)",
+                 r->count[CMP_INCONCLUSIVE], r->count[CMP_INCONCLUSIVE] == 1 ? "" : "s");
+        return buf;
+    }
+}
+
+static const char *result_id(const cmp_report_t *r)
+{
+    int s = cmp_exit_status(r);
+    return s == 1 ? "regression" : s == 0 ? "no_regression" : "could_not_judge";
+}
+
+static void header_extra(const cmp_report_t *r, FILE *f)
+{
+    if (r->per_run)
+        fputs("the unit is the run: each run's rows give one value, their median\n", f);
+    if (r->starved_base || r->starved_new)
+        fprintf(f, "starved rows (the machine was busy; left out of wall-clock metrics): %zu in BASE, "
+                   "%zu in NEW\n", r->starved_base, r->starved_new);
+}
+
 /* ---- text ---- */
 
 static void print_cells(FILE *f, char cell[C_COLS][CELL], const size_t w[C_COLS])
@@ -293,8 +354,10 @@ static int print_text(const cmp_report_t *r, FILE *f)
             configs_in(r, 0));
     fprintf(f, "NEW  %s: %zu rows, %zu configurations\n", mb_term(r->new_name), r->new_rows,
             configs_in(r, 1));
-    fprintf(f, "threshold %g%%, alpha %g (Mann-Whitney U), instruction counts %g%%\n\n",
-            100.0 * r->threshold, r->alpha, 100.0 * r->ins_threshold);
+    fprintf(f, "threshold %g%%, alpha %g (Mann-Whitney U), instruction counts %g%%, min rep time %g ms\n",
+            100.0 * r->threshold, r->alpha, 100.0 * r->ins_threshold, 1e3 * r->min_rep_s);
+    header_extra(r, f);
+    fputc('\n', f);
     int *num = note_numbers(r);
     if (!num)
         return -1;
@@ -328,7 +391,7 @@ static int print_text(const cmp_report_t *r, FILE *f)
     summary_counts(r, f);
     fprintf(f, "; %zu configurations only in BASE, %zu only in NEW\n", r->n_only_base,
             r->n_only_new);
-    fprintf(f, "result: %s\n", r->count[CMP_REGRESSED] ? "REGRESSION" : "no regression");
+    fprintf(f, "result: %s\n", result_text(r));
     return 0;
 }
 
@@ -349,10 +412,12 @@ static int print_markdown(const cmp_report_t *r, FILE *f)
     if (reg)
         fprintf(f, "**moebench compare: %zu regression%s** — ", reg, reg == 1 ? "" : "s");
     else
-        fputs("**moebench compare: no regression** — ", f);
+        fprintf(f, "**moebench compare: %s** — ", result_text(r));
     summary_counts(r, f);
     fprintf(f, " (`%s` → `%s`; threshold %g%%, alpha %g, instruction counts %g%%)\n\n",
             mb_term(r->base_name), mb_term(r->new_name), 100.0 * r->threshold, r->alpha, 100.0 * r->ins_threshold);
+    header_extra(r, f);
+    fputc('\n', f);
     if (!r->nentries) {
         fputs("No configuration is in both files: nothing compared.\n", f);
     } else {
@@ -410,7 +475,13 @@ static int print_json(const cmp_report_t *r, FILE *f)
     for (int k = 0; k < CMP_NKEYS; k++)
         if (!r->key_used[k])
             cJSON_AddItemToArray(ign, cJSON_CreateString(cmp_key_columns[k]));
+    cJSON_AddStringToObject(o, "unit", r->per_run ? "run" : "rep");
+    json_num(o, "min_rep_time", r->min_rep_s);
     cJSON_AddBoolToObject(o, "regression", r->count[CMP_REGRESSED] > 0);
+    cJSON_AddNumberToObject(o, "exit_status", cmp_exit_status(r));
+    cJSON_AddStringToObject(o, "result", result_id(r));
+    cJSON_AddNumberToObject(o, "starved_base", (double)r->starved_base);
+    cJSON_AddNumberToObject(o, "starved_new", (double)r->starved_new);
     cJSON *sum = cJSON_AddObjectToObject(o, "summary");
     for (int v = 0; v < CMP_NVERDICTS; v++)
         cJSON_AddNumberToObject(sum, cmp_verdict_id((cmp_verdict_t)v), (double)r->count[v]);
@@ -472,7 +543,10 @@ static int print_json(const cmp_report_t *r, FILE *f)
 
 int cmd_compare(int argc, char **argv)
 {
-    enum { O_METRIC = 256, O_THRESHOLD, O_INS, O_ALPHA, O_FORMAT, O_IGNORE };
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--run"))
+            return cmd_compare_run(argc, argv);
+    enum { O_METRIC = 256, O_THRESHOLD, O_INS, O_ALPHA, O_FORMAT, O_IGNORE, O_UNIT, O_MINREP };
     static const struct option longopts[] = {
         {"metric", required_argument, NULL, O_METRIC},
         {"threshold", required_argument, NULL, O_THRESHOLD},
@@ -480,6 +554,8 @@ int cmd_compare(int argc, char **argv)
         {"alpha", required_argument, NULL, O_ALPHA},
         {"format", required_argument, NULL, O_FORMAT},
         {"ignore-key", required_argument, NULL, O_IGNORE},
+        {"unit", required_argument, NULL, O_UNIT},
+        {"min-rep-time", required_argument, NULL, O_MINREP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -517,6 +593,20 @@ int cmd_compare(int argc, char **argv)
             break;
         case O_ALPHA:
             if (mb_parse_double("--alpha", optarg, 1e-12, 0.5, &o.alpha, &err)) {
+                mb_prefix(&err, "compare: ");
+                goto bad;
+            }
+            break;
+        case O_UNIT:
+            if (!strcmp(optarg, "run") || !strcmp(optarg, "rep"))
+                o.per_run = !strcmp(optarg, "run");
+            else {
+                mb_fail(&err, "compare: --unit: '%s' is not rep or run", optarg);
+                goto bad;
+            }
+            break;
+        case O_MINREP:
+            if (mb_parse_double("--min-rep-time", optarg, 0.0, 3600.0, &o.min_rep_s, &err)) {
                 mb_prefix(&err, "compare: ");
                 goto bad;
             }
@@ -570,7 +660,7 @@ int cmd_compare(int argc, char **argv)
                           "scenarios? see --ignore-key)", rep->base_name, rep->new_name);
         goto bad;
     }
-    rc = rep->count[CMP_REGRESSED] ? 1 : 0;
+    rc = cmp_exit_status(rep);
     goto done;
 bad:
     cli_error(&err);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <valgrind/valgrind.h>
 
+#include "backends/libinfo.h"
 #include "common/mb_parse.h"
 #include "cli/cli.h"
 #include "harness/runner.h"
@@ -70,6 +71,13 @@ static int rerun_under_callgrind(int argc, char **argv)
     for (int i = 0; i < argc; i++) /* argv[0] is "run" */
         args[k++] = argv[i];
     setenv("MOEBENCH_CALLGRIND_DIR", dir, 1);
+    /* valgrind shows OpenBLAS another CPU (it picks Haswell on a Zen): pin the
+     * core chosen here so that the counted code is the timed code */
+    const char *core = libinfo_callgrind_core();
+    if (core) {
+        setenv("OPENBLAS_CORETYPE", core, 1);
+        fprintf(stderr, "moebench: OPENBLAS_CORETYPE=%s (the core OpenBLAS chose natively)\n", core);
+    }
     fprintf(stderr, "moebench: counting instructions under callgrind (slow)\n");
     pid_t pid = fork();
     if (pid == 0) {

@@ -102,6 +102,7 @@ static void usage_now(double *cpu, long *faults)
 void meas_begin(meas_counters_t *c, meas_region_t *r)
 {
     memset(r, 0, sizeof *r);
+    busy_begin(&r->busy);
     usage_now(&r->cpu0, &r->faults0);
     if (c && c->event_set != PAPI_NULL && PAPI_start(c->event_set) != PAPI_OK) {
         snprintf(c->note, sizeof c->note, "PAPI_start failed; counters off");
@@ -127,4 +128,27 @@ void meas_end(meas_counters_t *c, meas_region_t *r)
     usage_now(&cpu, &faults);
     r->cpu_s = cpu - r->cpu0;
     r->faults = faults - r->faults0;
+    busy_end(&r->busy);
+}
+
+int meas_rss_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f)
+        return -1;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+uint64_t meas_rss_peak(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (uint64_t)kb * 1024u;
 }

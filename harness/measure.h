@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "harness/busy.h"
+
 typedef struct meas_summary {
     int n;
     double mean, std;          /* std: sample standard deviation (0 for n < 2) */
@@ -39,9 +41,19 @@ typedef struct meas_region {
     double cpu0, cpu_s;                    /* user + system CPU seconds, all threads */
     long faults0, faults;
     long long values[MEAS_MAX_COUNTERS];   /* valid where c->ok[i] */
+    busy_mark_t busy;                      /* CPU competition (busy.h), read outside the timed span */
 } meas_region_t;
 
 void meas_begin(meas_counters_t *c, meas_region_t *r);
 void meas_end(meas_counters_t *c, meas_region_t *r);
+
+/* Peak memory of one configuration alone: meas_rss_reset() sets the
+ * kernel's high-water mark (VmHWM) back to the current RSS by writing "5" to
+ * /proc/self/clear_refs (Linux >= 4.0); meas_rss_peak() reads VmHWM. Returns
+ * 0, or -1 where that cannot be done (then only the process-wide peak from
+ * getrusage is known). */
+int meas_rss_reset(void);
+/* Bytes; 0 when unknown. */
+uint64_t meas_rss_peak(void);
 
 #endif

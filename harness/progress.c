@@ -2,6 +2,7 @@
 #include "common/mb_clock.h"
 #include "harness/progress.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -55,4 +56,18 @@ void progress_finish(progress_t *p)
     if (p->tty && p->drawn)
         fputc('\n', stderr);
     p->drawn = 0;
+}
+
+void progress_warn(progress_t *p, const char *fmt, ...)
+{
+    va_list ap;
+    if (p->tty && p->drawn)
+        fputs("\r\033[K", stderr);
+    fputs("moebench: warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    p->drawn = 0;
+    fflush(stderr);
 }

@@ -24,6 +24,7 @@
 #include "harness/plan.h"
 #include "harness/progress.h"
 #include "harness/quality_run.h"
+#include "harness/runid.h"
 #include "harness/sysinfo.h"
 #include "harness/vendor.h"
 #include "harness/workload.h"
@@ -51,6 +52,8 @@ typedef struct run {
     meas_counters_t counters;
     csvout_row_t base;         /* cells shared by every row */
     int dumps;                 /* --count-instructions: callgrind dumps so far */
+    int rss_conf;              /* the memory high-water mark was reset for this configuration */
+    int starved_warned;        /* this configuration's starved repetitions were reported */
 } run_t;
 
 /* What one repetition measured. */
@@ -105,22 +108,23 @@ static int batch(conf_t *c, int first, int n, rep_t *r, decode_result_t *res, mb
     return 0;
 }
 
-static int rep_offline(conf_t *c, rep_t *r, decode_result_t *res, mb_error_t *err)
+static int rep_offline(conf_t *c, int passes, rep_t *r, decode_result_t *res, mb_error_t *err)
 {
     const int N = c->wt->n, B = c->mode == SCN_SINGLE_STREAM ? 1 : c->batch;
-    for (int i = 0; i < N && !interrupted; i += B) {
-        int n = N - i < B ? N - i : B;
-        double t0 = mb_now();
-        if (batch(c, i, n, r, res, err) != 0)
-            return -1;
-        int steps = 0;
-        for (int k = 0; k < n; k++)
-            steps = res[k].len > steps ? res[k].len : steps;
-        r->b_first[r->n_lat] = i;
-        r->b_n[r->n_lat] = n;
-        r->b_steps[r->n_lat] = steps;
-        r->lat[r->n_lat++] = mb_now() - t0;
-    }
+    for (int p = 0; p < passes && !interrupted; p++)
+        for (int i = 0; i < N && !interrupted; i += B) {
+            int n = N - i < B ? N - i : B;
+            double t0 = mb_now();
+            if (batch(c, i, n, r, res, err) != 0)
+                return -1;
+            int steps = 0;
+            for (int k = 0; k < n; k++)
+                steps = res[k].len > steps ? res[k].len : steps;
+            r->b_first[r->n_lat] = i;
+            r->b_n[r->n_lat] = n;
+            r->b_steps[r->n_lat] = steps;
+            r->lat[r->n_lat++] = mb_now() - t0;
+        }
     return 0;
 }
 
@@ -207,8 +211,8 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
 {
     decode_result_t *res = malloc(sizeof *res * (size_t)(c->batch > R->s.max_batch ? c->batch : R->s.max_batch));
     memset(r, 0, sizeof *r);
-    r->lat = malloc(sizeof(double) * (size_t)c->wt->n);
-    r->b_first = malloc(sizeof(int) * 3 * (size_t)c->wt->n);
+    r->lat = malloc(sizeof(double) * (size_t)c->wt->n * (size_t)R->s.passes);
+    r->b_first = malloc(sizeof(int) * 3 * (size_t)c->wt->n * (size_t)R->s.passes);
     if (!res || !r->lat || !r->b_first) {
         free(res);
         free(r->b_first);
@@ -217,12 +221,12 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
     }
     if (c->qr)
         qr_begin(c->qr, c->wt_index);
-    r->b_n = r->b_first + c->wt->n;
-    r->b_steps = r->b_n + c->wt->n;
+    r->b_n = r->b_first + (size_t)c->wt->n * (size_t)R->s.passes;
+    r->b_steps = r->b_n + (size_t)c->wt->n * (size_t)R->s.passes;
     decode_stats_t before = *decode_get_stats(c->dc);
     meas_begin(&R->counters, &r->region);
     count_begin(R);
-    int rc = c->mode == SCN_SERVER ? rep_server(R, c, rep, r, res, err) : rep_offline(c, r, res, err);
+    int rc = c->mode == SCN_SERVER ? rep_server(R, c, rep, r, res, err) : rep_offline(c, R->s.passes, r, res, err);
     r->instructions = count_end(R);
     meas_end(&R->counters, &r->region);
     const decode_stats_t *after = decode_get_stats(c->dc);
@@ -284,12 +288,15 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
         csvout_set(&row, CSV_latency_bound_ms, "%g", R->s.latency_bound_ms);
         csvout_set(&row, CSV_latency_ok, "%d", sm.p99 * 1e3 <= R->s.latency_bound_ms);
     }
-    unsigned long long hwm = sys_peak_rss_bytes(); /* since this variant's model was built (reset per variant) */
-    csvout_set(&row, CSV_peak_rss_mb, "%.1f", (double)(hwm ? hwm : mb_peak_rss()) / (1024.0 * 1024.0));
+    uint64_t rss = R->rss_conf ? meas_rss_peak() : 0;
+    csvout_set(&row, CSV_peak_rss_mb, "%.1f", (double)(rss ? rss : mb_peak_rss()) / (1024.0 * 1024.0));
+    csvout_set(&row, CSV_rss_scope, "%s", rss ? "configuration" : "process");
     csvout_set(&row, CSV_params_total, "%llu", (unsigned long long)k.total);
     csvout_set(&row, CSV_params_served, "%llu", (unsigned long long)k.served_total);
     csvout_set(&row, CSV_params_active, "%llu", (unsigned long long)k.active_per_token);
-    csvout_set(&row, CSV_model_bytes, "%llu", (unsigned long long)c->m->n_params * 4);
+    /* in the precision the backend computes with */
+    csvout_set(&row, CSV_model_bytes, "%llu",
+               (unsigned long long)c->m->n_params * (c->combo->precision == BE_PRECISION_BF16 ? 2 : 4));
     csvout_set(&row, CSV_routed_assignments, "%llu", (unsigned long long)r->routed);
     csvout_set(&row, CSV_dropped_assignments, "%llu", (unsigned long long)r->dropped_asg);
     csvout_set(&row, CSV_dropped_tokens, "%llu", (unsigned long long)r->dropped_tok);
@@ -334,6 +341,23 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
     }
     if (r->instructions >= 0)
         csvout_set(&row, CSV_callgrind_ir, "%lld", r->instructions);
+    runid_fill_backend(&row, c->be);
+    busy_t b;
+    busy_judge(&r->region.busy, w, r->region.cpu_s, c->combo->threads, c->mode == SCN_SERVER, &b);
+    if (!isnan(b.cpu_util))
+        csvout_set(&row, CSV_cpu_util, "%.3f", b.cpu_util);
+    if (!isnan(b.cpu_wait))
+        csvout_set(&row, CSV_cpu_wait, "%.3f", b.cpu_wait);
+    if (!isnan(b.steal))
+        csvout_set(&row, CSV_cpu_steal, "%.3f", b.steal);
+    if (!isnan(b.load1))
+        csvout_set(&row, CSV_load_avg_1m, "%.2f", b.load1);
+    csvout_set(&row, CSV_starved, "%d", b.starved);
+    csvout_set(&row, CSV_starved_note, "%s", b.why);
+    if (b.starved && !R->starved_warned++ && !R->o->count_instructions)
+        progress_warn(&R->prog, "%s %s t%d %s rep %d ran starved: %s; its wall-clock numbers measure the "
+                      "other load (column starved; docs/ci.md)", c->variant, c->combo->backend,
+                      c->combo->threads, c->wt->name, rep, b.why);
     if (*rc == 0 && csvout_write(R->csv, &row, err) != 0)
         *rc = -1;
 }
@@ -360,6 +384,8 @@ static int measure_conf(run_t *R, conf_t *c, mb_error_t *err)
     char what[192];
     int rc = 0;
     double total = 0;
+    R->rss_conf = meas_rss_reset() == 0; /* this configuration's own peak, not the process's so far */
+    R->starved_warned = 0;
     for (int w = 0; w < R->s.warmup && rc == 0 && !interrupted; w++) {
         rep_t r;
         snprintf(what, sizeof what, "%s %s %s t%d %s %s b%d warm-up", c->variant, c->combo->backend,
@@ -597,6 +623,12 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
         R->s.warmup = 0;
         R->s.repetitions = 1;
         R->s.min_time_s = 0;
+        R->s.passes = 1;
+    }
+    if (o->count_instructions) { /* exact counts: repetitions and passes add time, not information */
+        R->s.repetitions = R->s.count_repetitions;
+        R->s.passes = 1;
+        R->s.min_time_s = 0;
     }
     int rc = -1;
     model_config_t c0;
@@ -633,6 +665,7 @@ int runner_run(const scn_t *scn, const run_opts_t *o, char *csv_path, int len, m
     csvout_set(&R->base, CSV_cpu_model, "%s", sys_cpu_model());
     csvout_set(&R->base, CSV_cores, "%d", sys_cores());
     csvout_set(&R->base, CSV_scenario, "%s", R->s.name);
+    runid_fill_run(&R->base, R->s.path, R->s.seed);
     const char **vers = calloc((size_t)R->plan.n_combos, sizeof *vers);
     if (!vers) {
         mb_fail(err, "out of memory");

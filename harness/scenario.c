@@ -76,6 +76,8 @@ void scn_defaults(scn_t *s)
     s->threads[0] = 1;
     s->warmup = 1;
     s->repetitions = 3;
+    s->count_repetitions = 1; /* instruction counts do not vary: one is enough */
+    s->passes = 1;
     s->min_time_s = 0.0;
     s->n_counters = 3;
     snprintf(s->counters[0], sizeof s->counters[0], "PAPI_TOT_INS");
@@ -458,6 +460,18 @@ static int set_key(scn_t *s, const char *sec, const char *key, const char *v, mb
         if (parse_long(v, 1, 100000, &x, err))
             return -1;
         s->repetitions = (int)x;
+        return 0;
+    }
+    if (IS("measure", "passes")) {
+        if (parse_long(v, 1, 10000, &x, err))
+            return -1;
+        s->passes = (int)x;
+        return 0;
+    }
+    if (IS("measure", "count_repetitions")) {
+        if (parse_long(v, 1, 100000, &x, err))
+            return -1;
+        s->count_repetitions = (int)x;
         return 0;
     }
     if (IS("measure", "min_time_s"))

@@ -60,6 +60,8 @@ typedef struct scn {
     int n_threads;
     int threads[SCN_MAX_LIST];
     int warmup, repetitions;
+    int count_repetitions;               /* repetitions under --count-instructions */
+    int passes;                          /* passes over the workload per repetition (offline, single-stream) */
     double min_time_s;
     int n_counters;
     char counters[8][32];

@@ -11,19 +11,10 @@
 #include "harness/measure.h"
 #include "harness/sysinfo.h"
 
-void vend_system_path(const char *csv_path, char *out, size_t n)
-{
-    size_t l = strlen(csv_path);
-    if (l > 4 && !strcmp(csv_path + l - 4, ".csv"))
-        snprintf(out, n, "%.*s.system.txt", (int)(l - 4), csv_path);
-    else
-        snprintf(out, n, "%s.system.txt", csv_path);
-}
-
 int vend_write_system(const char *csv_path, const char *const *backends, int n_backends, mb_error_t *err)
 {
     char path[1100], tmp[1120], text[8192];
-    vend_system_path(csv_path, path, sizeof path);
+    mb_schema_system_path(csv_path, path, sizeof path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f)

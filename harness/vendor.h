@@ -9,15 +9,16 @@
 #define VENDOR_H
 
 #include "common/mb_error.h"
+#include "common/mb_schema.h"
 #include "models/decode.h"
 
 /* The system description file of a results CSV: "DIR/NAME.csv" ->
  * "DIR/NAME.system.txt" (any other name: NAME.system.txt appended). */
-void vend_system_path(const char *csv_path, char *out, size_t n);
+
 
 /* Writes sys_describe()'s lines, then one "backend: ..." line per entry of
  * `backends` (each backend's version and the kernels it chose), to
- * vend_system_path(csv_path), through a temporary file renamed into place. */
+ * mb_schema_system_path(csv_path), through a temporary file renamed into place. */
 int vend_write_system(const char *csv_path, const char *const *backends, int n_backends, mb_error_t *err);
 
 /* One probe of the search: run the server at `qps` and say whether its p99

@@ -39,7 +39,7 @@ expect_status "  ... every verdict unchanged" 0 '^0 regressed, 0 improved, 4 unc
     "$M" compare "$D/base.csv" "$D/base.csv"
 expect_status "  ... markdown summary line first" 0 '^\*\*moebench compare: no regression\*\*' \
     "$M" compare "$D/base.csv" "$D/base.csv" --format markdown
-expect_status "  ... json" 0 '"regression":false,"summary":\{"unchanged":4,' \
+expect_status "  ... json" 0 '"regression":false,"exit_status":0,"result":"no_regression",.*"summary":\{"unchanged":4,' \
     "$M" compare --format json "$D/base.csv" "$D/base.csv"
 if command -v python3 >/dev/null 2>&1; then
     if "$M" compare --format json "$D/base.csv" "$D/base.csv" | python3 -c '
@@ -74,6 +74,9 @@ expect_status "files from different CPUs: a note" 0 "different machines \(cpu_mo
 
 # --- instruction counts: 1% threshold, no statistics
 expect_status "callgrind_ir +2.5%: regression" 1 'callgrind_ir +2/2 +412345678 +422654319 +\+2\.50% .*regressed' \
+    "$M" compare "$D/callgrind-base.csv" "$D/callgrind-new.csv"
+expect_status "  ... only callgrind_ir is judged by default (the rest was timed under valgrind)" 1 \
+    '^  instruction counts \(callgrind_ir\) are judged, not the wall-clock columns' \
     "$M" compare "$D/callgrind-base.csv" "$D/callgrind-new.csv"
 expect_status "  ... --ins-threshold 3% tolerates it" 0 '' \
     "$M" compare "$D/callgrind-base.csv" "$D/callgrind-new.csv" --ins-threshold 3 --metric callgrind_ir

@@ -266,6 +266,13 @@ static void test_run_csv_column_by_column(void **state)
         assert_string_equal(cell(&t, 0, c), csvout_names[c]);
     for (int r = 1; r < t.rows; r++) {
         assert_string_equal(cell(&t, r, CSV_schema_version), "2");
+        /* identity and busy-machine cells */
+        assert_string_equal(cell(&t, r, CSV_kernel), "ref portable C");
+        assert_int_equal(strlen(cell(&t, r, CSV_machine_id)), 16);
+        assert_true(!strcmp(cell(&t, r, CSV_starved), "0") || !strcmp(cell(&t, r, CSV_starved), "1"));
+        assert_int_equal(cell(&t, r, CSV_starved_note)[0] != '\0', cell(&t, r, CSV_starved)[0] == '1');
+        assert_true(cell(&t, r, CSV_cpu_util)[0] != '\0');
+        assert_int_equal(atoll(cell(&t, r, CSV_model_bytes)), 4 * atoll(cell(&t, r, CSV_params_total)));
         assert_string_equal(cell(&t, r, CSV_run_id), cell(&t, 1, CSV_run_id));
         assert_string_equal(cell(&t, r, CSV_scenario), "t");
         assert_string_equal(cell(&t, r, CSV_backend), "ref");

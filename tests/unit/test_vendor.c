@@ -101,9 +101,9 @@ static void test_system_path(void **state)
 {
     (void)state;
     char p[256];
-    vend_system_path("results/demo/demo.csv", p, sizeof p);
+    mb_schema_system_path("results/demo/demo.csv", p, sizeof p);
     assert_string_equal(p, "results/demo/demo.system.txt");
-    vend_system_path("out.data", p, sizeof p);
+    mb_schema_system_path("out.data", p, sizeof p);
     assert_string_equal(p, "out.data.system.txt");
 }
 
