@@ -37,7 +37,7 @@ for b in "openblas" "onednn" "openblas --threads 1" "onednn --threads 1"; do
         ok "translate --backend $b gives ref's ids"
     else not_ok "translate --backend $b gives ref's ids" "$(cat "$W/err"; diff "$W/ref.out" "$W/got" | head -5)"; fi
 done
-# batches of 2 (expert capacity depends on the batch, so ref runs them too)
+# batches of 2 (the same ids as batch 32 since capacity is per sentence; ref runs them too)
 "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --batch 2 <"$W/src" >"$W/ref2.out" 2>/dev/null
 for b in openblas onednn; do
     have_backend "$b" || { skip "translate --batch 2 --backend $b gives ref's ids" "$b is not compiled in"; continue; }
