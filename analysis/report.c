@@ -214,7 +214,7 @@ static int find_cols(const csvin_t *t, const char *path, const char *const *name
 enum { R_SCENARIO, R_MODE, R_VARIANT, R_BACKEND, R_PRECISION, R_THREADS, R_TASK, R_BATCH, R_DECODE, R_QPS, R_REP,
        R_TOKS, R_N_REQUIRED = R_TOKS + 1, R_PRESET = R_N_REQUIRED, R_CPU, R_CORES, R_GIT, R_RUN, R_TIME,
        R_TGT, R_WALL, R_P50, R_P90, R_P99, R_BOUND, R_OK, R_RSS, R_PTOTAL, R_PSERVED, R_PACTIVE, R_BLEU, R_WEIGHTS, R_SKIP, R_SENT, R_CLOCK, R_MBYTES,
-       R_PREFILL, R_DECODE_MS, R_DECODE_TS, R_STARVED, R_N };
+       R_PREFILL, R_DECODE_MS, R_DECODE_TS, R_STARVED, R_ROUTED, R_DROP_ASG, R_DROP_TOK, R_N };
 /* The configuration key comes first, in the schema's order (the enum above
  * names the same columns in the same order). */
 #define R_KEY_NAME(name) #name,
@@ -225,7 +225,8 @@ static const char *const results_cols[R_N + 1] = {
     "rep", "tgt_tok_per_s", "preset", "cpu_model", "cores", "git_rev", "run_id", "timestamp", "tgt_tokens", "wall_s",
     "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_bound_ms", "latency_ok", "peak_rss_mb",
     "params_total", "params_served", "params_active", "bleu", "weights", "skipped", "sentences", "task_clock_ms",
-    "model_bytes", "prefill_ms", "decode_ms_per_token", "decode_tok_per_s", "starved", NULL};
+    "model_bytes", "prefill_ms", "decode_ms_per_token", "decode_tok_per_s", "starved", "routed_assignments", "dropped_assignments",
+    "dropped_tokens", NULL};
 
 static void note_machine(report_t *r, const char *cpu, int cores, const char *git, const char *run, const char *ts)
 {
@@ -283,10 +284,10 @@ static int read_results_row(report_t *r, const cursor_t *c, const int *col, cons
     double *num[] = {&w.target_qps, &w.tgt_tok_per_s, &w.tgt_tokens, &w.wall_s, &w.p50, &w.p90, &w.p99,
                      &w.bound_ms, &w.latency_ok, &w.rss_mb, &w.params_total, &w.params_served, &w.params_active,
                      &w.bleu, &w.sentences, &w.task_clock_ms, &w.model_bytes, &w.prefill_ms, &w.decode_ms_per_token,
-                     &w.decode_tok_per_s, &w.starved};
+                     &w.decode_tok_per_s, &w.starved, &w.routed, &w.dropped_asg};
     const int num_col[] = {R_QPS, R_TOKS, R_TGT, R_WALL, R_P50, R_P90, R_P99, R_BOUND, R_OK, R_RSS, R_PTOTAL,
                            R_PSERVED, R_PACTIVE, R_BLEU, R_SENT, R_CLOCK, R_MBYTES, R_PREFILL, R_DECODE_MS,
-                           R_DECODE_TS, R_STARVED};
+                           R_DECODE_TS, R_STARVED, R_ROUTED, R_DROP_ASG};
     for (size_t i = 0; i < sizeof num / sizeof num[0]; i++)
         if (get_num(c, col[num_col[i]], num[i]))
             return -1;
@@ -294,6 +295,8 @@ static int read_results_row(report_t *r, const cursor_t *c, const int *col, cons
         w.tgt_tok_per_s = w.tgt_tokens / w.wall_s;
     if (mb_grow_cap((void **)&r->rows, &r->cap_rows, r->n_rows + 1, sizeof *r->rows))
         return mb_fail(c->err, "%s: out of memory", c->path);
+    if (col[R_DROP_ASG] < 0 && get_num(c, col[R_DROP_TOK], &w.dropped_asg)) /* schema 1: counted assignments */
+        return -1;
     r->rows[r->n_rows++] = w;
     r->n_starved += w.starved == 1.0;
     note_machine(r, w.cpu_model, w.cores, w.git_rev, w.run_id, w.timestamp);
@@ -466,6 +469,7 @@ static int build_configs(report_t *r, mb_error_t *err)
         report_config_t *c = &r->configs[k];
         int m = 0;
         c->params_total = c->params_served = c->params_active = NAN;
+        c->routed = c->dropped_asg = 0;
         for (size_t i = 0; i < nr; i++) {
             const report_row_t *w = &r->rows[i];
             if (!row_in_config(w, c))
@@ -481,6 +485,10 @@ static int build_configs(report_t *r, mb_error_t *err)
             c->params_total = max_measured(c->params_total, w->params_total);
             c->params_served = max_measured(c->params_served, w->params_served);
             c->params_active = max_measured(c->params_active, w->params_active);
+            if (!isnan(w->routed) && !isnan(w->dropped_asg)) {
+                c->routed += w->routed;
+                c->dropped_asg += w->dropped_asg;
+            }
             if (!*c->preset)
                 c->preset = w->preset;
         }
@@ -598,8 +606,11 @@ static int fill_series(report_series_t *s, const report_config_t *cfg, size_t fi
     s->params_total = s->params_served = s->params_active = s->speedup = NAN;
     s->reps_min = INT32_MAX;
     int n_ss = 0;
+    double routed = 0, dropped = 0;
     for (size_t i = first; i < last; i++) {
         const report_config_t *c = &cfg[i];
+        routed += c->routed;
+        dropped += c->dropped_asg;
         s->params_total = max_measured(s->params_total, c->params_total);
         s->params_served = max_measured(s->params_served, c->params_served);
         s->params_active = max_measured(s->params_active, c->params_active);
@@ -626,6 +637,7 @@ static int fill_series(report_series_t *s, const report_config_t *cfg, size_t fi
     }
     if (s->reps_min == INT32_MAX)
         s->reps_min = 0;
+    s->dropped_share = routed > 0 ? dropped / routed : NAN;
     return fill_peak(s, cfg, first, last);
 }
 

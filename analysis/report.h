@@ -45,6 +45,9 @@ typedef struct report_row {
     /* for the vendor summary (summary.c); NAN when the CSV predates them */
     double sentences, task_clock_ms, model_bytes, prefill_ms, decode_ms_per_token, decode_tok_per_s;
     double starved;    /* 1: the machine was busy (harness/busy.h); NAN: not recorded */
+    /* expert assignments routed and dropped for capacity (schema 1 files:
+     * their dropped_tokens counted assignments; dropped_assignments absent) */
+    double routed, dropped_asg;
 } report_row_t;
 
 /* A configuration (results/README.md: scenario, mode, variant, backend,
@@ -57,6 +60,7 @@ typedef struct report_config {
     int reps;
     report_stat_t tok_s, tgt_tokens, p50, p90, p99, bleu, rss_mb;
     double params_total, params_served, params_active; /* largest value seen */
+    double routed, dropped_asg; /* summed over the repetitions */
     const char *weights;
 } report_config_t;
 
@@ -100,6 +104,9 @@ typedef struct report_series {
      * so the report labels it as such and never reports its speed-up or
      * BLEU as a student's. */
     int untrained_student;
+    /* share of the expert assignments the capacity dropped, over all the
+     * variant's rows in this table; NAN for models without experts */
+    double dropped_share;
 } report_series_t;
 
 /* One kernel measurement of `moebench kernels` (plots/README.md), medians

@@ -111,6 +111,35 @@ static void machine_section(FILE *f, const report_t *r, const report_md_opts_t *
     fprintf(f, "\n");
 }
 
+/* What the expert capacity dropped, under a table whose variants route to
+ * experts: a throughput ratio between variants that skipped different shares
+ * of their expert work is not like for like (docs/routing.md, Capacity). */
+static void drop_note(FILE *f, const report_t *r, const report_group_t *gr)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    int any = 0;
+    for (int i = gr->first; i < gr->first + gr->n; i++) {
+        double d = r->series[i].dropped_share;
+        if (isnan(d))
+            continue;
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+        any = 1;
+    }
+    if (!any || hi <= 0)
+        return;
+    fprintf(f, "\nExpert assignments dropped for capacity:");
+    for (int i = gr->first, k = 0; i < gr->first + gr->n; i++)
+        if (!isnan(r->series[i].dropped_share))
+            fprintf(f, "%s %s %.1f%%", k++ ? "," : "", r->series[i].variant, 100 * r->series[i].dropped_share);
+    fprintf(f, ".");
+    if (hi - lo > 0.01)
+        fprintf(f, " **These variants did different amounts of expert work**, so their throughput ratios are not "
+                   "like for like (docs/routing.md, Capacity; since results schema 2 capacity is off unless a "
+                   "scenario sets `capacity_factor`).");
+    fprintf(f, "\n");
+}
+
 static void scenario_table(FILE *f, const report_t *r, int g)
 {
     const report_group_t *gr = &r->groups[g];
@@ -134,6 +163,7 @@ static void scenario_table(FILE *f, const report_t *r, int g)
                 fmt(b, sizeof b, "%.2f", s->p50),
                 fmt(c, sizeof c, "%.2f", s->p99), fmt(d, sizeof d, "%.2f", s->bleu));
     }
+    drop_note(f, r, gr);
     int rmin = 1 << 30, rmax = 0, batches = 0;
     for (int i = gr->first; i < gr->first + gr->n; i++) {
         if (r->series[i].reps_min < rmin)

@@ -104,6 +104,18 @@ if grep -q "share of token-moe's BLEU gain over dense kept | 32% | not measured"
     ok "untrained student: no distillation claim (a file-loaded one gets one)"
 else not_ok "untrained student: no distillation claim (a file-loaded one gets one)" "$(grep "BLEU gain" "$W/r3/REPORT.md" "$W/r2/REPORT.md")"; fi
 
+# ---- capacity drops are shown, and unequal ones flagged (schema 1 file: dropped_tokens counted assignments)
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; print; next }
+    $col["variant"] == "token-moe" { $col["routed_assignments"] = 1000; $col["dropped_tokens"] = 300 }
+    $col["variant"] == "task-moe" { $col["routed_assignments"] = 1000; $col["dropped_tokens"] = 0 }
+    { print }' "$FIX/wmt.csv" >"$W/drops.csv"
+mkdir -p "$W/r4"
+PATH="$W/nogp" "$MOEBENCH" report "$W/drops.csv" -o "$W/r4/REPORT.md" 2>/dev/null
+has "capacity drops listed and unequal work flagged" "$W/r4/REPORT.md" \
+    "Expert assignments dropped for capacity: token-moe 30.0%, task-moe 0.0%. **These variants did different amounts of expert work**"
+if ! grep -q "Expert assignments dropped" "$W/r2/REPORT.md"; then ok "no drop note when nothing was dropped"
+else not_ok "no drop note when nothing was dropped" "$(grep "Expert assignments" "$W/r2/REPORT.md")"; fi
+
 # ---- --figures elsewhere: links relative to the report's folder
 mkdir -p "$W/a/b"
 PATH="$W/nogp" "$MOEBENCH" report "$FIX/wmt.csv" -o "$W/a/b/R.md" --figures "$W/figs" 2>/dev/null
