@@ -1,9 +1,15 @@
 /* libinfo: library builds and chosen kernels (see libinfo.h). */
 #include "backends/libinfo.h"
 
+#include "backends/registry.h" /* MB_WITH_OPENBLAS, MB_WITH_ONEDNN */
+
+#if MB_WITH_OPENBLAS
 #include <cblas.h>
+#endif
+#if MB_WITH_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,21 +19,33 @@
 
 const char *libinfo_openblas_config(void)
 {
+#if MB_WITH_OPENBLAS
     const char *c = openblas_get_config();
     return c ? c : "OpenBLAS (no config string)";
+#else
+    return "not compiled in (WITH_OPENBLAS=0)";
+#endif
 }
 
 const char *libinfo_openblas_core(void)
 {
+#if MB_WITH_OPENBLAS
     const char *c = openblas_get_corename();
     return c ? c : "unknown";
+#else
+    return "unknown";
+#endif
 }
 
 void libinfo_onednn(char *buf, size_t len)
 {
+#if MB_WITH_ONEDNN
     const dnnl_version_t *v = dnnl_version();
     snprintf(buf, len, "oneDNN %d.%d.%d (commit %.12s; isa %s)", v->major, v->minor, v->patch,
              v->hash ? v->hash : "?", dnnl_cpu_isa2str(dnnl_get_effective_cpu_isa()));
+#else
+    snprintf(buf, len, "not compiled in (WITH_ONEDNN=0)");
+#endif
 }
 
 void libinfo_kernel(be_t *be, char *buf, size_t len)
