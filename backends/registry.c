@@ -125,7 +125,10 @@ void be_close(be_t *be)
 
 const char *be_precision_name(be_precision_t p)
 {
-    return p == BE_PRECISION_BF16 ? "bf16" : "fp32";
+    return p == BE_PRECISION_BF16       ? "bf16"
+           : p == BE_PRECISION_INT8     ? "int8"
+           : p == BE_PRECISION_INT8_ALL ? "int8all"
+                                        : "fp32";
 }
 
 int be_precision_parse(const char *text, be_precision_t *out, mb_error_t *err)
@@ -134,7 +137,12 @@ int be_precision_parse(const char *text, be_precision_t *out, mb_error_t *err)
         *out = BE_PRECISION_FP32;
     else if (!strcmp(text, "bf16"))
         *out = BE_PRECISION_BF16;
+    else if (!strcmp(text, "int8"))
+        *out = BE_PRECISION_INT8;
+    else if (!strcmp(text, "int8all"))
+        *out = BE_PRECISION_INT8_ALL;
     else
-        return mb_fail(err, "--precision: unknown precision '%s'; use fp32 or bf16", text);
+        return mb_fail(err, "--precision: unknown precision '%s'; use fp32, bf16, int8 (output projection fp32) or "
+                            "int8all", text);
     return 0;
 }

@@ -15,12 +15,12 @@ int cmd_backends(int argc, char **argv)
     }
     if (argc > 1)
         return cli_errorf("backends: unexpected argument '%s'; see 'moebench backends --help'", argv[1]);
-    printf("%-10s %-12s %s\n", "backend", "precisions", "library / summary");
+    printf("%-10s %-25s %s\n", "backend", "precisions", "library / summary");
     for (int i = 0; i < be_count(); i++) {
         const be_ops_t *ops = be_at(i);
-        char prec[32] = "";
-        be_precision_t ps[] = {BE_PRECISION_FP32, BE_PRECISION_BF16};
-        for (int p = 0; p < 2; p++) {
+        char prec[40] = "";
+        be_precision_t ps[] = {BE_PRECISION_FP32, BE_PRECISION_BF16, BE_PRECISION_INT8, BE_PRECISION_INT8_ALL};
+        for (int p = 0; p < 4; p++) {
             be_t be;
             be_options_t o = {0, ps[p]};
             if (be_open(ops->name, &o, &be, NULL) == 0) {
@@ -34,14 +34,14 @@ int cmd_backends(int argc, char **argv)
         const char *ver = "";
         if (be_open(ops->name, &o, &be, NULL) == 0) {
             ver = ops->version ? ops->version(&be) : "";
-            printf("%-10s %-12s %s: %s\n", ops->name, prec, ver, ops->summary);
+            printf("%-10s %-25s %s: %s\n", ops->name, prec, ver, ops->summary);
             be_close(&be);
         }
     }
     for (int i = 0; i < be_known_count(); i++) {
         const char *why = be_missing_reason(be_known_name(i));
         if (why)
-            printf("%-10s %-12s not compiled in: %s\n", be_known_name(i), "-", why);
+            printf("%-10s %-25s not compiled in: %s\n", be_known_name(i), "-", why);
     }
     return 0;
 }

@@ -267,7 +267,9 @@ static int time_linear(be_t *be, int M, int N, int K, int bias, double min_s, ti
     fill(b, (size_t)N, 2, 0.2f);
     fill(x, (size_t)M * K, 3, 2.0f);
     for (; prepared < copies; prepared++) {
-        w[prepared] = (be_weight_t){W + wn * (size_t)prepared, bias ? b : NULL, N, K, NULL};
+        /* only the output projection has no bias; int8 keeps it fp32 as a model does */
+        w[prepared] = (be_weight_t){W + wn * (size_t)prepared, bias ? b : NULL, N, K, NULL,
+                                    bias ? BE_WEIGHT_LAYER : BE_WEIGHT_OUT_PROJ};
         if (be_weight_prepare(be, &w[prepared], err) != 0)
             goto out;
     }

@@ -131,7 +131,7 @@ static void check_linear(be_t *be, be_t *ref, int n_out, int n_in, int M, int bi
     assert_non_null(want);
     for (size_t i = 0; i < (size_t)n_out * n_in; i++) /* keep dot products O(1) */
         W[i] /= sqrtf((float)n_in);
-    be_weight_t w = {W, bias ? b : NULL, n_out, n_in, NULL};
+    be_weight_t w = {W, bias ? b : NULL, n_out, n_in, NULL, BE_WEIGHT_LAYER};
     mb_error_t err;
     be_linear(ref, &w, x, M, want);
     if (be_weight_prepare(be, &w, &err) != 0)
