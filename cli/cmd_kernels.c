@@ -43,7 +43,8 @@ static void help(void)
            "  --backend B        backend to time (default onednn; see 'moebench backends')\n"
            "  --threads N        threads (default: all cores; ref runs on one)\n"
            "  --preset P         tiny | small | wmt-dense | wmt32e | web128e (default wmt-dense)\n"
-           "  --precision P      fp32 | bf16 (default fp32)\n"
+           "  --precision P      fp32 | bf16 | int8 | int8all (default fp32; int8: onednn only, output\n"
+           "                     projection fp32; int8all: it too; %%peak stays the fp32 peak)\n"
            "  --peak-gflops X    use X as the compute peak instead of the measured one\n"
            "  --min-time S       seconds of repetitions per figure (default 0.3)\n"
            "  --csv FILE         also write the figures as CSV (columns in docs/backends.md)\n"
@@ -288,15 +289,22 @@ out:
     return rc;
 }
 
-/* Bytes a linear layer moves at least: weights (in the precision the backend
- * stores them), input rows, output rows, bias. */
-static double linear_bytes(int M, int N, int K, int bf16)
+/* Bytes a linear layer moves at least: weights (es bytes each, in the
+ * precision the backend stores them), input rows, output rows, bias. */
+static double linear_bytes(int M, int N, int K, int es)
 {
-    return (double)N * K * (bf16 ? 2 : 4) + 4.0 * ((double)M * K + (double)M * N + N);
+    return (double)N * K * es + 4.0 * ((double)M * K + (double)M * N + N);
+}
+
+/* Bytes per weight element as the backend stores a layer at precision p
+ * ("int8" keeps the output projection fp32). */
+static int weight_elem_bytes(be_precision_t p, int out_proj)
+{
+    return p == BE_PRECISION_BF16 ? 2 : p == BE_PRECISION_INT8_ALL || (p == BE_PRECISION_INT8 && !out_proj) ? 1 : 4;
 }
 
 static int kernel_table(be_t *be, const model_config_t *c, const kern_out_t *r, double peak, double triad,
-                        double min_s, int bf16, mb_error_t *err)
+                        double min_s, mb_error_t *err)
 {
     const int d = c->d_model, ff = c->d_ff, V = c->vocab, E = c->n_experts, k = c->top_k, H = c->n_heads;
     const int T = PREFILL_SENTENCES * PREFILL_LEN;
@@ -322,10 +330,11 @@ static int kernel_table(be_t *be, const model_config_t *c, const kern_out_t *r, 
         double flops = 0, bytes = 0, wb;
         const char *unit = "GFLOP/s";
         if (kn->kind == K_LINEAR) {
-            if (time_linear(be, kn->M, kn->N, kn->K, strstr(kn->name, "out_proj") == NULL, min_s, &t, &wb, err))
+            int out_proj = strstr(kn->name, "out_proj") != NULL;
+            if (time_linear(be, kn->M, kn->N, kn->K, !out_proj, min_s, &t, &wb, err))
                 return -1;
             flops = 2.0 * kn->M * kn->N * kn->K;
-            bytes = linear_bytes(kn->M, kn->N, kn->K, bf16);
+            bytes = linear_bytes(kn->M, kn->N, kn->K, weight_elem_bytes(be->opt.precision, out_proj));
         } else if (kn->kind == K_GEMM) {
             if (E < 2)
                 continue; /* a dense preset has no gate */
@@ -832,7 +841,7 @@ int cmd_kernels(int argc, char **argv)
             -1, -1, "memory", -1, NULL);
 
     int rc = goals ? model_goals(&be, &r, triad, bf16, min_s, (int)sentences, &err)
-                   : kernel_table(&be, &cfg, &r, peak, triad, min_s, bf16, &err);
+                   : kernel_table(&be, &cfg, &r, peak, triad, min_s, &err);
     be_close(&be);
     if (r.csv) {
         int bad = ferror(r.csv) != 0;
