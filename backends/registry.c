@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backends/auto.h"
 #include "backends/registry.h"
 
 /* The one table: name, op table when compiled in, and the build switch. */
@@ -21,6 +22,8 @@ static const struct be_entry {
 #else
     {"onednn", NULL, "WITH_ONEDNN"},
 #endif
+    /* not a backend: picks one of the above per machine (auto.c) */
+    {"auto", NULL, NULL},
 };
 #define N_KNOWN ((int)(sizeof known / sizeof known[0]))
 
@@ -57,7 +60,7 @@ const char *be_missing_reason(const char *name)
 {
     static char why[128];
     for (int i = 0; i < N_KNOWN; i++)
-        if (!strcmp(known[i].name, name) && !known[i].ops) {
+        if (!strcmp(known[i].name, name) && !known[i].ops && known[i].flag) {
             snprintf(why, sizeof why, "built with %s=0; rebuild with make %s=1", known[i].flag, known[i].flag);
             return why;
         }
@@ -95,6 +98,12 @@ const be_ops_t *be_find(const char *name)
 
 int be_open(const char *name, const be_options_t *opt, be_t *be, mb_error_t *err)
 {
+    be_auto_choice_t choice;
+    if (!strcmp(name, "auto")) { /* the chosen backend opens; be->ops->name says which */
+        if (be_auto_choose(opt->threads, opt->precision, &choice, err) != 0)
+            return -1;
+        name = choice.backend;
+    }
     const be_ops_t *ops = be_find(name);
     const char *missing = be_missing_reason(name);
     if (missing)
@@ -105,7 +114,7 @@ int be_open(const char *name, const be_options_t *opt, be_t *be, mb_error_t *err
             strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
             strncat(list, backends[i]->name, sizeof list - strlen(list) - 1);
         }
-        return mb_fail(err, "unknown backend '%s'; compiled in: %s (see 'moebench backends')", name, list);
+        return mb_fail(err, "unknown backend '%s'; compiled in: %s, or auto (see 'moebench backends')", name, list);
     }
     memset(be, 0, sizeof *be);
     be->ops = ops;

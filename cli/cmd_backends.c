@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backends/auto.h"
 #include "backends/backend.h"
 #include "backends/registry.h"
 #include "cli/cli.h"
@@ -10,7 +11,9 @@ int cmd_backends(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         printf("usage: moebench backends\n\nLists the compiled-in backends, their library versions and the "
-               "precisions each accepts on this CPU, then the known backends this build left out and why.\n");
+               "precisions each accepts on this CPU, the one --backend auto picks for fp32 (measured once, then\n"
+               "cached; backends/auto.h says where) with the figures it went by, then the known backends this\n"
+               "build left out and why.\n");
         return 0;
     }
     if (argc > 1)
@@ -38,6 +41,15 @@ int cmd_backends(int argc, char **argv)
             be_close(&be);
         }
     }
+    /* what --backend auto picks here (fp32, default threads), and the figures it went by */
+    be_auto_choice_t ch;
+    mb_error_t err;
+    char why[600];
+    if (be_auto_choose(0, BE_PRECISION_FP32, &ch, &err) == 0) {
+        be_auto_describe(&ch, why, sizeof why);
+        printf("%-10s %-25s %s\n", "auto", "-", why);
+    } else
+        printf("%-10s %-25s %s\n", "auto", "-", err.msg);
     for (int i = 0; i < be_known_count(); i++) {
         const char *why = be_missing_reason(be_known_name(i));
         if (why)
