@@ -40,7 +40,7 @@ static void help(void)
            "Times the backend on the GEMMs and ops of a preset's forward pass (encoder prefill of %d\n"
            "sentences x %d tokens, one decode step at batch 1 and 64, expert GEMMs with the few tokens each\n"
            "expert gets, the output projection) and prints each GFLOP/s beside this machine's limits.\n\n"
-           "  --backend B        backend to time (default onednn; see 'moebench backends')\n"
+           "  --backend B        backend to time (default onednn; auto: the fastest here, see 'moebench backends')\n"
            "  --threads N        threads (default: all cores; ref runs on one)\n"
            "  --preset P         tiny | small | wmt-dense | wmt32e | web128e (default wmt-dense)\n"
            "  --precision P      fp32 | bf16 | int8 | int8all (default fp32; int8: onednn only, output\n"

@@ -22,7 +22,7 @@ static void help(void)
            "                        when the model serves a single key\n"
            "  --ids                 lines are whitespace-separated token ids, in and out (required\n"
            "                        until models carry a vocabulary)\n"
-           "  --backend B           compute backend (default ref; see 'moebench backends')\n"
+           "  --backend B           compute backend (default ref; auto: the fastest here; see 'moebench backends')\n"
            "  --threads N           threads for the backend (default: the backend's)\n"
            "  --precision P         fp32 | bf16 | int8 | int8all (default fp32; int8: onednn, output\n"
            "                        projection fp32; int8all: it too)\n"
