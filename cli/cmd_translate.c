@@ -195,6 +195,9 @@ int cmd_translate(int argc, char **argv)
         model_free(m);
         return cli_error(&err);
     }
+    /* the vocabulary-wide log-softmax only when asked for (beam search computes it anyway):
+     * greedy takes the argmax of the logits, so translate times the decoder `run` times */
+    dopt.scores = scores;
     if (model_prepare(m, &be, &err) || decode_ctx_create(m, &be, &dopt, &dc, &err) || read_ids(stdin, &in, &err))
         goto out;
     decode_request_t *req = calloc((size_t)batch, sizeof *req);
