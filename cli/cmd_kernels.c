@@ -786,6 +786,7 @@ int cmd_kernels(int argc, char **argv)
     be_t be;
     if (be_open(backend, &bo, &be, &err) != 0)
         return cli_error(&err);
+    backend = be.ops->name; /* --backend auto: rows name the backend it chose */
     const int bf16 = bo.precision == BE_PRECISION_BF16;
     int eff_threads = threads > 0 ? (int)threads : !strcmp(backend, "ref") ? 1 : 0;
 

@@ -69,3 +69,9 @@ else skip "auto with int8 picks onednn" "no int8 on this build or CPU"; fi
 if env -u HOME -u XDG_CACHE_HOME "$M" backends 2>&1 | grep -Eq '^auto +- +(openblas|onednn) .*no cache file'; then
     ok "auto without HOME or XDG_CACHE_HOME measures and says it cannot cache"
 else not_ok "auto without a cache folder" "$(env -u HOME -u XDG_CACHE_HOME "$M" backends 2>&1 | grep auto)"; fi
+
+# kernels --backend auto: its rows name the backend it timed
+if "$M" kernels --backend auto --preset tiny --min-time 0.01 --csv "$W/k.csv" >/dev/null 2>"$W/err" &&
+   awk -F, 'NR > 1 { n++; if ($1 != "openblas" && $1 != "onednn") bad = 1 } END { exit bad || !n }' "$W/k.csv"; then
+    ok "kernels --backend auto records the backend it chose"
+else not_ok "kernels --backend auto records the backend it chose" "$(tail -2 "$W/err"; head -2 "$W/k.csv" 2>/dev/null)"; fi
