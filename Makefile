@@ -48,7 +48,7 @@ endif
 ifeq ($(WITH_ONEDNN),1)
 BACKEND_LIBS += -ldnnl
 else
-BACKEND_OUT += backends/onednn.c
+BACKEND_OUT += backends/onednn.c backends/onednn_int8.c
 BUILD   := $(BUILD)-noonednn
 endif
 CFLAGS  += -DMB_WITH_OPENBLAS=$(WITH_OPENBLAS) -DMB_WITH_ONEDNN=$(WITH_ONEDNN)

@@ -20,6 +20,14 @@
 typedef enum be_precision {
     BE_PRECISION_FP32 = 0,
     BE_PRECISION_BF16 = 1,
+    /* int8 weights and activations, fp32 outputs (onednn): "int8" keeps the
+     * output projection (BE_WEIGHT_OUT_PROJ) in fp32, since its argmax over
+     * the whole vocabulary picks the token and is where quantisation error
+     * flips outputs most directly; "int8all" quantises it too (faster at large
+     * batch, where it is the biggest GEMM of a decode step). A precision
+     * rather than a flag so that rows, scenarios and kernels tell them apart. */
+    BE_PRECISION_INT8 = 2,
+    BE_PRECISION_INT8_ALL = 3,
 } be_precision_t;
 
 typedef struct be_options {
@@ -27,11 +35,19 @@ typedef struct be_options {
     be_precision_t precision;
 } be_options_t;
 
+/* int8 or int8all */
+#define BE_PRECISION_IS_INT8(p) ((p) == BE_PRECISION_INT8 || (p) == BE_PRECISION_INT8_ALL)
+
+/* What a weight is for, so that a backend may treat one kind apart (int8
+ * keeps the output projection in fp32). The model sets it. */
+enum { BE_WEIGHT_LAYER = 0, BE_WEIGHT_OUT_PROJ = 1 };
+
 typedef struct be_weight {
     const float *w;            /* [n_out, n_in] */
     const float *b;            /* [n_out] or NULL */
     int n_out, n_in;
     void *prepared;            /* backend-owned; NULL until weight_prepare */
+    int role;                  /* BE_WEIGHT_LAYER or BE_WEIGHT_OUT_PROJ */
 } be_weight_t;
 
 typedef struct be be_t;

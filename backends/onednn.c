@@ -12,7 +12,9 @@
  * key; to keep the number of shapes bounded, rows are cut into blocks of at
  * most ROW_BLOCK, so a layer has at most ROW_BLOCK primitives whatever the
  * batch. One input row in fp32 and 1-4 rows in bf16 go to fastops kernels
- * instead (measured faster here: docs/backends.md). Layer norm, ReLU,
+ * instead (measured faster here: docs/backends.md). With --precision int8 the
+ * linear layers run oneDNN's int8 matmul (onednn_int8.c; the output
+ * projection stays fp32 unless int8all). Layer norm, ReLU,
  * attention (heads split over the OpenMP team) and log-softmax use the
  * vectorised fastops. One handle is for one thread at a time. */
 #include <omp.h>
@@ -24,6 +26,7 @@
 
 #include "backends/backend.h"
 #include "backends/fastops.h"
+#include "backends/onednn_int8.h"
 #include "backends/registry.h"
 
 #define ROW_BLOCK 512          /* most rows one primitive computes */
@@ -80,6 +83,7 @@ typedef struct dn_state {
     uint16_t *xbf;             /* bf16 copy of a linear's input */
     size_t xbf_cap;
     fastops_team_t team;       /* threads and scratch of the multi-threaded ops */
+    dn8_cache_t *q8;           /* int8 matmuls (--precision int8 only) */
     int warned;
     int threads;               /* the team size of this handle */
     char version[256];
@@ -92,6 +96,7 @@ typedef struct dn_weight {
     int bf16;
     int rows_ok;               /* see dn_prep_t */
     long stride_k, stride_n;
+    dn8_weight_t *q8;          /* int8 copy; then data is NULL */
 } dn_weight_t;
 
 static int default_threads;    /* OpenMP's count before any handle changed it */
@@ -344,6 +349,15 @@ static void dn_linear(be_t *be, const be_weight_t *w, const float *x, int M, flo
                 y[(size_t)i * N + j] = w->b ? w->b[j] : 0.0f;
         return;
     }
+    if (pw && pw->q8) {
+        if (dn8_linear(st->q8, pw->q8, x, M, w->b, y) == 0)
+            return;
+        warn_once(st, "int8 linear", M, N, K);
+        be_weight_t plain = *w;
+        plain.prepared = NULL;
+        portable_linear(be, &plain, x, M, y);
+        return;
+    }
     int bf16 = pw && pw->bf16;
     if (M == 1 && !bf16) {
         gemv(st, w, x, y);
@@ -520,6 +534,19 @@ static int dn_weight_prepare(be_t *be, be_weight_t *w, mb_error_t *err)
     const int N = w->n_out, K = w->n_in, bf16 = be->opt.precision == BE_PRECISION_BF16;
     if (w->prepared || N <= 0 || K <= 0)
         return 0;
+    if (BE_PRECISION_IS_INT8(be->opt.precision) &&
+        (w->role != BE_WEIGHT_OUT_PROJ || be->opt.precision == BE_PRECISION_INT8_ALL)) {
+        dn_weight_t *qw = calloc(1, sizeof *qw);
+        if (!qw)
+            return mb_fail(err, "backend onednn: out of memory");
+        qw->fmt = -1;
+        if (dn8_weight_make(w->w, N, K, &qw->q8, err) != 0) {
+            free(qw);
+            return -1;
+        }
+        w->prepared = qw;
+        return 0;
+    }
     dn_prep_t *p = prep_for(st, N, K, bf16, err);
     if (!p)
         return -1;
@@ -555,6 +582,7 @@ static void dn_weight_release(be_t *be, be_weight_t *w)
     dn_weight_t *pw = w->prepared;
     if (pw) {
         free(pw->data);
+        dn8_weight_free(pw->q8);
         free(pw);
     }
     w->prepared = NULL;
@@ -602,6 +630,7 @@ static void dn_shutdown(be_t *be)
     if (st->eng)
         dnnl_engine_destroy(st->eng);
     free(st->xbf);
+    dn8_cache_free(st->q8);
     fastops_team_free(&st->team);
     free(st);
     be->state = NULL;
@@ -629,17 +658,30 @@ static int dn_init(be_t *be, mb_error_t *err)
     omp_set_num_threads(n);
     st->threads = n;
     st->team.threads = n;
-    char kern[96];
+    char kern[96], kern8[64] = "";
     if (!probe_kernel(st->eng, bf16 ? dnnl_bf16 : dnnl_f32, kern, sizeof kern)) {
         dn_shutdown(be);
         return mb_fail(err, "backend onednn: no %s matmul kernel on this CPU%s", bf16 ? "bf16" : "fp32",
                        bf16 ? " (bf16 needs AVX-512 or AMX); use --precision fp32" : "");
     }
+    if (BE_PRECISION_IS_INT8(be->opt.precision)) {
+        if (!dn8_probe(st->eng, kern8, sizeof kern8)) {
+            dn_shutdown(be);
+            return mb_fail(err, "backend onednn: this oneDNN has no int8 matmul (u8 x s8) on this CPU; use "
+                                "--precision fp32");
+        }
+        if (dn8_cache_create(st->eng, st->stream, &st->q8, err) != 0) {
+            dn_shutdown(be);
+            return -1;
+        }
+    }
     const dnnl_version_t *v = dnnl_version();
-    snprintf(st->version, sizeof st->version, "oneDNN %d.%d.%d (%s, %d thread%s; %s matmul %s; other ops %s)",
+    snprintf(st->version, sizeof st->version, "oneDNN %d.%d.%d (%s, %d thread%s; %s matmul %s%s%s%s; other ops %s)",
              v->major, v->minor, v->patch,
              v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB" : "threads",
-             n, n == 1 ? "" : "s", bf16 ? "bf16" : "fp32", kern, fastops_isa());
+             n, n == 1 ? "" : "s", bf16 ? "bf16" : "fp32", kern, kern8[0] ? ", int8 matmul " : "", kern8,
+             kern8[0] ? (be->opt.precision == BE_PRECISION_INT8_ALL ? " (output projection int8)" : " (output projection fp32)") : "",
+             fastops_isa());
     return 0;
 }
 
@@ -650,7 +692,7 @@ static const char *dn_version(be_t *be)
 
 const be_ops_t be_onednn_ops = {
     .name = "onednn",
-    .summary = "oneDNN matmul (fp32, bf16) on prepacked weights; own vectorised kernels for 1-4 rows "
+    .summary = "oneDNN matmul (fp32, bf16, int8) on prepacked weights; own vectorised kernels for 1-4 rows "
                "and element-wise ops",
     .init = dn_init,
     .shutdown = dn_shutdown,

@@ -36,8 +36,9 @@ static int ob_init(be_t *be, mb_error_t *err)
 {
     if (be->opt.precision != BE_PRECISION_FP32)
         return mb_fail(err, "backend openblas: precision %s is not supported: Debian's OpenBLAS has no working "
-                            "bf16 GEMM (cblas_sbgemm is not exported); use --precision fp32, or --backend onednn "
-                            "for bf16", be_precision_name(be->opt.precision));
+                            "bf16 GEMM (cblas_sbgemm is not exported) and moebench no int8 path on it; use --precision "
+                            "fp32, or --backend onednn for %s", be_precision_name(be->opt.precision),
+                       be_precision_name(be->opt.precision));
     int cap = max_threads();
     if (be->opt.threads < 0 || (cap > 0 && be->opt.threads > cap))
         return mb_fail(err, "backend openblas: --threads %d is out of range: this OpenBLAS was built for at most "

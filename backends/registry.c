@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backends/auto.h"
 #include "backends/registry.h"
 
 /* The one table: name, op table when compiled in, and the build switch. */
@@ -21,6 +22,8 @@ static const struct be_entry {
 #else
     {"onednn", NULL, "WITH_ONEDNN"},
 #endif
+    /* not a backend: picks one of the above per machine (auto.c) */
+    {"auto", NULL, NULL},
 };
 #define N_KNOWN ((int)(sizeof known / sizeof known[0]))
 
@@ -57,7 +60,7 @@ const char *be_missing_reason(const char *name)
 {
     static char why[128];
     for (int i = 0; i < N_KNOWN; i++)
-        if (!strcmp(known[i].name, name) && !known[i].ops) {
+        if (!strcmp(known[i].name, name) && !known[i].ops && known[i].flag) {
             snprintf(why, sizeof why, "built with %s=0; rebuild with make %s=1", known[i].flag, known[i].flag);
             return why;
         }
@@ -95,6 +98,12 @@ const be_ops_t *be_find(const char *name)
 
 int be_open(const char *name, const be_options_t *opt, be_t *be, mb_error_t *err)
 {
+    be_auto_choice_t choice;
+    if (!strcmp(name, "auto")) { /* the chosen backend opens; be->ops->name says which */
+        if (be_auto_choose(opt->threads, opt->precision, &choice, err) != 0)
+            return -1;
+        name = choice.backend;
+    }
     const be_ops_t *ops = be_find(name);
     const char *missing = be_missing_reason(name);
     if (missing)
@@ -105,7 +114,7 @@ int be_open(const char *name, const be_options_t *opt, be_t *be, mb_error_t *err
             strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
             strncat(list, backends[i]->name, sizeof list - strlen(list) - 1);
         }
-        return mb_fail(err, "unknown backend '%s'; compiled in: %s (see 'moebench backends')", name, list);
+        return mb_fail(err, "unknown backend '%s'; compiled in: %s, or auto (see 'moebench backends')", name, list);
     }
     memset(be, 0, sizeof *be);
     be->ops = ops;
@@ -125,7 +134,10 @@ void be_close(be_t *be)
 
 const char *be_precision_name(be_precision_t p)
 {
-    return p == BE_PRECISION_BF16 ? "bf16" : "fp32";
+    return p == BE_PRECISION_BF16       ? "bf16"
+           : p == BE_PRECISION_INT8     ? "int8"
+           : p == BE_PRECISION_INT8_ALL ? "int8all"
+                                        : "fp32";
 }
 
 int be_precision_parse(const char *text, be_precision_t *out, mb_error_t *err)
@@ -134,7 +146,12 @@ int be_precision_parse(const char *text, be_precision_t *out, mb_error_t *err)
         *out = BE_PRECISION_FP32;
     else if (!strcmp(text, "bf16"))
         *out = BE_PRECISION_BF16;
+    else if (!strcmp(text, "int8"))
+        *out = BE_PRECISION_INT8;
+    else if (!strcmp(text, "int8all"))
+        *out = BE_PRECISION_INT8_ALL;
     else
-        return mb_fail(err, "--precision: unknown precision '%s'; use fp32 or bf16", text);
+        return mb_fail(err, "--precision: unknown precision '%s'; use fp32, bf16, int8 (output projection fp32) or "
+                            "int8all", text);
     return 0;
 }

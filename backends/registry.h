@@ -21,7 +21,8 @@ extern const be_ops_t be_openblas_ops;
 extern const be_ops_t be_onednn_ops;
 #endif
 
-/* Every backend the project has, compiled in or not. */
+/* Every backend the project has, compiled in or not, and "auto" (be_open
+ * resolves it to the backend auto.c measures fastest here). */
 int be_known_count(void);
 const char *be_known_name(int i);
 /* NULL when compiled in, else why not and how to get it ("built with

@@ -40,10 +40,11 @@ static void help(void)
            "Times the backend on the GEMMs and ops of a preset's forward pass (encoder prefill of %d\n"
            "sentences x %d tokens, one decode step at batch 1 and 64, expert GEMMs with the few tokens each\n"
            "expert gets, the output projection) and prints each GFLOP/s beside this machine's limits.\n\n"
-           "  --backend B        backend to time (default onednn; see 'moebench backends')\n"
+           "  --backend B        backend to time (default onednn; auto: the fastest here, see 'moebench backends')\n"
            "  --threads N        threads (default: all cores; ref runs on one)\n"
            "  --preset P         tiny | small | wmt-dense | wmt32e | web128e (default wmt-dense)\n"
-           "  --precision P      fp32 | bf16 (default fp32)\n"
+           "  --precision P      fp32 | bf16 | int8 | int8all (default fp32; int8: onednn only, output\n"
+           "                     projection fp32; int8all: it too; %%peak stays the fp32 peak)\n"
            "  --peak-gflops X    use X as the compute peak instead of the measured one\n"
            "  --min-time S       seconds of repetitions per figure (default 0.3)\n"
            "  --csv FILE         also write the figures as CSV (columns in docs/backends.md)\n"
@@ -299,7 +300,9 @@ int kern_time_linear(be_t *be, int M, int N, int K, int bias, double min_s, timi
     fill(b, (size_t)N, 2, 0.2f);
     fill(x, (size_t)M * K, 3, 2.0f);
     for (; prepared < copies; prepared++) {
-        w[prepared] = (be_weight_t){W + wn * (size_t)prepared, bias ? b : NULL, N, K, NULL};
+        /* only the output projection has no bias; int8 keeps it fp32 as a model does */
+        w[prepared] = (be_weight_t){W + wn * (size_t)prepared, bias ? b : NULL, N, K, NULL,
+                                    bias ? BE_WEIGHT_LAYER : BE_WEIGHT_OUT_PROJ};
         if (be_weight_prepare(be, &w[prepared], err) != 0)
             goto out;
     }
@@ -318,15 +321,22 @@ out:
     return rc;
 }
 
-/* Bytes a linear layer moves at least: weights (in the precision the backend
- * stores them), input rows, output rows, bias. */
-static double linear_bytes(int M, int N, int K, int bf16)
+/* Bytes a linear layer moves at least: weights (es bytes each, in the
+ * precision the backend stores them), input rows, output rows, bias. */
+static double linear_bytes(int M, int N, int K, int es)
 {
-    return (double)N * K * (bf16 ? 2 : 4) + 4.0 * ((double)M * K + (double)M * N + N);
+    return (double)N * K * es + 4.0 * ((double)M * K + (double)M * N + N);
+}
+
+/* Bytes per weight element as the backend stores a layer at precision p
+ * ("int8" keeps the output projection fp32). */
+static int weight_elem_bytes(be_precision_t p, int out_proj)
+{
+    return p == BE_PRECISION_BF16 ? 2 : p == BE_PRECISION_INT8_ALL || (p == BE_PRECISION_INT8 && !out_proj) ? 1 : 4;
 }
 
 static int kernel_table(be_t *be, const model_config_t *c, const kern_out_t *r, double peak, double triad,
-                        double min_s, int bf16, mb_error_t *err)
+                        double min_s, mb_error_t *err)
 {
     const int d = c->d_model, ff = c->d_ff, V = c->vocab, E = c->n_experts, k = c->top_k, H = c->n_heads;
     const int T = PREFILL_SENTENCES * PREFILL_LEN;
@@ -352,10 +362,11 @@ static int kernel_table(be_t *be, const model_config_t *c, const kern_out_t *r, 
         double flops = 0, bytes = 0, wb;
         const char *unit = "GFLOP/s";
         if (kn->kind == K_LINEAR) {
-            if (kern_time_linear(be, kn->M, kn->N, kn->K, strstr(kn->name, "out_proj") == NULL, min_s, &t, &wb, err))
+            int out_proj = strstr(kn->name, "out_proj") != NULL;
+            if (kern_time_linear(be, kn->M, kn->N, kn->K, !out_proj, min_s, &t, &wb, err))
                 return -1;
             flops = 2.0 * kn->M * kn->N * kn->K;
-            bytes = linear_bytes(kn->M, kn->N, kn->K, bf16);
+            bytes = linear_bytes(kn->M, kn->N, kn->K, weight_elem_bytes(be->opt.precision, out_proj));
         } else if (kn->kind == K_GEMM) {
             if (E < 2)
                 continue; /* a dense preset has no gate */
@@ -481,6 +492,7 @@ int cmd_kernels(int argc, char **argv)
             return cli_error(&werr);
         return 0;
     }
+    backend = be.ops->name; /* --backend auto: rows name the backend it chose */
     const int bf16 = bo.precision == BE_PRECISION_BF16;
     int eff_threads = threads > 0 ? (int)threads : !strcmp(backend, "ref") ? 1 : 0;
 

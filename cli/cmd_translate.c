@@ -27,9 +27,10 @@ static void help(void)
            "                        when the model serves a single key\n"
            "  --ids                 lines are whitespace-separated token ids, in and out (needed for a\n"
            "                        model without a vocabulary)\n"
-           "  --backend B           compute backend (default ref; see 'moebench backends')\n"
+           "  --backend B           compute backend (default ref; auto: the fastest here; see 'moebench backends')\n"
            "  --threads N           threads for the backend (default: the backend's)\n"
-           "  --precision P         fp32 | bf16 (default fp32)\n"
+           "  --precision P         fp32 | bf16 | int8 | int8all (default fp32; int8: onednn, output\n"
+           "                        projection fp32; int8all: it too)\n"
            "  --beam K              beam size; 1 = greedy (default 1)\n"
            "  --len-penalty A       GNMT length penalty alpha for beam search (default 0.6)\n"
            "  --max-len N           at most N output tokens, and at most 2 * source + 10 (default 256)\n"
@@ -229,6 +230,9 @@ int cmd_translate(int argc, char **argv)
         vocab_free(voc);
         return cli_error(&err);
     }
+    /* the vocabulary-wide log-softmax only when asked for (beam search computes it anyway):
+     * greedy takes the argmax of the logits, so translate times the decoder `run` times */
+    dopt.scores = scores;
     if (model_prepare(m, &be, &err) || decode_ctx_create(m, &be, &dopt, &dc, &err) ||
         (ids ? read_ids(stdin, &in, &err) : read_text(stdin, voc, &in, &err)))
         goto out;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/auto.h"
 #include "backends/registry.h"
 #include "common/mb_mem.h"
 #include "common/mb_variant.h"
@@ -69,6 +70,12 @@ static int add_combo(plan_t *p, const scn_t *s, const char *backend, const char 
     cb.threads = threads;
     if (be_precision_parse(precision, &cb.precision, err))
         return mb_prefix(err, "%s: ", s->path);
+    if (!strcmp(cb.backend, "auto")) { /* rows record the backend chosen (backends/auto.c) */
+        be_auto_choice_t ch; /* why: 'moebench backends' shows the figures */
+        if (be_auto_choose(threads, cb.precision, &ch, err))
+            return mb_prefix(err, "%s: ", s->path);
+        snprintf(cb.backend, sizeof cb.backend, "%.*s", (int)sizeof cb.backend - 1, ch.backend);
+    }
     for (int i = 0; i < p->n_combos; i++) /* an override can make two the same */
         if (!strcmp(p->combos[i].backend, cb.backend) && p->combos[i].precision == cb.precision &&
             p->combos[i].threads == cb.threads)

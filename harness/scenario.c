@@ -302,7 +302,7 @@ static const char *const *backends_known(void)
         names[i] = be_known_name(i);
     return names;
 }
-static const char *const precisions_known[] = {"fp32", "bf16", NULL};
+static const char *const precisions_known[] = {"fp32", "bf16", "int8", "int8all", NULL};
 
 static int set_key(scn_t *s, const char *sec, const char *key, const char *v, mb_error_t *err)
 {

@@ -427,6 +427,7 @@ static int release_one(be_t *be, be_weight_t *w, mb_error_t *err)
 
 int model_prepare(model_t *m, be_t *be, mb_error_t *err)
 {
+    m->out_proj.role = BE_WEIGHT_OUT_PROJ; /* int8 keeps it fp32 unless asked */
     if (for_each_linear(m, be_weight_prepare, be, err) != 0) {
         model_release(m, be);
         return -1;

@@ -9,7 +9,7 @@
 W=$WORK
 
 out=$("$MOEBENCH" backends 2>&1)
-for pat in '^ref +fp32 ' '^openblas +fp32 +OpenBLAS [0-9]+\.[0-9]+' '^onednn +fp32(,bf16)? +oneDNN [0-9]+\.[0-9]+\.[0-9]+'; do
+for pat in '^ref +fp32 ' '^openblas +fp32 +OpenBLAS [0-9]+\.[0-9]+' '^onednn +fp32(,bf16)?(,int8,int8all)? +oneDNN [0-9]+\.[0-9]+\.[0-9]+'; do
     be=$(printf '%s' "$pat" | sed 's/^\^\([a-z]*\).*/\1/')
     if ! have_backend "$be"; then
         if printf '%s\n' "$out" | grep -Eq "^$be +- +not compiled in: built with WITH_"; then

@@ -6,6 +6,8 @@
 # $MOEBENCH is the program under test; $WORK a scratch folder removed at exit.
 : "${MOEBENCH:=$PWD/build/moebench}"
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+# --backend auto caches its choice under $XDG_CACHE_HOME: tests keep theirs in $WORK
+export XDG_CACHE_HOME="$WORK/cache"
 ok() { echo "ok - $1"; }
 not_ok() { echo "not ok - $1"; [ -n "$2" ] && printf '%s\n' "$2" | sed 's/^/# /'; return 0; }
 skip() { echo "ok - $1 # SKIP $2"; }

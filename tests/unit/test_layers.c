@@ -60,7 +60,7 @@ static void test_linear(void **state)
     test_fill(W, sizeof W / 4, 4);
     test_fill(b, OUT, 5);
     test_fill(x, sizeof x / 4, 6);
-    be_weight_t w = {W, b, OUT, IN, NULL};
+    be_weight_t w = {W, b, OUT, IN, NULL, BE_WEIGHT_LAYER};
     be_linear(&be, &w, x, M, y);
     naive_linear(W, b, OUT, IN, x, M, want);
     assert_true(test_max_abs_diff(y, want, M * OUT) < TOL);
@@ -207,8 +207,8 @@ static void moe_make(moe_fixture_t *f, int E, int k, int d, int dff, model_route
     test_fill(f->b2, (size_t)E * d, seed + 4);
     f->experts = calloc((size_t)E, sizeof *f->experts);
     for (int e = 0; e < E; e++) {
-        f->experts[e].fc1 = (be_weight_t){f->w1 + (size_t)e * dff * d, f->b1 + (size_t)e * dff, dff, d, NULL};
-        f->experts[e].fc2 = (be_weight_t){f->w2 + (size_t)e * d * dff, f->b2 + (size_t)e * d, d, dff, NULL};
+        f->experts[e].fc1 = (be_weight_t){f->w1 + (size_t)e * dff * d, f->b1 + (size_t)e * dff, dff, d, NULL, BE_WEIGHT_LAYER};
+        f->experts[e].fc2 = (be_weight_t){f->w2 + (size_t)e * d * dff, f->b2 + (size_t)e * d, d, dff, NULL, BE_WEIGHT_LAYER};
     }
     f->moe = (model_moe_t){routing, E, 0, f->gate, NULL, f->experts};
 }

@@ -1,0 +1,224 @@
+/* The int8 linear layers (onednn --precision int8 / int8all) against an exact
+ * product computed here in double, element by element, within the error bound
+ * of the quantisation scheme (backends/onednn_int8.h):
+ *
+ *   weights   w^ = s_n q,  s_n = max_k |w[n,k]| / 127,   |w - w^| <= s_n / 2
+ *   inputs    x^ = s_m (q - zp),  s_m = (max(x_m, 0) - min(x_m, 0)) / 127,
+ *             |x - x^| <= s_m (half a step from rounding, up to a whole one
+ *             where the rounded zero point pushes the row's extreme to the clamp)
+ *   x w - x^ w^ = x (w - w^) + w^ (x - x^), so per output
+ *   |y - y^| <= s_n / 2 * sum_k |x_k| + s_m * sum_k (|w_k| + s_n / 2)
+ *
+ * plus 1e-5 relative to sum |x||w| for the float32 arithmetic of the
+ * dequantisation. The bound is what the scheme promises, not a fitted figure:
+ * a wrong scale, zero point or transpose breaks it by orders of magnitude.
+ * The tests also check that int8 really ran (the error is not that of fp32),
+ * that 7-bit inputs at the worst case for 16-bit pair sums do not saturate,
+ * that the output projection stays fp32 under "int8" and not under
+ * "int8all", and that backends without int8 refuse it in one line. */
+#include "testutil.h"
+
+#include "backends/registry.h"
+
+static int open_int8(be_t *be, be_precision_t p)
+{
+    be_options_t o = {2, p};
+    mb_error_t err;
+    if (!be_find("onednn"))
+        return -1;
+    if (be_open("onednn", &o, be, &err) != 0)
+        fail_msg("onednn int8: %s", err.msg); /* the probe said this CPU has int8 matmul (tested in CI) */
+    return 0;
+}
+
+/* Runs the linear and checks every output against the bound; returns the
+ * NMSE against the exact product. */
+static double check_bound(be_t *be, const float *W, const float *b, const float *x, int N, int K, int M, int role)
+{
+    be_weight_t w = {W, b, N, K, NULL, role};
+    mb_error_t err;
+    float *y = malloc(sizeof(float) * (size_t)M * N);
+    assert_non_null(y);
+    if (be_weight_prepare(be, &w, &err) != 0)
+        fail_msg("weight_prepare: %s", err.msg);
+    be_linear(be, &w, x, M, y);
+    double num = 0, den = 0, worst = 0;
+    for (int m = 0; m < M; m++) {
+        const float *xm = x + (size_t)m * K;
+        double lo = 0, hi = 0, sum_ax = 0;
+        for (int k = 0; k < K; k++) {
+            lo = xm[k] < lo ? xm[k] : lo;
+            hi = xm[k] > hi ? xm[k] : hi;
+            sum_ax += fabs(xm[k]);
+        }
+        double sx = (hi - lo) / 127.0;
+        for (int n = 0; n < N; n++) {
+            const float *wn = W + (size_t)n * K;
+            double exact = b ? b[n] : 0.0, amax = 0, sum_aw = 0, sum_axw = 0;
+            for (int k = 0; k < K; k++) {
+                exact += (double)xm[k] * wn[k];
+                amax = fabs(wn[k]) > amax ? fabs(wn[k]) : amax;
+                sum_aw += fabs(wn[k]);
+                sum_axw += fabs((double)xm[k] * wn[k]);
+            }
+            double sw = amax / 127.0;
+            double bound = sw / 2 * sum_ax + sx * (sum_aw + K * sw / 2) + 1e-5 * sum_axw + 1e-6;
+            double d = fabs(y[(size_t)m * N + n] - exact);
+            if (!(d <= bound))
+                fail_msg("int8 linear %dx%d, %d rows: y[%d,%d] = %g, exact %g, error %g > bound %g", N, K, M, m, n,
+                         (double)y[(size_t)m * N + n], exact, d, bound);
+            worst = d / bound > worst ? d / bound : worst;
+            num += d * d;
+            den += exact * exact;
+        }
+    }
+    be_weight_release(be, &w);
+    free(y);
+    return den > 0 ? num / den : num;
+}
+
+static const struct {
+    int N, K, rows[3];
+} shapes[] = {
+    {64, 64, {1, 6, 600}},      /* tiny; 600 rows: two primitives (blocks of 512) */
+    {128, 64, {1, 7, 130}}, {64, 128, {2, 9, 130}}, {512, 64, {1, 6, 64}},
+    {1024, 256, {1, 3, 64}}, {256, 1024, {1, 3, 64}}, /* small */
+    {512, 2048, {1, 4, 33}},                          /* wmt-dense ffn_out */
+};
+
+static void test_int8_linear_bound(void **state)
+{
+    (void)state;
+    be_t be;
+    if (open_int8(&be, BE_PRECISION_INT8) != 0)
+        skip(); /* built without oneDNN */
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int r = 0; r < 3; r++) {
+            int N = shapes[s].N, K = shapes[s].K, M = shapes[s].rows[r];
+            float *W = malloc(sizeof(float) * (size_t)N * K), *b = malloc(sizeof(float) * (size_t)N);
+            float *x = malloc(sizeof(float) * (size_t)M * K);
+            test_fill(W, (size_t)N * K, 31 + s);
+            test_fill(b, (size_t)N, 32 + s);
+            test_fill(x, (size_t)M * K, 33 + s + (size_t)r);
+            for (size_t i = 0; i < (size_t)N * K; i++)
+                W[i] /= sqrtf((float)K);
+            for (int m = 0; m < M; m++) /* rows of very different sizes: the scales are per row */
+                for (int k = 0; k < K; k++)
+                    x[(size_t)m * K + k] *= (float)(1 + m % 5) * (m % 3 == 1 ? 0.01f : 1.0f);
+            if (s % 2) /* post-ReLU inputs (the FFN's second layer): all >= 0 */
+                for (size_t i = 0; i < (size_t)M * K; i++)
+                    x[i] = x[i] > 0 ? x[i] : 0;
+            double e = check_bound(&be, W, r % 2 ? NULL : b, x, N, K, M, BE_WEIGHT_LAYER);
+            /* 7-bit inputs and 8-bit weights on U(-1,1) data: NMSE ~1e-4; above 1e-9 means the
+             * int8 path ran (fp32 gives ~1e-13), below 1e-2 that it is not grossly off */
+            if (!(e > 1e-9 && e < 1e-2))
+                fail_msg("int8 linear %dx%d, %d rows: NMSE %g outside (1e-9, 1e-2)", N, K, M, e);
+            free(W), free(b), free(x);
+        }
+    be_close(&be);
+}
+
+/* The worst case for u8 x s8 pair sums in 16 bits (vpmaddubsw on AVX2): every
+ * input at the top of its range and every weight at +-127 with the same sign
+ * as its neighbour. 127 * 127 * 2 = 32258 fits; 8-bit inputs (255) would not. */
+static void test_int8_no_saturation(void **state)
+{
+    (void)state;
+    be_t be;
+    if (open_int8(&be, BE_PRECISION_INT8) != 0)
+        skip();
+    enum { N = 64, K = 1024, M = 8 };
+    float *W = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * M * K);
+    for (int n = 0; n < N; n++)
+        for (int k = 0; k < K; k++)
+            W[n * K + k] = n % 2 ? 0.5f : -0.5f;
+    for (int i = 0; i < M * K; i++)
+        x[i] = 3.0f;                    /* zero point 0, every input 127 */
+    check_bound(&be, W, NULL, x, N, K, M, BE_WEIGHT_LAYER);
+    free(W), free(x);
+    be_close(&be);
+}
+
+/* "int8" keeps the output projection fp32; "int8all" quantises it. */
+static void test_int8_out_proj(void **state)
+{
+    (void)state;
+    enum { N = 512, K = 64, M = 5 };
+    float *W = malloc(sizeof(float) * N * K), *x = malloc(sizeof(float) * M * K);
+    test_fill(W, N * K, 41);
+    test_fill(x, M * K, 42);
+    be_precision_t ps[2] = {BE_PRECISION_INT8, BE_PRECISION_INT8_ALL};
+    for (int p = 0; p < 2; p++) {
+        be_t be;
+        if (open_int8(&be, ps[p]) != 0)
+            skip();
+        double e = check_bound(&be, W, NULL, x, N, K, M, BE_WEIGHT_OUT_PROJ);
+        if (p == 0 && !(e < 1e-10))
+            fail_msg("int8: the output projection should be fp32, NMSE %g", e);
+        if (p == 1 && !(e > 1e-9))
+            fail_msg("int8all: the output projection should be int8, NMSE %g", e);
+        be_close(&be);
+    }
+    free(W), free(x);
+}
+
+/* Zero inputs and all-zero weight rows give exactly the bias. */
+static void test_int8_zeros(void **state)
+{
+    (void)state;
+    be_t be;
+    if (open_int8(&be, BE_PRECISION_INT8) != 0)
+        skip();
+    enum { N = 16, K = 32, M = 3 };
+    float W[N * K], b[N], x[M * K], y[M * N];
+    test_fill(W, N * K, 51);
+    test_fill(b, N, 52);
+    test_fill(x, M * K, 53);
+    for (int i = 0; i < 4 * K; i++) /* rows 0-3 of the weights */
+        W[i] = 0.0f;
+    memset(x + K, 0, sizeof(float) * K);  /* input row 1 */
+    be_weight_t w = {W, b, N, K, NULL, BE_WEIGHT_LAYER};
+    mb_error_t err;
+    assert_int_equal(be_weight_prepare(&be, &w, &err), 0);
+    be_linear(&be, &w, x, M, y);
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++)
+            if ((m == 1 || n < 4) && y[m * N + n] != b[n])
+                fail_msg("y[%d,%d] = %g, want the bias %g exactly", m, n, (double)y[m * N + n], (double)b[n]);
+    be_weight_release(&be, &w);
+    be_close(&be);
+}
+
+static void test_int8_refused(void **state)
+{
+    (void)state;
+    be_precision_t p;
+    mb_error_t err;
+    assert_int_equal(be_precision_parse("int8", &p, &err), 0);
+    assert_int_equal(p, BE_PRECISION_INT8);
+    assert_string_equal(be_precision_name(p), "int8");
+    assert_int_equal(be_precision_parse("int8all", &p, &err), 0);
+    assert_string_equal(be_precision_name(p), "int8all");
+    assert_int_not_equal(be_precision_parse("int4", &p, &err), 0);
+    assert_non_null(strstr(err.msg, "int8"));
+    const char *names[] = {"ref", "openblas"};
+    for (int i = 0; i < 2; i++) {
+        if (!be_find(names[i]))
+            continue;
+        be_t be;
+        be_options_t o = {1, BE_PRECISION_INT8};
+        assert_int_not_equal(be_open(names[i], &o, &be, &err), 0);
+        assert_non_null(strstr(err.msg, "int8"));
+        assert_null(strchr(err.msg, '\n'));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_int8_linear_bound), cmocka_unit_test(test_int8_no_saturation),
+        cmocka_unit_test(test_int8_out_proj),     cmocka_unit_test(test_int8_zeros),
+        cmocka_unit_test(test_int8_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
