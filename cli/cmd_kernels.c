@@ -552,7 +552,7 @@ int cmd_kernels(int argc, char **argv)
             -1, -1, "memory", -1, NULL);
 
     int rc = goals ? kern_model_goals(&be, &r, triad, bf16, min_s, (int)sentences, &err)
-                   : kernel_table(&be, &cfg, &r, peak, triad, min_s, bf16, &err);
+                   : kernel_table(&be, &cfg, &r, peak, triad, min_s, &err);
     be_close(&be);
     if (r.csv) {
         int bad = ferror(r.csv) != 0;

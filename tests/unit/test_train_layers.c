@@ -290,8 +290,10 @@ static void moe_setup(moe_ctx *k, int top_k, model_route_t routing, float cf, in
         test_fill(k->b1[e], MF, 31 + e);
         test_fill(k->w2[e], MD * MF, 41 + e);
         test_fill(k->b2[e], MD, 51 + e);
-        be_weight_t f1 = {k->w1[e], k->b1[e], MF, MD, NULL}, f2 = {k->w2[e], k->b2[e], MD, MF, NULL};
-        be_weight_t g1 = {k->gw1[e], k->gb1[e], MF, MD, NULL}, g2 = {k->gw2[e], k->gb2[e], MD, MF, NULL};
+        be_weight_t f1 = {k->w1[e], k->b1[e], MF, MD, NULL, BE_WEIGHT_LAYER},
+                    f2 = {k->w2[e], k->b2[e], MD, MF, NULL, BE_WEIGHT_LAYER};
+        be_weight_t g1 = {k->gw1[e], k->gb1[e], MF, MD, NULL, BE_WEIGHT_LAYER},
+                    g2 = {k->gw2[e], k->gb2[e], MD, MF, NULL, BE_WEIGHT_LAYER};
         k->ex[e].fc1 = f1;
         k->ex[e].fc2 = f2;
         k->gex[e].fc1 = g1;
