@@ -21,6 +21,7 @@
 #include "common/mb_parse.h"
 #include "backends/backend.h"
 #include "backends/cpuinfo.h"
+#include "backends/registry.h"
 #include "cli/cli.h"
 #include "cli/kernels.h"
 #include "common/mb_file.h"
@@ -478,7 +479,7 @@ int cmd_kernels(int argc, char **argv)
         return cli_usage(&err);
     bo.threads = (int)threads;
     be_t be;
-    if (!be_find(backend)) { /* a typo is bad usage, never "unsupported" */
+    if (!be_is_known(backend)) { /* a typo is bad usage, never "unsupported" */
         be_open(backend, &bo, &be, &err);
         return cli_usage(&err);
     }

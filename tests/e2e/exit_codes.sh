@@ -30,7 +30,7 @@ expect "run --threads 0: out of range, 2" 2 "^moebench: --threads: 0 is out of r
     $M run scenarios/quick.ini --threads 0
 expect "run --threads x: not a number, 2" 2 "'x' is not a whole number" $M run scenarios/quick.ini --threads x
 expect "run without a scenario: 2" 2 "give exactly one scenario file" $M run
-expect "kernels --precision fp8: 2" 2 "unknown precision 'fp8'; use fp32 or bf16" $M kernels --precision fp8
+expect "kernels --precision fp8: 2" 2 "unknown precision 'fp8'; use fp32, bf16, int8" $M kernels --precision fp8
 expect "kernels --backend nope: 2" 2 "unknown backend 'nope'" $M kernels --backend nope
 expect "kernels --preset nope: 2" 2 "nope" $M kernels --preset nope
 expect "init without -o: 2" 2 "no output file; add -o" $M init --preset tiny
