@@ -54,7 +54,7 @@ expect "bleu: missing file: 1" 1 "nothere.txt" $M bleu "$WORK/nothere.txt" "$WOR
 expect "compare: missing file: 2" 2 "nothere.csv" $M compare "$WORK/nothere.csv" "$WORK/nothere.csv"
 
 # a precision the machine cannot run: an error by default, a recorded skip on request
-if $M backends | grep -q '^onednn'; then
+if have_backend onednn; then
     if $M kernels --backend onednn --precision bf16 --preset tiny --min-time 0.01 >/dev/null 2>&1; then
         skip "kernels bf16 unsupported: exit 1" "this CPU has bf16 kernels"
         skip "kernels --skip-unsupported writes the reason" "this CPU has bf16 kernels"
