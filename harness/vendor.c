@@ -1,5 +1,6 @@
 /* vendor: system description file and server-mode rate search (see vendor.h). */
 #include "common/mb_clock.h"
+#include "common/mb_stats.h"
 #include "harness/vendor.h"
 
 #include <errno.h>
@@ -70,12 +71,6 @@ int vend_search_max_qps(const vend_search_t *s, vend_probe_fn probe, void *ctx, 
     return 0;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 int vend_phases(decode_ctx_t *dc, const decode_request_t *req, const int *first, const int *n, const double *full_s,
                 const int *steps, int n_batches, long tgt_tokens, vend_phases_t *out, mb_error_t *err)
 {
@@ -110,8 +105,8 @@ int vend_phases(decode_ctx_t *dc, const decode_request_t *req, const int *first,
         sentences += n[b];
     }
     if (rc == 0) {
-        qsort(pf, (size_t)n_batches, sizeof *pf, cmp_d);
-        out->prefill_ms = 1e3 * (n_batches % 2 ? pf[n_batches / 2] : (pf[n_batches / 2 - 1] + pf[n_batches / 2]) / 2);
+        mb_sort(pf, (size_t)n_batches);
+        out->prefill_ms = 1e3 * mb_median_sorted(pf, (size_t)n_batches);
         if (decode_steps > 0 && decode_s > 0) {
             out->decode_ms_per_step = 1e3 * decode_s / (double)decode_steps;
             out->decode_tok_s = (double)(tgt_tokens - sentences) / decode_s;
