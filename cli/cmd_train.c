@@ -24,6 +24,7 @@
 #include "train/trn_data.h"
 #include "train/trn_model.h"
 #include "train/trn_optim.h"
+#include "vocab/vocab.h"
 
 static void help(void)
 {
@@ -553,6 +554,18 @@ static int train_main(model_args_t *ma, targs_t *a, mb_error_t *err)
         goto out;
     adam.o = ao;
     adam.step = step0;
+    if (a->vocab_file && !a->ids) { /* the model files it writes carry their vocabulary (text in, text out) */
+        vocab_t *voc;
+        const void *blob;
+        size_t len;
+        if (vocab_load(a->vocab_file, &voc, err) != 0)
+            goto out;
+        vocab_blob(voc, &blob, &len);
+        int bad = model_set_vocab(m, blob, len, err);
+        vocab_free(voc);
+        if (bad)
+            goto out;
+    }
     char curve_path[4096], ckpt[4096], bestp[4096];
     if (a->curve)
         snprintf(curve_path, sizeof curve_path, "%s", a->curve);

@@ -101,3 +101,16 @@ if command -v gnuplot >/dev/null 2>&1; then
         [ -s "$WORK/curve.png" ] && [ -s "$WORK/curve.svg" ]; then ok "plots/train_curve.gp draws the curves"
     else not_ok "plots/train_curve.gp draws the curves" "$(cat "$WORK/gp.err")"; fi
 else skip "plots/train_curve.gp draws the curves" "gnuplot is not installed"; fi
+
+# text data through a vocabulary: the model written carries that vocabulary and translates text
+V=$WORK/vt
+mkdir -p "$V"
+awk 'BEGIN { for (i = 1; i <= 200; i++) print "the cat sat on the mat number " i }' >"$V/t.en"
+awk 'BEGIN { for (i = 1; i <= 200; i++) print "die katze sass auf der matte nummer " i }' >"$V/t.de"
+if $M vocab train --langs de,en --data "$V/t.en" "$V/t.de" --size 300 -o "$V/v.model" 2>"$V/err" &&
+   $M train --preset tiny --variant dense --vocab-file "$V/v.model" --vocab 300 --train "$V/t.{lang}" --tasks en-de \
+       --directions en-de --steps 3 -o "$V/m.safetensors" --curve "$V/c.csv" 2>>"$V/err" &&
+   $M info "$V/m.safetensors" 2>>"$V/err" | grep -q "^vocabulary SentencePiece unigram, 300 pieces" &&
+   echo "the cat sat" | $M translate "$V/m.safetensors" --task en-de >/dev/null 2>>"$V/err"; then
+    ok "a model trained on text carries its vocabulary and translates text"
+else not_ok "a model trained on text carries its vocabulary and translates text" "$(tail -3 "$V/err")"; fi
