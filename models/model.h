@@ -111,6 +111,10 @@ int model_tensor_index(const model_t *m, const char *name);
 
 /* safetensors I/O (model_io.c). save writes to a temporary file and renames. */
 int model_save(const model_t *m, const char *path, mb_error_t *err);
+/* The float32 weights as safetensors output entries, t[0 .. n_tensors), in
+ * layout order: what model_save and the trainer's checkpoints write. */
+struct st_out_tensor;
+void model_weight_tensors(const model_t *m, struct st_out_tensor *t);
 /* Refuses NaN and infinite weights, naming the tensor and its first bad
  * index: a model with them decodes garbage (pad tokens, score nan) that would
  * otherwise be timed and reported as if it were a result. */

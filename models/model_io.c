@@ -10,6 +10,18 @@
 #include "models/model.h"
 #include "models/safetensors.h"
 
+void model_weight_tensors(const model_t *m, st_out_tensor_t *t)
+{
+    for (int i = 0; i < m->n_tensors; i++) {
+        t[i].name = m->specs[i].name;
+        t[i].dtype = ST_F32;
+        t[i].ndim = m->specs[i].ndim;
+        t[i].shape[0] = m->specs[i].shape[0];
+        t[i].shape[1] = m->specs[i].shape[1];
+        t[i].data = m->tensor[i];
+    }
+}
+
 int model_save(const model_t *m, const char *path, mb_error_t *err)
 {
     model_meta_t meta;
@@ -30,14 +42,7 @@ int model_save(const model_t *m, const char *path, mb_error_t *err)
     st_out_tensor_t *t = calloc((size_t)m->n_tensors + 1, sizeof *t);
     if (!t)
         return mb_fail(err, "%s: out of memory", path);
-    for (int i = 0; i < m->n_tensors; i++) {
-        t[i].name = m->specs[i].name;
-        t[i].dtype = ST_F32;
-        t[i].ndim = m->specs[i].ndim;
-        t[i].shape[0] = m->specs[i].shape[0];
-        t[i].shape[1] = m->specs[i].shape[1];
-        t[i].data = m->tensor[i];
-    }
+    model_weight_tensors(m, t);
     int n = m->n_tensors;
     if (m->vocab_blob) /* opaque bytes after the weights: readers that only want weights skip it */
         t[n++] = (st_out_tensor_t){.name = MODEL_VOCAB_TENSOR, .dtype = ST_U8, .ndim = 1,

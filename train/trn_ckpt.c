@@ -54,14 +54,7 @@ int trn_ckpt_save(const char *path, const model_t *m, const trn_adam_t *a, const
     st_out_tensor_t *ts = calloc((size_t)m->n_tensors + 2, sizeof *ts);
     if (!ts)
         return mb_fail(err, "%s: out of memory", path);
-    for (int i = 0; i < m->n_tensors; i++) {
-        ts[i].name = m->specs[i].name;
-        ts[i].dtype = ST_F32;
-        ts[i].ndim = m->specs[i].ndim;
-        ts[i].shape[0] = m->specs[i].shape[0];
-        ts[i].shape[1] = m->specs[i].shape[1];
-        ts[i].data = m->tensor[i];
-    }
+    model_weight_tensors(m, ts);
     const char *names[2] = {"optim.m", "optim.v"};
     const float *data[2] = {a->m, a->v};
     for (int j = 0; j < 2; j++) {
