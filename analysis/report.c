@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "analysis/csvin.h"
+#include "analysis/stats.h"
 #include "common/mb_mem.h"
 #include "common/mb_schema.h"
 #include "common/mb_stats.h"
@@ -641,6 +642,78 @@ static int fill_series(report_series_t *s, const report_config_t *cfg, size_t fi
     return fill_peak(s, cfg, first, last);
 }
 
+/* The offline throughput of each repetition at the series' peak batch size:
+ * repetition k of every task combined as sum(tokens) / sum(time), a
+ * repetition counting only when every task has it. Returns how many values
+ * went to out (malloc'd, NULL when none); -1 when out of memory. These are
+ * the samples of the speed-up interval. */
+static int peak_rep_values(const report_t *r, const report_series_t *s, double **out)
+{
+    *out = NULL;
+    if (isnan(s->peak_tok_s))
+        return 0;
+    int max_rep = 0, n_tasks = 0;
+    const char *tasks[64];
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const report_row_t *w = &r->rows[i];
+        if (!row_in_series(r, w, s) || strcmp(w->mode, "offline") || w->batch_size != s->peak_batch)
+            continue;
+        max_rep = w->rep > max_rep ? w->rep : max_rep;
+        int seen = 0;
+        for (int t = 0; t < n_tasks && !seen; t++)
+            seen = tasks[t] == w->task;
+        if (!seen && n_tasks < 64)
+            tasks[n_tasks++] = w->task;
+    }
+    if (max_rep < 1 || n_tasks < 1)
+        return 0;
+    double *tok = calloc((size_t)max_rep * 3, sizeof *tok);
+    if (!tok)
+        return -1;
+    double *sec = tok + max_rep, *cnt = sec + max_rep;
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const report_row_t *w = &r->rows[i];
+        if (!row_in_series(r, w, s) || strcmp(w->mode, "offline") || w->batch_size != s->peak_batch || w->rep < 1 ||
+            isnan(w->tgt_tokens) || !(w->wall_s > 0))
+            continue;
+        tok[w->rep - 1] += w->tgt_tokens;
+        sec[w->rep - 1] += w->wall_s;
+        cnt[w->rep - 1] += 1;
+    }
+    int n = 0;
+    for (int k = 0; k < max_rep; k++)
+        if (cnt[k] == n_tasks && tok[k] > 0)
+            tok[n++] = tok[k] / sec[k];
+    if (!n) {
+        free(tok);
+        return 0;
+    }
+    *out = tok;
+    return n;
+}
+
+/* speedup_lo/hi/est of s against the token-moe series t: the Hodges-Lehmann
+ * interval of the ratio of their per-repetition peak throughputs (the
+ * interval `compare` gives), at REPORT_SPEEDUP_CONFIDENCE. */
+static int fill_speedup_ci(const report_t *r, report_series_t *s, const report_series_t *t)
+{
+    double *a = NULL, *b = NULL;
+    int n = peak_rep_values(r, t, &a), m = peak_rep_values(r, s, &b);
+    int rc = n < 0 || m < 0 ? -1 : 0;
+    if (n > 0 && m > 0) {
+        double est, lo, hi;
+        mb_error_t e;
+        if (stats_ratio_ci(a, (size_t)n, b, (size_t)m, REPORT_SPEEDUP_CONFIDENCE, &est, &lo, &hi, &e) == 0) {
+            s->speedup_lo = lo;
+            s->speedup_hi = hi;
+            s->speedup_reps = n < m ? n : m;
+        }
+    }
+    free(a);
+    free(b);
+    return rc;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return cmp_task(*(const char *const *)a, *(const char *const *)b);
@@ -715,8 +788,13 @@ static int build_series(report_t *r, mb_error_t *err)
     for (int k = 0; k < r->n_series; k++) {
         report_series_t *s = &r->series[k];
         int t = r->groups[s->group].token_moe;
-        if (t >= 0 && r->series[t].peak_tok_s > 0 && !isnan(s->peak_tok_s))
+        s->speedup_lo = s->speedup_hi = NAN;
+        s->speedup_reps = 0;
+        if (t >= 0 && r->series[t].peak_tok_s > 0 && !isnan(s->peak_tok_s)) {
             s->speedup = s->peak_tok_s / r->series[t].peak_tok_s;
+            if (k != t && fill_speedup_ci(r, s, &r->series[t]))
+                return mb_fail(err, "report: out of memory");
+        }
     }
     return 0;
 }

@@ -81,6 +81,8 @@ typedef struct report_point {
     double tok_s, min, max;   /* median; min and max of the repetitions */
 } report_point_t;
 
+#define REPORT_SPEEDUP_CONFIDENCE 0.95
+
 /* One variant in one group: the row of the scenario table. */
 typedef struct report_series {
     int group;
@@ -93,6 +95,12 @@ typedef struct report_series {
     double peak_tok_s, peak_min, peak_max; /* min/max over the peak's repetitions */
     int peak_batch, peak_reps;
     double speedup;      /* peak_tok_s / token-moe's peak_tok_s; NAN without one */
+    /* Interval on the speed-up at REPORT_SPEEDUP_CONFIDENCE: Hodges-Lehmann
+     * for the ratio of the two series' per-repetition throughputs at their
+     * peaks (tasks combined per repetition); NAN when the repetitions are
+     * too few for that confidence. speedup_reps: the fewer of the two. */
+    double speedup_lo, speedup_hi;
+    int speedup_reps;
     /* Single-stream latency (ms): median over repetitions, mean over tasks. */
     double p50, p90, p99;
     /* BLEU: mean over tasks of the per-task median (the paper averages over

@@ -140,6 +140,18 @@ static void drop_note(FILE *f, const report_t *r, const report_group_t *gr)
     fprintf(f, "\n");
 }
 
+/* "1.08x" or, with an interval, "1.08x [1.05, 1.11]". */
+static const char *fmt_speedup(char *out, size_t n, const report_series_t *s)
+{
+    if (isnan(s->speedup))
+        snprintf(out, n, "-");
+    else if (isnan(s->speedup_lo) || isinf(s->speedup_hi))
+        snprintf(out, n, "%.2fx", s->speedup);
+    else
+        snprintf(out, n, "%.2fx [%.2f, %.2f]", s->speedup, s->speedup_lo, s->speedup_hi);
+    return out;
+}
+
 static void scenario_table(FILE *f, const report_t *r, int g)
 {
     const report_group_t *gr = &r->groups[g];
@@ -159,7 +171,7 @@ static void scenario_table(FILE *f, const report_t *r, int g)
         else
             fprintf(f, "%.1f (%d) | %s–%s | ", s->peak_tok_s, s->peak_batch, fmt(a, sizeof a, "%.1f", s->peak_min),
                     fmt(b, sizeof b, "%.1f", s->peak_max));
-        fprintf(f, "%s | %s | %s | %s |\n", s->untrained_student ? "= dense" : fmt(a, sizeof a, "%.2fx", s->speedup),
+        fprintf(f, "%s | %s | %s | %s |\n", s->untrained_student ? "= dense" : fmt_speedup(a, sizeof a, s),
                 fmt(b, sizeof b, "%.2f", s->p50),
                 fmt(c, sizeof c, "%.2f", s->p99), fmt(d, sizeof d, "%.2f", s->bleu));
     }
@@ -178,7 +190,10 @@ static void scenario_table(FILE *f, const report_t *r, int g)
         fprintf(f, "–%d", rmax);
     fprintf(f, " repetition%s per configuration. Peak tokens/s: the highest median target-token throughput over "
                "the offline batch sweep (%d batch size%s; the batch size in brackets); spread: the smallest and "
-               "largest repetition at that batch size. Speed-up: peak over token-moe's peak in this table. "
+               "largest repetition at that batch size. Speed-up: peak over token-moe's peak in this table, with its "
+               "95%% interval in brackets where the repetitions allow one (Hodges-Lehmann, as `moebench compare`: "
+               "the ratios of the two variants' per-repetition throughputs at their peaks, tasks combined per "
+               "repetition). "
                "Latency: single-stream, per sentence, mean over tasks. BLEU: sacreBLEU-compatible corpus BLEU, "
                "mean over tasks; `-` = not measured.\n\n",
             rmax == 1 ? "" : "s", batches, batches == 1 ? "" : "s");
@@ -265,8 +280,14 @@ static int speedup_for(const report_t *r, int g, char *out, size_t n, const char
     int match = !strcmp(k->preset, preset);
     if (other ? (!strcmp(k->preset, "wmt32e") || !strcmp(k->preset, "web128e")) : !match)
         return 0;
+    char ci[96] = "";
+    if (!isnan(t->speedup_lo) && !isinf(t->speedup_hi))
+        snprintf(ci, sizeof ci, ", 95%% interval %.2f–%.2f over %d repetitions", t->speedup_lo, t->speedup_hi,
+                 t->speedup_reps);
     if (other)
-        snprintf(out, n, "%.2fx (preset %s)", t->speedup, *k->preset ? k->preset : "unknown");
+        snprintf(out, n, "%.2fx (preset %s%s)", t->speedup, *k->preset ? k->preset : "unknown", ci);
+    else if (*ci)
+        snprintf(out, n, "%.2fx (%s)", t->speedup, ci + 2);
     else
         snprintf(out, n, "%.2fx", t->speedup);
     return 1;
