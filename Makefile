@@ -32,6 +32,7 @@ endif
 # `make fuzz` builds with clang's libFuzzer (see the fuzz target below).
 ifeq ($(FUZZ),1)
 CC       = clang
+CXX      = clang++
 BUILD    = build-fuzz
 SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
