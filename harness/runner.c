@@ -97,7 +97,7 @@ static void sleep_s(double s)
 static int batch(conf_t *c, int first, int n, rep_t *r, decode_result_t *res, mb_error_t *err)
 {
     if (decode_batch(c->dc, c->req + first, n, res, err) != 0)
-        return -1;
+        return interrupted ? 0 : -1; /* stopped within the batch: the repetition is dropped */
     if (c->qr)
         qr_collect(c->qr, first, res, n);
     for (int i = 0; i < n; i++) {
@@ -577,6 +577,7 @@ static int exec_task(run_t *R, exec_t *x, const plan_run_t *pr, mb_error_t *err)
     dopt.max_len = R->s.max_len;
     dopt.scores = 0; /* a server takes the argmax; it need not normalise */
     dopt.capacity_factor = R->s.capacity_factor > 0 ? R->s.capacity_factor : 0.0; /* -1: default 0 */
+    dopt.cancel = &interrupted; /* a signal stops a long batch within a decoder step */
     if (!(x->req = calloc((size_t)wt->n, sizeof *x->req)))
         return mb_fail(err, "out of memory");
     if (decode_ctx_create(use, &x->be, &dopt, &x->dc, err))
