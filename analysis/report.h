@@ -128,7 +128,8 @@ typedef struct report_skip {
 
 typedef struct report_source {
     const char *path;
-    char kind;   /* 'r': results, 'k': kernels, 't': a training curve (report_train.h) */
+    char kind;   /* 'r': results, 'k': kernels, 't': a training curve (report_train.h),
+                  * 'b': paired-bootstrap comparisons (report_sig.h) */
     size_t rows;
     const char *args;   /* kernels: the options that made it ("--backend onednn ..."), or NULL */
 } report_source_t;
@@ -148,6 +149,8 @@ typedef struct report {
     int n_sources, cap_sources;
     struct report_curve *curves; /* training curves (report_train.h) */
     int n_curves, cap_curves;
+    struct report_sig *sigs;     /* paired-bootstrap comparisons (report_sig.h) */
+    int n_sigs, cap_sigs;
 
     report_config_t *configs;
     size_t n_configs;
@@ -170,8 +173,9 @@ report_t *report_create(void);
 void report_free(report_t *r);
 
 /* Reads one CSV: a results file (has `tgt_tok_per_s` and `variant`), a
- * kernels file (has `gflops` and `kernel`) or a training curve (has `step`
- * and `loss`: report_train.h), told apart by the header. Errors
+ * kernels file (has `gflops` and `kernel`), a training curve (has `step`
+ * and `loss`: report_train.h) or the rows of `moebench bleu --paired-bs
+ * --csv` (report_sig.h), told apart by the header. Errors
  * name the file (and line): "FILE:LINE: column 'wall_s': 'x' is not a number". */
 int report_read_csv(report_t *r, const char *path, mb_error_t *err);
 

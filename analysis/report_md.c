@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analysis/report.h"
+#include "analysis/report_sig.h"
 #include "analysis/report_train.h"
 #include "common/version.h"
 
@@ -91,7 +92,8 @@ static void machine_section(FILE *f, const report_t *r, const report_md_opts_t *
     fprintf(f, "| input | ");
     for (int i = 0; i < r->n_sources; i++)
         fprintf(f, "%s`%s` (%zu %s rows)", i ? ", " : "", r->sources[i].path, r->sources[i].rows,
-                r->sources[i].kind == 'k' ? "kernel" : r->sources[i].kind == 't' ? "training curve" : "result");
+                r->sources[i].kind == 'k' ? "kernel" : r->sources[i].kind == 't' ? "training curve"
+                                            : r->sources[i].kind == 'b' ? "bootstrap" : "result");
     fprintf(f, " |\n");
     if (r->n_run_ids) {
         fprintf(f, "| runs | ");
@@ -496,6 +498,7 @@ int report_write_markdown(const report_t *r, const report_md_opts_t *o, const ch
     }
     if (r->n_groups)
         paper_section(f, r);
+    report_sig_section(f, r);
     report_train_section(f, r, o);
     kernel_section(f, r, o);
     skip_section(f, r);
