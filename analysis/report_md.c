@@ -350,6 +350,9 @@ static void paper_section(FILE *f, const report_t *r)
     fprintf(f, " |\n| parameters, token-moe vs dense (`wmt32e` vs `wmt-dense`) | 533M vs 142M | ");
     claim_cell(f, r, claim_params);
     fprintf(f, " |\n\n");
+    if (r->n_sigs)
+        fprintf(f, "Whether these BLEU differences are more than resampling noise: section *Significance* below "
+                   "(paired bootstrap on the test lines).\n\n");
 
     int cores = 0, bleu_any = 0, bleu_high = 0;
     for (int i = 0; i < r->n_cpu_models; i++)
