@@ -12,10 +12,10 @@ M=$MOEBENCH
 GNUPLOT=$(command -v gnuplot 2>/dev/null)
 HEADER=step,tokens,cpu_s,wall_s,lr,loss,nll,aux,dropped_share,grad_norm,valid_loss,valid_nll,valid_bleu
 
-# curve FILE SEED STEPS: a plausible curve, validation every 25 steps (BLEU
+# curve SEED STEPS: a plausible curve, validation every 25 steps (BLEU
 # rises with noise, so the best is not always the last)
 curve() {
-    awk -v seed="$2" -v steps="$3" -v h="$HEADER" 'BEGIN { srand(seed); print h
+    awk -v seed="$1" -v steps="$2" -v h="$HEADER" 'BEGIN { srand(seed); print h
         for (s = 1; s <= steps; s++) {
             tok += 4000 + int(rand() * 1000); cpu += 2.5 + rand(); wall += 3 + 2 * rand()
             loss = 9.5 * exp(-s / 80) + 2 + rand() * 0.5
