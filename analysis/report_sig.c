@@ -107,7 +107,7 @@ static void row(FILE *f, const report_sig_t *s, const char *claim, int flip)
     if (s->identical == 1)
         fprintf(f, "1 | no: identical translations |\n");
     else
-        fprintf(f, "%.4f | %s |\n", s->p, s->p < 0.05 ? "**yes**" : "no");
+        fprintf(f, "%.4f | %s |\n", s->p, s->p >= 0.05 ? "no" : d < 0 ? "**yes**, lower" : "**yes**, higher");
 }
 
 void report_sig_section(FILE *f, const report_t *r)
@@ -126,7 +126,8 @@ void report_sig_section(FILE *f, const report_t *r)
     if (rmin)
         fprintf(f, rmin == rmax ? "; %d resamples" : "; %d-%d resamples", rmin, rmax);
     fprintf(f, "): the difference of the two systems' corpus scores, the 95%% interval of the paired differences "
-               "over the resamples, and sacreBLEU's p-value; a difference is significant at p < 0.05. A difference "
+               "over the resamples, and sacreBLEU's p-value; a difference is significant at p < 0.05 (*lower* or "
+               "*higher*: the first system of the comparison against the second). A difference "
                "that is not significant is not evidence of no difference: at this scale a test set of about a "
                "thousand lines cannot resolve much less than a BLEU point.\n\n");
     fprintf(f, "| claim of the paper | comparison | test set | metric | difference | 95%% interval | p-value "

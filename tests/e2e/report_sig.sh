@@ -44,7 +44,7 @@ want() {
             d = $c["delta"]; lo = $c["delta_lo"]; hi = $c["delta_hi"]; a = s; b = $c["baseline"]
             if (flip) { d = -d; t = lo; lo = -hi; hi = -t; a = b; b = s }
             p = ($c["identical"] == "yes") ? "1 | no: identical translations |" \
-                : sprintf("%.4f | %s |", $c["p_value"], $c["p_value"] < 0.05 ? "**yes**" : "no")
+                : sprintf("%.4f | %s |", $c["p_value"], $c["p_value"] >= 0.05 ? "no" : d < 0 ? "**yes**, lower" : "**yes**, higher")
             printf "| %s | %s vs %s | %s | %s | %+.2f | [%+.2f, %+.2f] | %s\n", claim, a, b, $c["label"], m, d, lo, hi, p
         }' "$1"
 }
@@ -61,10 +61,10 @@ has "identical sub-network" "$W/R.md" \
     "| the sub-network equals task-moe (exact extraction) | task-subnet vs task-moe | de-en | BLEU | +0.00 | [+0.00, +0.00] | 1 | no: identical translations |"
 has "a comparison without a claim" "$W/R.md" "$(want "$W/b3.csv" BLEU something-else - 0)"
 has "resamples named" "$W/R.md" "1000 resamples"
-has "input listed" "$W/R.md" "b2.csv` (6 bootstrap rows)"
+has "input listed" "$W/R.md" "b2.csv\` (6 bootstrap rows)"
 # the verdict is a real one: task-moe's lower error rate is significant here
 if grep -Fq "| task-moe beats token-moe (paper: +1.0 BLEU) | task-moe vs token-moe | en-de | BLEU | +" "$W/R.md" &&
-    grep -F "| task-moe vs token-moe | en-de | BLEU |" "$W/R.md" | grep -Fq '**yes**'; then
+    grep -F "| task-moe vs token-moe | en-de | BLEU |" "$W/R.md" | grep -Fq '**yes**, higher'; then
     ok "a clearly better system is significant in the report"
 else not_ok "a clearly better system is significant in the report" "$(grep '^| ' "$W/R.md")"; fi
 
