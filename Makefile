@@ -167,7 +167,8 @@ demo: deps
 	@echo "moebench: results in $(DEMO_OUT)/ (columns: results/README.md), report in REPORT-demo.md"
 
 # The committed REPORT.md from every committed results CSV (the reference
-# runs: demo, paper-wmt32e, kernels); the files git tracks, so a user's own
+# runs: demo, paper-wmt32e, kernels, and training curves such as
+# results/train-dense-m30k.csv); the files git tracks, so a user's own
 # results/*.csv never slip in. Outside a git checkout: every results/*.csv.
 REPORT_CSV = $(or $(shell git ls-files 'results/*.csv' 2>/dev/null),$(wildcard results/*.csv))
 report: $(BUILD)/moebench

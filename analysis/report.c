@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "analysis/csvin.h"
+#include "analysis/report_sig.h"
+#include "analysis/report_train.h"
 #include "analysis/stats.h"
 #include "common/mb_mem.h"
 #include "common/mb_schema.h"
@@ -81,6 +83,8 @@ void report_free(report_t *r)
     free(r->kernels);
     free(r->skips);
     free(r->sources);
+    report_train_free(r);
+    report_sig_free(r);
     free(r->configs);
     for (int g = 0; g < r->n_groups; g++)
         free(r->groups[g].tasks);
@@ -349,6 +353,8 @@ int report_read_csv(report_t *r, const char *path, mb_error_t *err)
         return -1;
     int results = csvin_col(t, "tgt_tok_per_s") >= 0 && csvin_col(t, "variant") >= 0;
     int kernels = csvin_col(t, "gflops") >= 0 && csvin_col(t, "kernel") >= 0;
+    int curve = !results && !kernels && report_train_is_curve(t);
+    int boot = !results && !kernels && !curve && report_sig_is_boot(t);
     int rc = 0, col[(int)R_N > (int)K_N ? (int)R_N : (int)K_N];
     const char *src = intern(r, path);
     size_t cap = (size_t)r->cap_sources;
@@ -361,11 +367,16 @@ int report_read_csv(report_t *r, const char *path, mb_error_t *err)
         rc = find_cols(t, path, results_cols, R_N_REQUIRED, col, "moebench results CSV", err);
     else if (kernels)
         rc = find_cols(t, path, kernel_cols, K_N_REQUIRED, col, "moebench kernels CSV", err);
+    else if (curve)
+        rc = report_train_read(r, t, src, err);
+    else if (boot)
+        rc = report_sig_read(r, t, path, intern, err);
     else
-        rc = mb_fail(err, "%s: neither a results CSV (no columns 'variant' and 'tgt_tok_per_s') nor a kernels CSV "
-                          "(no columns 'kernel' and 'gflops')", path);
+        rc = mb_fail(err, "%s: neither a results CSV (no columns 'variant' and 'tgt_tok_per_s'), a kernels CSV "
+                          "(no columns 'kernel' and 'gflops'), a training curve (no columns 'step' and 'loss') nor "
+                          "`bleu --paired-bs --csv` rows (no columns 'baseline', 'delta_lo' and 'p_value')", path);
     cursor_t c = {t, path, 0, err};
-    for (c.row = 0; rc == 0 && c.row < t->nrows; c.row++)
+    for (c.row = 0; rc == 0 && !curve && !boot && c.row < t->nrows; c.row++)
         rc = results ? read_results_row(r, &c, col, src) : read_kernel_row(r, &c, col, src);
     const char *args = NULL;
     if (rc == 0 && kernels && t->nrows > 0) { /* the kernels command line, from its first row */
@@ -377,7 +388,8 @@ int report_read_csv(report_t *r, const char *path, mb_error_t *err)
         args = intern(r, buf);
     }
     if (rc == 0)
-        r->sources[r->n_sources++] = (report_source_t){src, results ? 'r' : 'k', t->nrows, args};
+        r->sources[r->n_sources++] =
+            (report_source_t){src, results ? 'r' : curve ? 't' : boot ? 'b' : 'k', t->nrows, args};
     csvin_free(t);
     return rc;
 }
@@ -846,7 +858,7 @@ static int build_kernels(report_t *r, mb_error_t *err)
 
 int report_aggregate(report_t *r, mb_error_t *err)
 {
-    if (r->n_rows == 0 && r->n_kernels == 0 && r->n_skips == 0)
+    if (r->n_rows == 0 && r->n_kernels == 0 && r->n_skips == 0 && r->n_curves == 0 && r->n_sigs == 0)
         return mb_fail(err, "report: the CSV files hold no rows");
     if (build_configs(r, err) || build_series(r, err) || build_kernels(r, err))
         return -1;

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "analysis/report.h"
+#include "analysis/report_sig.h"
+#include "analysis/report_train.h"
 #include "common/version.h"
 
 static const char *fmt(char *b, size_t n, const char *f, double v)
@@ -90,7 +92,8 @@ static void machine_section(FILE *f, const report_t *r, const report_md_opts_t *
     fprintf(f, "| input | ");
     for (int i = 0; i < r->n_sources; i++)
         fprintf(f, "%s`%s` (%zu %s rows)", i ? ", " : "", r->sources[i].path, r->sources[i].rows,
-                r->sources[i].kind == 'k' ? "kernel" : "result");
+                r->sources[i].kind == 'k' ? "kernel" : r->sources[i].kind == 't' ? "training curve"
+                                            : r->sources[i].kind == 'b' ? "bootstrap" : "result");
     fprintf(f, " |\n");
     if (r->n_run_ids) {
         fprintf(f, "| runs | ");
@@ -224,7 +227,7 @@ static void server_table(FILE *f, const report_t *r, int g)
         fprintf(f, "\n");
 }
 
-static void figure_links(FILE *f, const report_md_opts_t *o, int g)
+void report_md_figure_links(FILE *f, const report_md_opts_t *o, int g)
 {
     for (int i = 0; i < o->n_figs; i++) {
         const report_figure_t *x = &o->figs[i];
@@ -368,6 +371,9 @@ static void paper_section(FILE *f, const report_t *r)
     fprintf(f, " |\n| parameters, token-moe vs dense (`wmt32e` vs `wmt-dense`) | 533M vs 142M | ");
     claim_cell(f, r, claim_params);
     fprintf(f, " |\n\n");
+    if (r->n_sigs)
+        fprintf(f, "Whether these BLEU differences are more than resampling noise: section *Significance* below "
+                   "(paired bootstrap on the test lines).\n\n");
 
     int cores = 0, bleu_any = 0, bleu_high = 0;
     for (int i = 0; i < r->n_cpu_models; i++)
@@ -414,7 +420,7 @@ static void kernel_section(FILE *f, const report_t *r, const report_md_opts_t *o
                 fmt(d, sizeof d, "%.1f%%", 100 * k->frac_bw), k->reps);
     }
     fprintf(f, "\n");
-    figure_links(f, o, -1);
+    report_md_figure_links(f, o, -1);
 }
 
 /* What the CSVs say could not run here, and why (a precision the CPU lacks,
@@ -479,6 +485,10 @@ static void commands_section(FILE *f, const report_t *r, const report_md_opts_t 
         if (r->sources[i].kind == 'k')
             fprintf(f, "moebench kernels %s%s--csv %s\n", r->sources[i].args ? r->sources[i].args : "",
                     r->sources[i].args ? " " : "", r->sources[i].path);
+    for (int i = 0; i < r->n_sources; i++)
+        if (r->sources[i].kind == 't')
+            fprintf(f, "moebench train ... --curve %s    # the run's own options: docs/training.md\n",
+                    r->sources[i].path);
     fprintf(f, "%s\n```\n\n", o->command ? o->command : "moebench report");
     if (o->n_gnuplot_cmds) {
         fprintf(f, "<details><summary>gnuplot commands run by <code>moebench report</code></summary>\n\n```sh\n");
@@ -508,10 +518,12 @@ int report_write_markdown(const report_t *r, const report_md_opts_t *o, const ch
                 r->groups[g].scenario, cfg, mach, r->groups[g].scenario);
         scenario_table(f, r, g);
         server_table(f, r, g);
-        figure_links(f, o, g);
+        report_md_figure_links(f, o, g);
     }
     if (r->n_groups)
         paper_section(f, r);
+    report_sig_section(f, r);
+    report_train_section(f, r, o);
     kernel_section(f, r, o);
     skip_section(f, r);
     commands_section(f, r, o);
