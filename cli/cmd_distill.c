@@ -242,7 +242,7 @@ int cmd_distill(int argc, char **argv)
     d.beam = 4;
     d.batch = 32;
     mb_error_t err;
-    long layers;
+    long layers = -1;
     int c;
     opterr = 0;
     optind = 1;

@@ -399,6 +399,7 @@ static int default_model(model_args_t *ma, targs_t *a, model_t **out, mb_error_t
     char dirs[MODEL_MAX_TASKS * MODEL_NAME_LEN];
     model_config_t cfg;
     model_t *m = NULL, *from = NULL;
+    const char *given = ma->tasks;
     *out = NULL;
     if (a->directions && !strcmp(a->directions, "all")) {
         if (train_all_pairs(a->langs, dirs, sizeof dirs, err) != 0)
@@ -406,7 +407,9 @@ static int default_model(model_args_t *ma, targs_t *a, model_t **out, mb_error_t
         ma->tasks = dirs;
     } else if (a->directions)
         ma->tasks = a->directions;
-    if (model_args_config(ma, &cfg, err) != 0)
+    int bad = model_args_config(ma, &cfg, err);
+    ma->tasks = given; /* dirs does not outlive this function */
+    if (bad)
         return -1;
     if (a->vocab_file) {
         int tag, vsize;
