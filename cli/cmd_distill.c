@@ -44,7 +44,8 @@ static void help(void)
            "  --enc-layers N --dec-layers N --d-ff N   (a different d_ff starts the FFNs fresh)\n"
            "%s",
            TRAIN_OPTS_HELP);
-    printf("  (--directions: default the teacher's tasks; they must cover every language of the teacher)\n\n%s",
+    printf("Here --directions defaults to the teacher's tasks (they must cover every language of the\n"
+           "teacher) and --lr to 1e-3: the student starts from trained weights.\n\n%s",
            CLI_EXIT_HELP);
 }
 

@@ -17,6 +17,8 @@ static void help(void)
            "Trains a model (any variant of 'init') on a multi-way corpus: one file per language,\n"
            "aligned line by line, plain or gzip. docs/training.md describes it all.\n\n"
            "Model (ignored with --resume; default --preset train-small --variant dense):\n%s\n%s"
+           "  --init-from MODEL     start from MODEL's weights where they fit (docs/training.md:\n"
+           "                        non-expert weights copied, an MoE layer's FFN the mean of its experts)\n"
            "  --bench               measure tokens per CPU-second and model FLOP/s against the\n"
            "                        backend's GEMM rate at the same shapes; --bench-steps N (default 5)\n",
            MODEL_ARGS_HELP, TRAIN_OPTS_HELP);

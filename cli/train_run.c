@@ -51,8 +51,6 @@ const char TRAIN_OPTS_HELP[] =
     "  --dropout F --label-smoothing F --aux-weight F (defaults 0.1, 0.1, 0.01)\n"
     "  --train-capacity-factor F  expert capacity while training (default 1; 0 = unlimited)\n"
     "  --seed N              weights, data order and dropout (default 1)\n"
-    "  --init-from MODEL     start from MODEL's weights where they fit (docs/training.md:\n"
-    "                        non-expert weights copied, an MoE layer's FFN the mean of its experts)\n"
     "  --backend B --threads N  compute backend (default openblas when built, else onednn, else ref; 1 thread)\n"
     "Records:\n"
     "  -o, --output FILE     final weights; FILE's .ckpt and .best siblings hold the\n"
