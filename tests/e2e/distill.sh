@@ -108,6 +108,29 @@ if $M train --preset tiny --ids --train "$D/train.{lang}" --directions en-de,de-
     ok "train --init-from"
 else not_ok "train --init-from" "$(tail -2 "$WORK/i.err")"; fi
 
+# text through a vocabulary: the teacher must carry that very vocabulary; the student carries it too
+V=$WORK/vt
+mkdir -p "$V"
+awk 'BEGIN { for (i = 1; i <= 200; i++) print "the cat sat on the mat number " i }' >"$V/t.en"
+awk 'BEGIN { for (i = 1; i <= 200; i++) print "die katze sass auf der matte nummer " i }' >"$V/t.de"
+$M vocab train --langs de,en --data "$V/t.en" "$V/t.de" --size 300 -o "$V/v.model" 2>"$V/err"
+$M vocab train --langs de,en --data "$V/t.en" "$V/t.de" --size 320 -o "$V/v2.model" 2>>"$V/err"
+$M train --preset tiny --variant token-moe --vocab-file "$V/v.model" --train "$V/t.{lang}" --directions en-de,de-en \
+    --steps 3 -o "$V/teacher.safetensors" --curve "$V/tc.csv" 2>>"$V/err"
+if $M distill --teacher "$V/teacher.safetensors" --vocab-file "$V/v.model" --train "$V/t.{lang}" --max-lines 40 --steps 2 \
+    --beam 2 -o "$V/s.safetensors" --curve "$V/s.csv" 2>>"$V/err" && [ "$(wc -l <"$V/s.distill/en-de.ids")" -eq 41 ] &&
+    $M info "$V/s.safetensors" 2>>"$V/err" | grep -q "^vocabulary SentencePiece unigram, 300 pieces" &&
+    echo "the cat sat" | $M translate "$V/s.safetensors" --task en-de >/dev/null 2>>"$V/err"; then
+    ok "text: distill with the teacher's vocabulary (--max-lines 40); the student carries it and translates text"
+else not_ok "text: distill with the teacher's vocabulary" "$(tail -3 "$V/err")"; fi
+expect_v() {
+    "$@" >/dev/null 2>"$WORK/e.err"; rc=$?
+    [ $rc -eq 1 ] && [ "$(wc -l <"$WORK/e.err")" -eq 1 ] && grep -q "is not the vocabulary .* carries" "$WORK/e.err"
+}
+if expect_v $M distill --teacher "$V/teacher.safetensors" --vocab-file "$V/v2.model" --train "$V/t.{lang}" -o "$V/x.safetensors"; then
+    ok "text: another vocabulary than the teacher's is refused (exit 1)"
+else not_ok "text: another vocabulary than the teacher's is refused" "$(cat "$WORK/e.err")"; fi
+
 # (e) bad input: one line, exit 1 (files) or 2 (usage)
 expect() { # NAME STATUS PATTERN CMD...
     name=$1; want=$2; pat=$3; shift 3
