@@ -335,7 +335,11 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
     const char *file = scn_file_for(&R->s, c->variant);
     if (file) {
         const char *base = strrchr(file, '/');
-        csvout_set(&row, CSV_weights, "file:%s", base ? base + 1 : file);
+        if (c->m->cfg.distilled_from[0]) /* a student `moebench distill` trained: from which teacher */
+            csvout_set(&row, CSV_weights, "file:%s; distilled from %s", base ? base + 1 : file,
+                       c->m->cfg.distilled_from);
+        else
+            csvout_set(&row, CSV_weights, "file:%s", base ? base + 1 : file);
     } else {
         csvout_set(&row, CSV_weights, "random");
     }
