@@ -91,6 +91,9 @@ size() {
     echo "$v"
 }
 
+say() { printf 'moebench paper: %s\n' "$*"; }
+die() { printf 'moebench: paper: %s\n' "$1" >&2; exit "${2:-1}"; }
+
 DIRS=en-de,en-fr,en-cs
 MB=${MOEBENCH:-$ROOT/build/moebench}
 case "$MB" in /*) ;; *) MB=$ROOT/$MB ;; esac
@@ -100,6 +103,7 @@ export MOEBENCH_DATA="$DATA" # the scenarios run from the models' folder
 case "$PROFILE" in full) dflt=$HOME/.cache/moebench/paper ;; *) dflt=$HOME/.cache/moebench/paper-$PROFILE ;; esac
 P=${PAPER_DIR:-$dflt}
 case "$P" in /*) ;; *) P=$ROOT/$P ;; esac
+case "$P" in *[[:space:]]*) die "PAPER_DIR '$P' has a space in its name; choose a folder without (the commands are split on spaces)" 2 ;; esac
 M=$P/models STAMPS=$P/stamps LOGS=$P/logs
 NAME=paper-small
 [ "$PROFILE" = full ] || NAME=paper-small-$PROFILE
@@ -111,8 +115,6 @@ fi
 TRAIN_PAT=$DATA/multi30k/train.{lang}.gz
 VALID_PAT=$DATA/multi30k/val.{lang}.gz
 
-say() { printf 'moebench paper: %s\n' "$*"; }
-die() { printf 'moebench: paper: %s\n' "$*" >&2; exit "${2:-1}"; }
 
 # seconds -> "1h05m" / "12m30s" / "45s"
 dur() {
@@ -373,7 +375,7 @@ MODELS="$M/dense.safetensors $M/token.safetensors $M/sentence.safetensors $M/tas
 measure() { # SCENARIO-NAME: runs it from the models' folder into PAPER_DIR/results
     (cd "$M" && "$MB" run "$P/scenarios/$1.ini" -o "$P/results/$1.csv" --keep-hypotheses "$P/hyps")
 }
-mkdir -p "$P/results"
+mkdir -p "$P/results" "$P/hyps"
 INPUTS="$MODELS $P/scenarios/$NAME.ini" RESUME=""
 run_step measure "$P/results/$NAME.csv" "$(size est_measure)" measure "$NAME"
 INPUTS="$MODELS $P/scenarios/$NAME-latency.ini"
@@ -416,7 +418,10 @@ finish() {
 INPUTS="$PARTS" RESUME=""
 run_step report "$CSV" "$(size est_report)" finish "report=$REPORT"
 
-[ $LIST = 1 ] && { say "plan above ($PROFILE sizes; estimates for a quiet 2-core machine); nothing was run"; exit 0; }
+if [ $LIST = 1 ]; then
+    say "about $(dur $EST_LEFT) to run ($PROFILE sizes; estimates for a quiet 2-core machine); nothing was run"
+    exit 0
+fi
 
 # ---- where everything is ----
 el=$(($(date +%s) - T0))
