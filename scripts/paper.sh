@@ -99,6 +99,7 @@ MB=${MOEBENCH:-$ROOT/build/moebench}
 case "$MB" in /*) ;; *) MB=$ROOT/$MB ;; esac
 DATA=${MOEBENCH_DATA:-$ROOT/../shared/data}
 case "$DATA" in /*) ;; *) DATA=$ROOT/$DATA ;; esac
+[ -d "$DATA" ] && DATA=$(cd "$DATA" && pwd)
 export MOEBENCH_DATA="$DATA" # the scenarios run from the models' folder
 case "$PROFILE" in full) dflt=$HOME/.cache/moebench/paper ;; *) dflt=$HOME/.cache/moebench/paper-$PROFILE ;; esac
 P=${PAPER_DIR:-$dflt}
@@ -223,7 +224,12 @@ done
 # (INPUTS, space-separated paths) and the data's; a step whose stamp is
 # unchanged and whose output exists is not run again.
 stamp_text() {
-    printf 'command: %s\n' "$*"
+    printf 'command:'
+    for a in "$@"; do # the program by its name: another build of it re-runs nothing
+        [ "$a" = "$MB" ] && a=moebench
+        printf ' %s' "$a"
+    done
+    printf '\n'
     printf 'data: %s\n' "$DATA_SUM"
     for f in $INPUTS; do
         if [ -e "$f" ]; then printf 'input: %s %s\n' "$(basename "$f")" "$(cksum <"$f" | awk '{ print $1 ":" $2 }')"
@@ -398,10 +404,14 @@ finish() {
     done
     { echo "$h"; for f in $PARTS; do tail -n +2 "$f"; done; } >"$CSV.tmp" && mv "$CSV.tmp" "$CSV" || return 1
     cp "$P/results/$NAME.system.txt" "${CSV%.csv}.system.txt" 2>/dev/null
-    { echo "# make paper ($PROFILE sizes): every step's command and inputs, as stamped"
+    { echo "# make paper ($PROFILE sizes): every step's command and inputs (cksum:bytes), as stamped"
       for s in vocab train-dense train-token-moe train-sentence-moe train-task-moe extract distill measure latency news; do
           [ -f "$STAMPS/$s" ] && { echo "## $s"; cat "$STAMPS/$s"; }
-      done; } >"${CSV%.csv}.recipe.txt"
+      done; } | awk -v p="$P" -v d="$DATA" '
+        function sub_all(s, from, to,   i, out) { out = ""
+            while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
+            return out s }
+        { print sub_all(sub_all($0, p, "$PAPER_DIR"), d, "$MOEBENCH_DATA") }' >"${CSV%.csv}.recipe.txt"
     set --
     if [ -n "$CURVES_OUT" ]; then
         for c in "$P"/curves/train-*.csv; do
