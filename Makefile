@@ -180,7 +180,7 @@ paper: deps
 	MOEBENCH=$(BUILD)/moebench QUICK=$(QUICK) scripts/paper.sh
 
 # The committed REPORT.md from every committed results CSV (the reference
-# runs: demo, paper-wmt32e, kernels); the files git tracks, so a user's own
+# runs: demo, paper-wmt32e, kernels, and make paper's paper-small); the files git tracks, so a user's own
 # results/*.csv never slip in. Outside a git checkout: every results/*.csv.
 REPORT_CSV = $(or $(shell git ls-files 'results/*.csv' 2>/dev/null),$(wildcard results/*.csv))
 report: $(BUILD)/moebench

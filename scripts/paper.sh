@@ -378,32 +378,33 @@ scenario latency $STUDENT >"$P/scenarios/$NAME-latency.ini"
 scenario news $STUDENT >"$P/scenarios/$NAME-news.ini"
 MODELS="$M/dense.safetensors $M/token.safetensors $M/sentence.safetensors $M/task.safetensors"
 [ $STUDENT = 1 ] && MODELS="$MODELS $M/student.safetensors"
-measure() { # SCENARIO-NAME: runs it from the models' folder into PAPER_DIR/results
-    (cd "$M" && "$MB" run "$P/scenarios/$1.ini" -o "$P/results/$1.csv" --keep-hypotheses "$P/hyps")
+measure() { # SCENARIO-NAME: runs it from the models' folder into PAPER_DIR/runs
+    (cd "$M" && "$MB" run "$P/scenarios/$1.ini" -o "$R/$1.csv" --keep-hypotheses "$P/hyps")
 }
-mkdir -p "$P/results" "$P/hyps"
+R=$P/runs # one CSV per scenario; step 11 merges them
+mkdir -p "$R" "$P/hyps"
 INPUTS="$MODELS $P/scenarios/$NAME.ini" RESUME=""
-run_step measure "$P/results/$NAME.csv" "$(size est_measure)" measure "$NAME"
+run_step measure "$R/$NAME.csv" "$(size est_measure)" measure "$NAME"
 INPUTS="$MODELS $P/scenarios/$NAME-latency.ini"
-run_step latency "$P/results/$NAME-latency.csv" "$(size est_latency)" measure "$NAME-latency"
+run_step latency "$R/$NAME-latency.csv" "$(size est_latency)" measure "$NAME-latency"
 if [ $NEWS = 1 ]; then
     INPUTS="$MODELS $P/scenarios/$NAME-news.ini"
-    run_step news "$P/results/$NAME-news.csv" "$(size est_news)" measure "$NAME-news"
+    run_step news "$R/$NAME-news.csv" "$(size est_news)" measure "$NAME-news"
 else
     K=$((K + 1)) EST_LEFT=$((EST_LEFT - $(size est_news)))
     say "[$K/$STEPS_N] news: SKIPPED: no newstest2013.{en,de,fr,cs} in $DATA/wmt (out-of-domain BLEU left out)"
 fi
 
 # ---- 11: one CSV, the curves, the commands, the report ----
-PARTS="$P/results/$NAME.csv $P/results/$NAME-latency.csv"
-[ $NEWS = 1 ] && PARTS="$PARTS $P/results/$NAME-news.csv"
+PARTS="$R/$NAME.csv $R/$NAME-latency.csv"
+[ $NEWS = 1 ] && PARTS="$PARTS $R/$NAME-news.csv"
 finish() {
-    h=$(head -n 1 "$P/results/$NAME.csv")
+    h=$(head -n 1 "$R/$NAME.csv")
     for f in $PARTS; do
         [ "$(head -n 1 "$f")" = "$h" ] || { echo "moebench: paper: $f has another header than $NAME.csv" >&2; return 1; }
     done
     { echo "$h"; for f in $PARTS; do tail -n +2 "$f"; done; } >"$CSV.tmp" && mv "$CSV.tmp" "$CSV" || return 1
-    cp "$P/results/$NAME.system.txt" "${CSV%.csv}.system.txt" 2>/dev/null
+    cp "$R/$NAME.system.txt" "${CSV%.csv}.system.txt" 2>/dev/null
     { echo "# make paper ($PROFILE sizes): every step's command and inputs (cksum:bytes), as stamped"
       for s in vocab train-dense train-token-moe train-sentence-moe train-task-moe extract distill measure latency news; do
           [ -f "$STAMPS/$s" ] && { echo "## $s"; cat "$STAMPS/$s"; }
@@ -419,7 +420,10 @@ finish() {
             cp "$c" "$CURVES_OUT/paper-$(basename "$c")" || return 1
         done
         # the committed report: every tracked results CSV, this one included
-        set -- $( (git ls-files 'results/*.csv' 2>/dev/null; echo "results/$NAME.csv") | sort -u)
+        # (training curves, step,tokens,..., are not results CSVs: report refuses them)
+        for f in $( (git ls-files 'results/*.csv' 2>/dev/null; echo "results/$NAME.csv") | sort -u); do
+            head -n 1 "$f" | grep -q '^step,' || set -- "$@" "$f"
+        done
         "$MB" report "$@" -o "$REPORT" --figures plots/figures
     else
         "$MB" report "$CSV" -o "$REPORT" --figures "$P/figures"

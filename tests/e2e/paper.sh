@@ -16,7 +16,7 @@ export MOEBENCH PAPER_TINY=1 PAPER_DIR="$WORK/paper"
 unset QUICK PAPER_STOP_AFTER
 
 # the committed scenarios are the generator's (full sizes): no drift
-if sh "$S" --scenarios "$WORK/scn" && cmp -s "$WORK/scn/paper-small.ini" scenarios/paper-small.ini &&
+if PAPER_TINY=0 sh "$S" --scenarios "$WORK/scn" && cmp -s "$WORK/scn/paper-small.ini" scenarios/paper-small.ini &&
     cmp -s "$WORK/scn/paper-small-latency.ini" scenarios/paper-small-latency.ini &&
     cmp -s "$WORK/scn/paper-small-news.ini" scenarios/paper-small-news.ini; then
     ok "scenarios/paper-small*.ini are what scripts/paper.sh --scenarios writes"
@@ -114,11 +114,21 @@ if sh "$S" >"$WORK/run2.out" 2>&1 && grep -q "every step was up to date: nothing
     ok "a second invocation skips every step"
 else not_ok "a second invocation skips every step" "$(grep -v 'up to date' "$WORK/run2.out" | head -5)"; fi
 
-# one model gone: its training and what reads it run again, nothing else
+# one model gone: trained again, bit for bit the same (same seed, same
+# threads), so what reads it (stamped with its checksum) stays up to date
+sum=$(cksum <"$P/models/sentence.safetensors")
 rm -f "$P/models/sentence.safetensors"
 if sh "$S" >"$WORK/run3.out" 2>&1 && grep -q "train-dense: up to date, skipped" "$WORK/run3.out" &&
-    grep -q "extract: up to date, skipped" "$WORK/run3.out" &&
-    grep -q "\[4/11\] train-sentence-moe (elapsed" "$WORK/run3.out" && grep -q "\] measure (elapsed" "$WORK/run3.out" &&
-    [ -s "$P/models/sentence.safetensors" ]; then
-    ok "a removed model is trained again, and the measurements redone; the rest is skipped"
+    grep -q "\[4/11\] train-sentence-moe (elapsed" "$WORK/run3.out" &&
+    [ "$(cksum <"$P/models/sentence.safetensors")" = "$sum" ] &&
+    [ "$(grep -c ': up to date, skipped' "$WORK/run3.out")" -ge 8 ]; then
+    ok "a removed model is trained again (the same bytes), the rest is skipped"
 else not_ok "a removed model is trained again, the rest skipped" "$(grep 'moebench paper: \[' "$WORK/run3.out")"; fi
+
+# one measurement gone: it runs again, and the merge and report after it
+rm -f "$P/runs/paper-small-tiny-latency.csv"
+if sh "$S" >"$WORK/run4.out" 2>&1 && grep -q "\[9/11\] latency (elapsed" "$WORK/run4.out" &&
+    grep -q "\[11/11\] report (elapsed" "$WORK/run4.out" && grep -q "measure: up to date, skipped" "$WORK/run4.out" &&
+    [ "$(col scenario | grep -c -- '-latency$')" -eq 18 ]; then
+    ok "a removed measurement runs again, then the merge (no row twice) and the report"
+else not_ok "a removed measurement runs again, then the merge" "$(grep 'moebench paper: \[' "$WORK/run4.out"; col scenario | sort | uniq -c)"; fi
