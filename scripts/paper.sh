@@ -59,23 +59,23 @@ valid_every        100           20            4
 valid_lines        200           50            20
 bleu_lines         200           20            0
 threads            2             2             1
-distill_lines      8000          200           40
+distill_lines      8000          100           40
 beam               4             4             4
-check_lines        50            10            5
+check_lines        50            5             5
 test_sentences     1000          100           16
 batch_sizes        32,128        32            8
 repetitions        2             1             1
-latency_sentences  200           20            8
-news_sentences     1000          100           16
-est_vocab          100           40            5
-est_dense          1400          60            5
-est_moe            1700          70            6
-est_extract        30            10            3
-est_distill        2000          120           10
-est_measure        600           120           10
+latency_sentences  200           10            8
+news_sentences     1000          40            16
+est_vocab          100           10            5
+est_dense          1400          40            5
+est_moe            1700          40            6
+est_extract        30            20            3
+est_distill        2000          90            10
+est_measure        600           60            10
 est_latency        200           30            5
 est_news           400           60            5
-est_report         30            20            5
+est_report         30            10            5
 '
 PROFILE=full COL=2
 [ "${QUICK:-0}" = 1 ] && PROFILE=quick COL=3
@@ -219,6 +219,7 @@ K=0 T0=$(date +%s) EST_LEFT=0 EST_RAN=0 REAL_RAN=0 RAN_ANY=0
 for e in est_vocab est_dense est_moe est_moe est_moe est_extract est_distill est_measure est_latency est_news est_report; do
     EST_LEFT=$((EST_LEFT + $(size "$e")))
 done
+EST_ALL=$EST_LEFT
 
 # The stamp of a step: its command line, then the checksum of each input
 # (INPUTS, space-separated paths) and the data's; a step whose stamp is
@@ -240,7 +241,9 @@ stamp_text() {
 eta_line() { # k name: step k of n, elapsed, the estimate of what is left
     now=$(date +%s) el=$((now - T0))
     left=$EST_LEFT
-    [ "$EST_RAN" -gt 0 ] && left=$((EST_LEFT * REAL_RAN / EST_RAN))
+    # rescaled by how the steps that ran compare with their estimates, once
+    # they are a tenth of the recipe (one short step says little)
+    [ "$EST_RAN" -gt 0 ] && [ $((EST_RAN * 10)) -ge "$EST_ALL" ] && left=$((EST_LEFT * REAL_RAN / EST_RAN))
     say "[$1/$STEPS_N] $2 (elapsed $(dur $el), about $(dur $left) left for the recipe)"
 }
 
