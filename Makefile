@@ -34,6 +34,7 @@ endif
 # `make fuzz` builds with clang's libFuzzer (see the fuzz target below).
 ifeq ($(FUZZ),1)
 CC       = clang
+CXX      = clang++
 BUILD    = build-fuzz
 SANFLAGS = -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
@@ -180,7 +181,8 @@ paper: deps
 	MOEBENCH=$(BUILD)/moebench QUICK=$(QUICK) scripts/paper.sh
 
 # The committed REPORT.md from every committed results CSV (the reference
-# runs: demo, paper-wmt32e, kernels, and make paper's paper-small); the files git tracks, so a user's own
+# runs: demo, paper-wmt32e, kernels, make paper's paper-small, and training curves
+# such as results/train-dense-m30k.csv); the files git tracks, so a user's own
 # results/*.csv never slip in. Outside a git checkout: every results/*.csv.
 REPORT_CSV = $(or $(shell git ls-files 'results/*.csv' 2>/dev/null),$(wildcard results/*.csv))
 report: $(BUILD)/moebench

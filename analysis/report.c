@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "analysis/csvin.h"
+#include "analysis/report_sig.h"
+#include "analysis/report_train.h"
+#include "analysis/stats.h"
 #include "common/mb_mem.h"
 #include "common/mb_schema.h"
 #include "common/mb_stats.h"
@@ -80,6 +83,8 @@ void report_free(report_t *r)
     free(r->kernels);
     free(r->skips);
     free(r->sources);
+    report_train_free(r);
+    report_sig_free(r);
     free(r->configs);
     for (int g = 0; g < r->n_groups; g++)
         free(r->groups[g].tasks);
@@ -348,6 +353,8 @@ int report_read_csv(report_t *r, const char *path, mb_error_t *err)
         return -1;
     int results = csvin_col(t, "tgt_tok_per_s") >= 0 && csvin_col(t, "variant") >= 0;
     int kernels = csvin_col(t, "gflops") >= 0 && csvin_col(t, "kernel") >= 0;
+    int curve = !results && !kernels && report_train_is_curve(t);
+    int boot = !results && !kernels && !curve && report_sig_is_boot(t);
     int rc = 0, col[(int)R_N > (int)K_N ? (int)R_N : (int)K_N];
     const char *src = intern(r, path);
     size_t cap = (size_t)r->cap_sources;
@@ -360,11 +367,16 @@ int report_read_csv(report_t *r, const char *path, mb_error_t *err)
         rc = find_cols(t, path, results_cols, R_N_REQUIRED, col, "moebench results CSV", err);
     else if (kernels)
         rc = find_cols(t, path, kernel_cols, K_N_REQUIRED, col, "moebench kernels CSV", err);
+    else if (curve)
+        rc = report_train_read(r, t, src, err);
+    else if (boot)
+        rc = report_sig_read(r, t, path, intern, err);
     else
-        rc = mb_fail(err, "%s: neither a results CSV (no columns 'variant' and 'tgt_tok_per_s') nor a kernels CSV "
-                          "(no columns 'kernel' and 'gflops')", path);
+        rc = mb_fail(err, "%s: neither a results CSV (no columns 'variant' and 'tgt_tok_per_s'), a kernels CSV "
+                          "(no columns 'kernel' and 'gflops'), a training curve (no columns 'step' and 'loss') nor "
+                          "`bleu --paired-bs --csv` rows (no columns 'baseline', 'delta_lo' and 'p_value')", path);
     cursor_t c = {t, path, 0, err};
-    for (c.row = 0; rc == 0 && c.row < t->nrows; c.row++)
+    for (c.row = 0; rc == 0 && !curve && !boot && c.row < t->nrows; c.row++)
         rc = results ? read_results_row(r, &c, col, src) : read_kernel_row(r, &c, col, src);
     const char *args = NULL;
     if (rc == 0 && kernels && t->nrows > 0) { /* the kernels command line, from its first row */
@@ -376,7 +388,8 @@ int report_read_csv(report_t *r, const char *path, mb_error_t *err)
         args = intern(r, buf);
     }
     if (rc == 0)
-        r->sources[r->n_sources++] = (report_source_t){src, results ? 'r' : 'k', t->nrows, args};
+        r->sources[r->n_sources++] =
+            (report_source_t){src, results ? 'r' : curve ? 't' : boot ? 'b' : 'k', t->nrows, args};
     csvin_free(t);
     return rc;
 }
@@ -641,6 +654,78 @@ static int fill_series(report_series_t *s, const report_config_t *cfg, size_t fi
     return fill_peak(s, cfg, first, last);
 }
 
+/* The offline throughput of each repetition at the series' peak batch size:
+ * repetition k of every task combined as sum(tokens) / sum(time), a
+ * repetition counting only when every task has it. Returns how many values
+ * went to out (malloc'd, NULL when none); -1 when out of memory. These are
+ * the samples of the speed-up interval. */
+static int peak_rep_values(const report_t *r, const report_series_t *s, double **out)
+{
+    *out = NULL;
+    if (isnan(s->peak_tok_s))
+        return 0;
+    int max_rep = 0, n_tasks = 0;
+    const char *tasks[64];
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const report_row_t *w = &r->rows[i];
+        if (!row_in_series(r, w, s) || strcmp(w->mode, "offline") || w->batch_size != s->peak_batch)
+            continue;
+        max_rep = w->rep > max_rep ? w->rep : max_rep;
+        int seen = 0;
+        for (int t = 0; t < n_tasks && !seen; t++)
+            seen = tasks[t] == w->task;
+        if (!seen && n_tasks < 64)
+            tasks[n_tasks++] = w->task;
+    }
+    if (max_rep < 1 || n_tasks < 1)
+        return 0;
+    double *tok = calloc((size_t)max_rep * 3, sizeof *tok);
+    if (!tok)
+        return -1;
+    double *sec = tok + max_rep, *cnt = sec + max_rep;
+    for (size_t i = 0; i < r->n_rows; i++) {
+        const report_row_t *w = &r->rows[i];
+        if (!row_in_series(r, w, s) || strcmp(w->mode, "offline") || w->batch_size != s->peak_batch || w->rep < 1 ||
+            isnan(w->tgt_tokens) || !(w->wall_s > 0))
+            continue;
+        tok[w->rep - 1] += w->tgt_tokens;
+        sec[w->rep - 1] += w->wall_s;
+        cnt[w->rep - 1] += 1;
+    }
+    int n = 0;
+    for (int k = 0; k < max_rep; k++)
+        if (cnt[k] == n_tasks && tok[k] > 0)
+            tok[n++] = tok[k] / sec[k];
+    if (!n) {
+        free(tok);
+        return 0;
+    }
+    *out = tok;
+    return n;
+}
+
+/* speedup_lo/hi/est of s against the token-moe series t: the Hodges-Lehmann
+ * interval of the ratio of their per-repetition peak throughputs (the
+ * interval `compare` gives), at REPORT_SPEEDUP_CONFIDENCE. */
+static int fill_speedup_ci(const report_t *r, report_series_t *s, const report_series_t *t)
+{
+    double *a = NULL, *b = NULL;
+    int n = peak_rep_values(r, t, &a), m = peak_rep_values(r, s, &b);
+    int rc = n < 0 || m < 0 ? -1 : 0;
+    if (n > 0 && m > 0) {
+        double est, lo, hi;
+        mb_error_t e;
+        if (stats_ratio_ci(a, (size_t)n, b, (size_t)m, REPORT_SPEEDUP_CONFIDENCE, &est, &lo, &hi, &e) == 0) {
+            s->speedup_lo = lo;
+            s->speedup_hi = hi;
+            s->speedup_reps = n < m ? n : m;
+        }
+    }
+    free(a);
+    free(b);
+    return rc;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return cmp_task(*(const char *const *)a, *(const char *const *)b);
@@ -715,8 +800,13 @@ static int build_series(report_t *r, mb_error_t *err)
     for (int k = 0; k < r->n_series; k++) {
         report_series_t *s = &r->series[k];
         int t = r->groups[s->group].token_moe;
-        if (t >= 0 && r->series[t].peak_tok_s > 0 && !isnan(s->peak_tok_s))
+        s->speedup_lo = s->speedup_hi = NAN;
+        s->speedup_reps = 0;
+        if (t >= 0 && r->series[t].peak_tok_s > 0 && !isnan(s->peak_tok_s)) {
             s->speedup = s->peak_tok_s / r->series[t].peak_tok_s;
+            if (k != t && fill_speedup_ci(r, s, &r->series[t]))
+                return mb_fail(err, "report: out of memory");
+        }
     }
     return 0;
 }
@@ -768,7 +858,7 @@ static int build_kernels(report_t *r, mb_error_t *err)
 
 int report_aggregate(report_t *r, mb_error_t *err)
 {
-    if (r->n_rows == 0 && r->n_kernels == 0 && r->n_skips == 0)
+    if (r->n_rows == 0 && r->n_kernels == 0 && r->n_skips == 0 && r->n_curves == 0 && r->n_sigs == 0)
         return mb_fail(err, "report: the CSV files hold no rows");
     if (build_configs(r, err) || build_series(r, err) || build_kernels(r, err))
         return -1;

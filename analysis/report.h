@@ -11,6 +11,7 @@
 #define REPORT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/mb_error.h"
 
@@ -81,6 +82,8 @@ typedef struct report_point {
     double tok_s, min, max;   /* median; min and max of the repetitions */
 } report_point_t;
 
+#define REPORT_SPEEDUP_CONFIDENCE 0.95
+
 /* One variant in one group: the row of the scenario table. */
 typedef struct report_series {
     int group;
@@ -93,6 +96,12 @@ typedef struct report_series {
     double peak_tok_s, peak_min, peak_max; /* min/max over the peak's repetitions */
     int peak_batch, peak_reps;
     double speedup;      /* peak_tok_s / token-moe's peak_tok_s; NAN without one */
+    /* Interval on the speed-up at REPORT_SPEEDUP_CONFIDENCE: Hodges-Lehmann
+     * for the ratio of the two series' per-repetition throughputs at their
+     * peaks (tasks combined per repetition); NAN when the repetitions are
+     * too few for that confidence. speedup_reps: the fewer of the two. */
+    double speedup_lo, speedup_hi;
+    int speedup_reps;
     /* Single-stream latency (ms): median over repetitions, mean over tasks. */
     double p50, p90, p99;
     /* BLEU: mean over tasks of the per-task median (the paper averages over
@@ -127,7 +136,8 @@ typedef struct report_skip {
 
 typedef struct report_source {
     const char *path;
-    char kind;   /* 'r': results, 'k': kernels */
+    char kind;   /* 'r': results, 'k': kernels, 't': a training curve (report_train.h),
+                  * 'b': paired-bootstrap comparisons (report_sig.h) */
     size_t rows;
     const char *args;   /* kernels: the options that made it ("--backend onednn ..."), or NULL */
 } report_source_t;
@@ -145,6 +155,10 @@ typedef struct report {
     size_t n_skips, cap_skips;
     report_source_t *sources; /* files read, in order */
     int n_sources, cap_sources;
+    struct report_curve *curves; /* training curves (report_train.h) */
+    int n_curves, cap_curves;
+    struct report_sig *sigs;     /* paired-bootstrap comparisons (report_sig.h) */
+    int n_sigs, cap_sigs;
 
     report_config_t *configs;
     size_t n_configs;
@@ -166,8 +180,10 @@ typedef struct report {
 report_t *report_create(void);
 void report_free(report_t *r);
 
-/* Reads one CSV: a results file (has `tgt_tok_per_s` and `variant`) or a
- * kernels file (has `gflops` and `kernel`), told apart by the header. Errors
+/* Reads one CSV: a results file (has `tgt_tok_per_s` and `variant`), a
+ * kernels file (has `gflops` and `kernel`), a training curve (has `step`
+ * and `loss`: report_train.h) or the rows of `moebench bleu --paired-bs
+ * --csv` (report_sig.h), told apart by the header. Errors
  * name the file (and line): "FILE:LINE: column 'wall_s': 'x' is not a number". */
 int report_read_csv(report_t *r, const char *path, mb_error_t *err);
 
@@ -230,6 +246,10 @@ void report_group_config(const report_group_t *g, char *out, size_t n);
 #define REPORT_MAX_KERNEL_FIGS 8
 int report_write_data(const report_t *r, const char *dir, report_figure_t *figs, int max, int *n,
                       mb_error_t *err);
+
+/* The links (or "not drawn" lines) of the figures of group g (-1: kernels,
+ * -2: training) for REPORT.md. */
+void report_md_figure_links(FILE *f, const report_md_opts_t *o, int g);
 
 /* Writes REPORT.md to `path` (through `path.tmp`, renamed when complete). */
 int report_write_markdown(const report_t *r, const report_md_opts_t *o, const char *path, mb_error_t *err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analysis/report.h"
+#include "analysis/report_train.h"
 #include "common/version.h"
 
 
@@ -501,5 +502,7 @@ int report_write_data(const report_t *r, const char *dir, report_figure_t *figs,
     for (int g = 0; g < r->n_groups; g++)
         if (group_data(r, g, &w, figs, max, n))
             return -1;
-    return kernel_data(r, &w, figs, max, n);
+    if (kernel_data(r, &w, figs, max, n))
+        return -1;
+    return report_train_data(r, dir, figs, max, n, err);
 }

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "analysis/report.h"
+#include "analysis/report_sig.h"
+#include "analysis/report_train.h"
 #include "common/version.h"
 
 static const char *fmt(char *b, size_t n, const char *f, double v)
@@ -90,7 +92,8 @@ static void machine_section(FILE *f, const report_t *r, const report_md_opts_t *
     fprintf(f, "| input | ");
     for (int i = 0; i < r->n_sources; i++)
         fprintf(f, "%s`%s` (%zu %s rows)", i ? ", " : "", r->sources[i].path, r->sources[i].rows,
-                r->sources[i].kind == 'k' ? "kernel" : "result");
+                r->sources[i].kind == 'k' ? "kernel" : r->sources[i].kind == 't' ? "training curve"
+                                            : r->sources[i].kind == 'b' ? "bootstrap" : "result");
     fprintf(f, " |\n");
     if (r->n_run_ids) {
         fprintf(f, "| runs | ");
@@ -140,6 +143,18 @@ static void drop_note(FILE *f, const report_t *r, const report_group_t *gr)
     fprintf(f, "\n");
 }
 
+/* "1.08x" or, with an interval, "1.08x [1.05, 1.11]". */
+static const char *fmt_speedup(char *out, size_t n, const report_series_t *s)
+{
+    if (isnan(s->speedup))
+        snprintf(out, n, "-");
+    else if (isnan(s->speedup_lo) || isinf(s->speedup_hi))
+        snprintf(out, n, "%.2fx", s->speedup);
+    else
+        snprintf(out, n, "%.2fx [%.2f, %.2f]", s->speedup, s->speedup_lo, s->speedup_hi);
+    return out;
+}
+
 static void scenario_table(FILE *f, const report_t *r, int g)
 {
     const report_group_t *gr = &r->groups[g];
@@ -159,7 +174,7 @@ static void scenario_table(FILE *f, const report_t *r, int g)
         else
             fprintf(f, "%.1f (%d) | %s–%s | ", s->peak_tok_s, s->peak_batch, fmt(a, sizeof a, "%.1f", s->peak_min),
                     fmt(b, sizeof b, "%.1f", s->peak_max));
-        fprintf(f, "%s | %s | %s | %s |\n", s->untrained_student ? "= dense" : fmt(a, sizeof a, "%.2fx", s->speedup),
+        fprintf(f, "%s | %s | %s | %s |\n", s->untrained_student ? "= dense" : fmt_speedup(a, sizeof a, s),
                 fmt(b, sizeof b, "%.2f", s->p50),
                 fmt(c, sizeof c, "%.2f", s->p99), fmt(d, sizeof d, "%.2f", s->bleu));
     }
@@ -178,7 +193,10 @@ static void scenario_table(FILE *f, const report_t *r, int g)
         fprintf(f, "–%d", rmax);
     fprintf(f, " repetition%s per configuration. Peak tokens/s: the highest median target-token throughput over "
                "the offline batch sweep (%d batch size%s; the batch size in brackets); spread: the smallest and "
-               "largest repetition at that batch size. Speed-up: peak over token-moe's peak in this table. "
+               "largest repetition at that batch size. Speed-up: peak over token-moe's peak in this table, with its "
+               "95%% interval in brackets where the repetitions allow one (Hodges-Lehmann, as `moebench compare`: "
+               "the ratios of the two variants' per-repetition throughputs at their peaks, tasks combined per "
+               "repetition). "
                "Latency: single-stream, per sentence, mean over tasks. BLEU: sacreBLEU-compatible corpus BLEU, "
                "mean over tasks; `-` = not measured.\n\n",
             rmax == 1 ? "" : "s", batches, batches == 1 ? "" : "s");
@@ -209,7 +227,7 @@ static void server_table(FILE *f, const report_t *r, int g)
         fprintf(f, "\n");
 }
 
-static void figure_links(FILE *f, const report_md_opts_t *o, int g)
+void report_md_figure_links(FILE *f, const report_md_opts_t *o, int g)
 {
     for (int i = 0; i < o->n_figs; i++) {
         const report_figure_t *x = &o->figs[i];
@@ -265,8 +283,14 @@ static int speedup_for(const report_t *r, int g, char *out, size_t n, const char
     int match = !strcmp(k->preset, preset);
     if (other ? (!strcmp(k->preset, "wmt32e") || !strcmp(k->preset, "web128e")) : !match)
         return 0;
+    char ci[96] = "";
+    if (!isnan(t->speedup_lo) && !isinf(t->speedup_hi))
+        snprintf(ci, sizeof ci, ", 95%% interval %.2f–%.2f over %d repetitions", t->speedup_lo, t->speedup_hi,
+                 t->speedup_reps);
     if (other)
-        snprintf(out, n, "%.2fx (preset %s)", t->speedup, *k->preset ? k->preset : "unknown");
+        snprintf(out, n, "%.2fx (preset %s%s)", t->speedup, *k->preset ? k->preset : "unknown", ci);
+    else if (*ci)
+        snprintf(out, n, "%.2fx (%s)", t->speedup, ci + 2);
     else
         snprintf(out, n, "%.2fx", t->speedup);
     return 1;
@@ -347,6 +371,9 @@ static void paper_section(FILE *f, const report_t *r)
     fprintf(f, " |\n| parameters, token-moe vs dense (`wmt32e` vs `wmt-dense`) | 533M vs 142M | ");
     claim_cell(f, r, claim_params);
     fprintf(f, " |\n\n");
+    if (r->n_sigs)
+        fprintf(f, "Whether these BLEU differences are more than resampling noise: section *Significance* below "
+                   "(paired bootstrap on the test lines).\n\n");
 
     int cores = 0, bleu_any = 0, bleu_high = 0;
     for (int i = 0; i < r->n_cpu_models; i++)
@@ -393,7 +420,7 @@ static void kernel_section(FILE *f, const report_t *r, const report_md_opts_t *o
                 fmt(d, sizeof d, "%.1f%%", 100 * k->frac_bw), k->reps);
     }
     fprintf(f, "\n");
-    figure_links(f, o, -1);
+    report_md_figure_links(f, o, -1);
 }
 
 /* What the CSVs say could not run here, and why (a precision the CPU lacks,
@@ -458,6 +485,10 @@ static void commands_section(FILE *f, const report_t *r, const report_md_opts_t 
         if (r->sources[i].kind == 'k')
             fprintf(f, "moebench kernels %s%s--csv %s\n", r->sources[i].args ? r->sources[i].args : "",
                     r->sources[i].args ? " " : "", r->sources[i].path);
+    for (int i = 0; i < r->n_sources; i++)
+        if (r->sources[i].kind == 't')
+            fprintf(f, "moebench train ... --curve %s    # the run's own options: docs/training.md\n",
+                    r->sources[i].path);
     fprintf(f, "%s\n```\n\n", o->command ? o->command : "moebench report");
     if (o->n_gnuplot_cmds) {
         fprintf(f, "<details><summary>gnuplot commands run by <code>moebench report</code></summary>\n\n```sh\n");
@@ -487,10 +518,12 @@ int report_write_markdown(const report_t *r, const report_md_opts_t *o, const ch
                 r->groups[g].scenario, cfg, mach, r->groups[g].scenario);
         scenario_table(f, r, g);
         server_table(f, r, g);
-        figure_links(f, o, g);
+        report_md_figure_links(f, o, g);
     }
     if (r->n_groups)
         paper_section(f, r);
+    report_sig_section(f, r);
+    report_train_section(f, r, o);
     kernel_section(f, r, o);
     skip_section(f, r);
     commands_section(f, r, o);

@@ -44,5 +44,6 @@ int cmd_compare_run(int argc, char **argv); /* compare --run */
 int cmd_report(int argc, char **argv);
 int cmd_vocab(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_distill(int argc, char **argv);
 
 #endif

@@ -3,19 +3,23 @@
  * sacreBLEU's text line or a JSON object. Scoring itself lives in bleu.c. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/mb_parse.h"
 #include "quality/bleu.h"
+#include "quality/bleu_boot.h"
 #include "cli/cli.h"
+#include "cli/cmd_bleu.h"
 #include "common/mb_file.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
 "usage: moebench bleu HYP REF [REF2 ...] [options]\n"
+"       moebench bleu --paired-bs BASELINE SYSTEM [SYSTEM ...] --ref REF [--ref REF2] [options]\n"
 "\n"
 "BLEU (or chrF) of the hypotheses in HYP against one or more references,\n"
 "computed exactly as sacreBLEU " BLEU_SACREBLEU_VERSION " does (same tokenizers, smoothing,\n"
@@ -36,6 +40,19 @@ static void usage(FILE *f)
 "  --json          one JSON object (per line with --sentence) instead of text\n"
 "  -h, --help      this text\n"
 "\n"
+"paired bootstrap resampling (sacreBLEU's --paired-bs; the first system is the baseline):\n"
+"  --paired-bs     compare the systems: each one's score, mean and 95%% CI over the\n"
+"                  resamples (sacreBLEU's), its difference to the baseline with the\n"
+"                  95%% interval of the paired differences, and sacreBLEU's p-value\n"
+"                  (* = p < 0.05); a system identical to the baseline gets p = 1\n"
+"  --ref FILE      a reference (repeat for more); needed with --paired-bs\n"
+"  --resamples N   resamples, 1..%d (default %d)\n"
+"  --seed S        seed of the resampling (default %d, sacreBLEU's)\n"
+"  --metrics M     bleu, chrf or bleu,chrf (default bleu,chrf; --chrf: chrf)\n"
+"  --names A,B,..  system names (default: the file names)\n"
+"  --label TEXT    a label for the CSV rows (e.g. the test set and direction)\n"
+"  --csv FILE      also write one row per metric and system (columns: README.md)\n"
+"\n"
 "text output, as sacreBLEU prints it:\n"
 "  BLEU|nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:" BLEU_SACREBLEU_VERSION " = 45.07 "
 "70.6/42.9/36.4/37.5 (BP = 1.000 ratio = 1.000 hyp_len = 17 ref_len = 17)\n"
@@ -52,18 +69,10 @@ static void usage(FILE *f)
 "  --sentence adds line (1-based) to each object.\n"
 "\n"
 CLI_EXIT_HELP,
-            BLEU_MAX_ORDER);
+            BLEU_MAX_ORDER, BLEU_BOOT_MAX_RESAMPLES, BLEU_BOOT_RESAMPLES, BLEU_BOOT_SEED);
 }
 
-/* One input file's lines: NUL-terminated strings into one buffer. */
-typedef struct lines {
-    const char *name;
-    char *buf;
-    char **line;
-    int n;
-} lines_t;
-
-static void lines_free(lines_t *l)
+void bleu_lines_free(lines_t *l)
 {
     free(l->buf);
     free(l->line);
@@ -107,7 +116,7 @@ static int read_all(FILE *f, char **out, size_t *len)
 /* Reads a file (or stdin for "-") and splits it on '\n' as Python's file
  * iteration does: a last line without '\n' still counts. Checks UTF-8 here so
  * that an error can name the file and line. */
-static int lines_read(lines_t *l, const char *path, mb_error_t *err)
+int bleu_lines_read(lines_t *l, const char *path, mb_error_t *err)
 {
     memset(l, 0, sizeof *l);
     l->name = path;
@@ -244,12 +253,6 @@ static void print_chrf(const bleu_chrf_result_t *r, const bleu_chrf_opts_t *o, i
     puts("}");
 }
 
-typedef struct bleu_cli {
-    bleu_opts_t bleu;
-    bleu_chrf_opts_t chrf;
-    int chrf_mode, sentence, json, width;
-} bleu_cli_t;
-
 /* Scores the loaded files and prints; returns the exit status. */
 static int score(const bleu_cli_t *c, const lines_t *hyp, const lines_t *ref, int n_refs)
 {
@@ -299,7 +302,8 @@ static int score(const bleu_cli_t *c, const lines_t *hyp, const lines_t *ref, in
 
 int cmd_bleu(int argc, char **argv)
 {
-    enum { O_LC = 256, O_TOK, O_SMOOTH, O_ORDER, O_SENT, O_CHRF, O_JSON, O_WIDTH };
+    enum { O_LC = 256, O_TOK, O_SMOOTH, O_ORDER, O_SENT, O_CHRF, O_JSON, O_WIDTH, O_PAIRED, O_REF, O_RESAMPLES,
+           O_SEED, O_CSV, O_NAMES, O_LABEL, O_METRICS };
     static const struct option longopts[] = {
         {"lc", no_argument, NULL, O_LC},
         {"tokenize", required_argument, NULL, O_TOK},
@@ -309,10 +313,19 @@ int cmd_bleu(int argc, char **argv)
         {"chrf", no_argument, NULL, O_CHRF},
         {"json", no_argument, NULL, O_JSON},
         {"width", required_argument, NULL, O_WIDTH},
+        {"paired-bs", no_argument, NULL, O_PAIRED},
+        {"ref", required_argument, NULL, O_REF},
+        {"resamples", required_argument, NULL, O_RESAMPLES},
+        {"seed", required_argument, NULL, O_SEED},
+        {"csv", required_argument, NULL, O_CSV},
+        {"names", required_argument, NULL, O_NAMES},
+        {"label", required_argument, NULL, O_LABEL},
+        {"metrics", required_argument, NULL, O_METRICS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bleu_cli_t c = {.width = 2};
+    bleu_cli_t c = {.width = 2, .resamples = BLEU_BOOT_RESAMPLES, .seed = BLEU_BOOT_SEED};
+    const char *paired_only = NULL; /* an option that means nothing without --paired-bs */
     bleu_opts_init(&c.bleu);
     bleu_chrf_opts_init(&c.chrf);
     mb_error_t err;
@@ -345,10 +358,49 @@ int cmd_bleu(int argc, char **argv)
                 return mb_prefix(&err, "bleu: "), cli_usage(&err);
             c.width = (int)v;
             break;
+        case O_PAIRED: c.paired = 1; break;
+        case O_REF:
+            if (c.n_refs == BLEU_CLI_MAX_REFS)
+                return cli_usagef("bleu: more than %d --ref files", BLEU_CLI_MAX_REFS);
+            c.refs[c.n_refs++] = optarg;
+            paired_only = "--ref";
+            break;
+        case O_RESAMPLES:
+            if (mb_parse_long("--resamples", optarg, 1, BLEU_BOOT_MAX_RESAMPLES, &v, &err))
+                return mb_prefix(&err, "bleu: "), cli_usage(&err);
+            c.resamples = (int)v;
+            paired_only = "--resamples";
+            break;
+        case O_SEED:
+            if (mb_parse_long("--seed", optarg, 0, LONG_MAX, &v, &err))
+                return mb_prefix(&err, "bleu: "), cli_usage(&err);
+            c.seed = (uint64_t)v;
+            paired_only = "--seed";
+            break;
+        case O_CSV: c.csv = optarg; paired_only = "--csv"; break;
+        case O_NAMES: c.names = optarg; paired_only = "--names"; break;
+        case O_LABEL: c.label = optarg; paired_only = "--label"; break;
+        case O_METRICS:
+            c.metrics = !strcmp(optarg, "bleu") ? 1 : !strcmp(optarg, "chrf") ? 2
+                      : !strcmp(optarg, "bleu,chrf") || !strcmp(optarg, "chrf,bleu") ? 3 : 0;
+            if (!c.metrics)
+                return cli_usagef("bleu: --metrics: '%s' is not bleu, chrf or bleu,chrf", optarg);
+            paired_only = "--metrics";
+            break;
         default: return cli_bad_option("bleu", opt, argv, optind, optopt);
         }
     }
     int nfiles = argc - optind;
+    if (c.paired) {
+        if (c.sentence || c.json)
+            return cli_usagef("bleu: --paired-bs scores corpora: it takes neither --sentence nor --json "
+                              "(--csv FILE writes machine-readable rows)");
+        if (!c.metrics)
+            c.metrics = c.chrf_mode ? 2 : 3;
+        return cmd_bleu_paired(&c, argv + optind, nfiles);
+    }
+    if (paired_only)
+        return cli_usagef("bleu: %s is an option of --paired-bs; see 'moebench bleu --help'", paired_only);
     if (nfiles < 2) {
         fprintf(stderr, "moebench: bleu: needs HYP and at least one REF; see 'moebench bleu --help'\n");
         return 2;
@@ -364,7 +416,7 @@ int cmd_bleu(int argc, char **argv)
         return cli_errorf("bleu: out of memory");
     int rc = 0;
     for (int i = 0; i < nfiles && !rc; i++)
-        if (lines_read(&files[i], argv[optind + i], &err))
+        if (bleu_lines_read(&files[i], argv[optind + i], &err))
             rc = cli_error(&err);
     for (int i = 1; i < nfiles && !rc; i++)
         if (files[i].n != files[0].n)
@@ -375,7 +427,7 @@ int cmd_bleu(int argc, char **argv)
     if (!rc)
         rc = score(&c, &files[0], &files[1], nfiles - 1);
     for (int i = 0; i < nfiles; i++)
-        lines_free(&files[i]);
+        bleu_lines_free(&files[i]);
     free(files);
     return rc;
 }

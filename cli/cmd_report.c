@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "common/mb_file.h"
 #include "analysis/report.h"
+#include "analysis/report_train.h"
 #include "analysis/summary.h"
 #include "common/mb_parse.h"
 
@@ -391,7 +392,7 @@ int cmd_report(int argc, char **argv)
     }
     if (relative_path(outdir, figs_path, rel, sizeof rel, &err))
         goto fail;
-    int max = r->n_groups * REPORT_FIG_KINDS + REPORT_MAX_KERNEL_FIGS;
+    int max = r->n_groups * REPORT_FIG_KINDS + REPORT_MAX_KERNEL_FIGS + REPORT_MAX_TRAIN_FIGS;
     figs = calloc((size_t)max, sizeof *figs);
     cmds = calloc((size_t)max, sizeof *cmds);
     if (!figs || !cmds) {

@@ -26,6 +26,8 @@ static void help(void)
            "  --backend B           run only backend B (overrides [measure] backends); auto: the one measured\n"
            "                        fastest here, recorded under its own name\n"
            "  --threads N           run only with N threads (overrides [measure] threads)\n"
+           "  --variants LIST       run only these of the scenario's variants, e.g. task-subnet,student\n"
+           "                        (to finish or repeat part of a long scenario)\n"
            "  --out DIR             folder for the CSV (default results)\n"
            "  -o, --output FILE     write exactly this CSV file\n"
            "  --quick               fewer sentences per task (8, or the largest batch size when larger,\n"
@@ -98,6 +100,39 @@ static int rerun_under_callgrind(int argc, char **argv)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* --variants: keeps the scenario's variants named in `list` (comma-separated),
+ * in the scenario's order; a name the scenario lacks is a usage error. */
+static int keep_variants(scn_t *s, const char *path, const char *list)
+{
+    int keep[8] = {0};
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *it = strtok_r(buf, ", ", &save); it; it = strtok_r(NULL, ", ", &save)) {
+        int found = 0;
+        for (int i = 0; i < s->n_variants; i++)
+            if (!strcmp(s->variants[i], it))
+                keep[i] = found = 1;
+        if (!found) {
+            char have[200] = "";
+            for (int i = 0; i < s->n_variants; i++)
+                snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", i ? ", " : "", s->variants[i]);
+            cli_usagef("run: --variants: '%s' is not a variant of %s (it has: %s); name some of those", it, path,
+                       have);
+            return -1;
+        }
+    }
+    int n = 0;
+    for (int i = 0; i < s->n_variants; i++)
+        if (keep[i])
+            memmove(s->variants[n++], s->variants[i], sizeof s->variants[i]);
+    if (!n) {
+        cli_usagef("run: --variants: the list is empty; name some of the scenario's variants");
+        return -1;
+    }
+    s->n_variants = n;
+    return 0;
+}
+
 static const char *sig_name(int sig)
 {
     return sig == SIGINT ? "SIGINT (Ctrl-C)" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal";
@@ -111,7 +146,9 @@ int cmd_run(int argc, char **argv)
                                          {"count-instructions", no_argument, 0, 'I'}, {"list", no_argument, 0, 'L'},
                                          {"dry-run", no_argument, 0, 'L'},
                                          {"keep-hypotheses", required_argument, 0, 'k'},
-                                         {"no-check-finite", no_argument, 0, 'F'}, {0, 0, 0, 0}};
+                                         {"no-check-finite", no_argument, 0, 'F'},
+                                         {"variants", required_argument, 0, 'V'}, {0, 0, 0, 0}};
+    const char *only = NULL;
     run_opts_t ro = {0};
     mb_error_t err;
     long threads;
@@ -133,6 +170,7 @@ int cmd_run(int argc, char **argv)
         case 'L': ro.list = 1; break;
         case 'k': ro.keep_hyps = optarg; break;
         case 'F': ro.no_check_finite = 1; break;
+        case 'V': only = optarg; break;
         case 'h': help(); return 0;
         default: return cli_bad_option("run", c, argv, optind, optopt);
         }
@@ -142,6 +180,8 @@ int cmd_run(int argc, char **argv)
     scn_t s;
     if (scn_load(argv[optind], &s, &err))
         return cli_error(&err);
+    if (only && keep_variants(&s, argv[optind], only))
+        return 2;
     if (ro.keep_hyps && mkdir(ro.keep_hyps, 0777) != 0 && errno != EEXIST)
         return cli_errorf("run: --keep-hypotheses %s: cannot create the folder: %s", ro.keep_hyps, strerror(errno));
     if (ro.count_instructions && !ro.list && !RUNNING_ON_VALGRIND)

@@ -21,6 +21,7 @@ static const cli_command_t commands[] = {
     {"compare", "compare two results CSVs: regression verdicts for CI", cmd_compare},
     {"report", "REPORT.md and figures from results CSVs (tables in the paper's layout)", cmd_report},
     {"train", "train a model of any variant on a multi-way corpus (or --bench its speed)", cmd_train},
+    {"distill", "distil a teacher into a dense student (its beam translations as targets)", cmd_distill},
 };
 
 static void usage(FILE *f)

@@ -97,7 +97,7 @@ static void sleep_s(double s)
 static int batch(conf_t *c, int first, int n, rep_t *r, decode_result_t *res, mb_error_t *err)
 {
     if (decode_batch(c->dc, c->req + first, n, res, err) != 0)
-        return -1;
+        return interrupted ? 0 : -1; /* stopped within the batch: the repetition is dropped */
     if (c->qr)
         qr_collect(c->qr, first, res, n);
     for (int i = 0; i < n; i++) {
@@ -335,7 +335,11 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
     const char *file = scn_file_for(&R->s, c->variant);
     if (file) {
         const char *base = strrchr(file, '/');
-        csvout_set(&row, CSV_weights, "file:%s", base ? base + 1 : file);
+        if (c->m->cfg.distilled_from[0]) /* a student `moebench distill` trained: from which teacher */
+            csvout_set(&row, CSV_weights, "file:%s; distilled from %s", base ? base + 1 : file,
+                       c->m->cfg.distilled_from);
+        else
+            csvout_set(&row, CSV_weights, "file:%s", base ? base + 1 : file);
     } else {
         csvout_set(&row, CSV_weights, "random");
     }
@@ -577,6 +581,7 @@ static int exec_task(run_t *R, exec_t *x, const plan_run_t *pr, mb_error_t *err)
     dopt.max_len = R->s.max_len;
     dopt.scores = 0; /* a server takes the argmax; it need not normalise */
     dopt.capacity_factor = R->s.capacity_factor > 0 ? R->s.capacity_factor : 0.0; /* -1: default 0 */
+    dopt.cancel = &interrupted; /* a signal stops a long batch within a decoder step */
     if (!(x->req = calloc((size_t)wt->n, sizeof *x->req)))
         return mb_fail(err, "out of memory");
     if (decode_ctx_create(use, &x->be, &dopt, &x->dc, err))

@@ -350,6 +350,8 @@ void model_config_to_meta(const model_config_t *c, model_meta_t *m)
         meta_add(m, "subnet_key", "%s", c->keys[c->subnet_key]);
     if (c->tie_embed) /* absent in untied files, so files written before the option read as before */
         meta_add(m, "tie_embeddings", "1");
+    if (c->distilled_from[0])
+        meta_add(m, "distilled_from", "%s", c->distilled_from);
 }
 
 int model_config_from_meta(model_config_t *c, const char *(*get)(void *ctx, const char *key), void *ctx,
@@ -401,6 +403,8 @@ int model_config_from_meta(model_config_t *c, const char *(*get)(void *ctx, cons
     c->tie_embed = tie && !strcmp(tie, "1");
     if (model_config_finish(c, err) != 0)
         return mb_prefix(err, "%s: __metadata__: ", where);
+    const char *from = get(ctx, "distilled_from");
+    snprintf(c->distilled_from, sizeof c->distilled_from, "%s", from ? from : "");
     const char *sub = get(ctx, "subnet_key");
     if (sub) {
         for (int k = 0; k < c->n_keys; k++)

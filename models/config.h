@@ -56,6 +56,9 @@ typedef struct model_config {
     char keys[MODEL_MAX_TASKS][MODEL_NAME_LEN];   /* values of the task key, e.g. "de" */
     /* task-subnet: the key this model serves (index into keys), else -1 */
     int subnet_key;
+    /* provenance, not shape: "TEACHER.safetensors (crc32 XXXXXXXX)" for a student that
+       `moebench distill` trained on that teacher's translations, else "" */
+    char distilled_from[160];
 } model_config_t;
 
 /* Fills cfg from a preset (tiny, small, train-small, wmt-dense, wmt32e, web128e) and a

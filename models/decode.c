@@ -46,6 +46,7 @@ struct decode_ctx {
 
 void decode_opts_default(decode_opts_t *o)
 {
+    *o = (decode_opts_t){0}; /* fields added later start at zero */
     o->beam = 1;
     o->force_beam = 0;
     o->scores = 1;
@@ -145,6 +146,13 @@ static int *hist_of(decode_ctx_t *c, int slot)
     return c->hist + (size_t)slot * c->cap_len;
 }
 
+/* The caller asked to stop (decode_opts_t.cancel): the search ends at the
+ * next step and decode_batch fails with "interrupted". */
+static int cancelled(const decode_ctx_t *c)
+{
+    return c->opt.cancel && *c->opt.cancel;
+}
+
 /* One decoder step for the current rows, all at position t; logits in c->logits. */
 static void step(decode_ctx_t *c, int rows, int t)
 {
@@ -171,7 +179,7 @@ static void greedy(decode_ctx_t *c, int n, int *out_len, float *out_lp, int *fin
         }
     }
     tf_cache_clear(&c->cache, rows, c->slot);
-    for (int t = 0; rows > 0; t++) {
+    for (int t = 0; rows > 0 && !cancelled(c); t++) {
         step(c, rows, t);
         if (c->opt.scores)
             be_log_softmax(c->be, c->logits, rows, V);
@@ -271,7 +279,7 @@ static void beam(decode_ctx_t *c, int n)
         }
     }
     tf_cache_clear(&c->cache, rows, c->slot);
-    for (int t = 0; rows > 0; t++) {
+    for (int t = 0; rows > 0 && !cancelled(c); t++) {
         step(c, rows, t);
         be_log_softmax(c->be, c->logits, rows, V);
         for (int r = 0; r < rows; r++)
@@ -395,10 +403,14 @@ int decode_batch(decode_ctx_t *c, const decode_request_t *req, int n, decode_res
     tf_cache_begin(&c->cache, c->m, c->be, &src, c->enc_out);
 
     const int K = c->opt.beam;
+    if (cancelled(c))
+        return mb_fail(err, "interrupted");
     if (K == 1 && !c->opt.force_beam) {
         int *len = c->g_len, *finished = c->g_finished;
         float *lp = c->g_lp;
         greedy(c, n, len, lp, finished);
+        if (cancelled(c))
+            return mb_fail(err, "interrupted");
         for (int s = 0; s < n; s++) {
             out[s].ids = hist_of(c, s);
             out[s].len = len[s];
@@ -407,6 +419,8 @@ int decode_batch(decode_ctx_t *c, const decode_request_t *req, int n, decode_res
         }
     } else {
         beam(c, n);
+        if (cancelled(c))
+            return mb_fail(err, "interrupted");
         for (int s = 0; s < n; s++) {
             const fin_t *best = NULL;
             int bi = 0;

@@ -10,6 +10,8 @@
 #ifndef MODEL_DECODE_H
 #define MODEL_DECODE_H
 
+#include <signal.h>
+
 #include "backends/backend.h"
 #include "models/model.h"
 #include "models/moe.h"
@@ -26,6 +28,9 @@ typedef struct decode_opts {
     int max_len_b;
     double capacity_factor;    /* expert capacity (docs/routing.md); 0 = unlimited, the
                                   default whatever the model file records */
+    const volatile sig_atomic_t *cancel; /* NULL, or a flag (set by a signal handler) read at
+                                  every decoder step: when nonzero the batch stops within a
+                                  step and decode_batch fails with "interrupted" */
 } decode_opts_t;
 
 /* greedy (beam 1) with scores, alpha 0.6, max_len 256, a 2.0, b 10,

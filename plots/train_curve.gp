@@ -2,7 +2,9 @@
 # training batches) and greedy validation BLEU, each against steps and
 # against CPU time; one line per CSV, labelled by its file name.
 #   gnuplot -c plots/train_curve.gp OUTBASE TITLE CURVE.csv [CURVE.csv ...]
-# Writes OUTBASE.png and OUTBASE.svg (800 px wide). Columns: docs/training.md.
+# Writes OUTBASE.png and OUTBASE.svg (900 x 760 px, as the report's other
+# two-row figures). Columns: docs/training.md. `moebench report` runs it on
+# copies of the curves in its figures folder (plots/README.md).
 if (ARGC < 3) {
     print "usage: gnuplot -c train_curve.gp OUTBASE TITLE CURVE.csv [CURVE.csv ...]"
     exit status 2
@@ -23,9 +25,9 @@ name_of(f) = system("basename " . f . " .csv")
 vrows(f) = "< awk -F, 'NR > 1 && $13 != \"\"' " . f
 do for [fmt in "png svg"] {
     if (fmt eq "png") {
-        set terminal pngcairo size 800,640 font "sans,10" noenhanced
+        set terminal pngcairo size 900,760 font "sans,10" noenhanced
     } else {
-        set terminal svg size 800,640 font "sans,10" noenhanced
+        set terminal svg size 900,760 font "sans,10" noenhanced
     }
     set output ARG1 . "." . fmt
     set multiplot layout 2,2 title ARG2

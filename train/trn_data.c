@@ -168,7 +168,7 @@ int trn_corpus_load(trn_corpus_t *c, const char *pattern, const char (*langs)[MO
             snprintf(first, sizeof first, "%s", path);
         lines = c->n_lines;
     }
-    c->n_langs = n;
+    c->n_langs = c->n_cols = n;
 #ifdef TRN_HAVE_VOCAB
     if (v)
         vocab_free((vocab_t *)v);
@@ -180,11 +180,29 @@ int trn_corpus_load(trn_corpus_t *c, const char *pattern, const char (*langs)[MO
 
 void trn_corpus_free(trn_corpus_t *c)
 {
-    for (int i = 0; i < TRN_MAX_LANGS; i++) {
+    for (int i = 0; i < TRN_MAX_COLS; i++) {
         free(c->off[i]);
         free(c->ids[i]);
     }
     memset(c, 0, sizeof *c);
+}
+
+int trn_corpus_add_column(trn_corpus_t *c, const char *direction, int *off, int *ids, mb_error_t *err)
+{
+    if (c->n_cols >= TRN_MAX_COLS || strlen(direction) >= MODEL_NAME_LEN) {
+        free(off), free(ids);
+        return mb_fail(err, "corpus: no room for the targets of %s (at most %d columns)", direction, TRN_MAX_COLS);
+    }
+    for (int i = 0; i < c->n_cols; i++)
+        if (!strcmp(c->langs[i], direction)) {
+            free(off), free(ids);
+            return mb_fail(err, "corpus: %s already has its own targets", direction);
+        }
+    int k = c->n_cols++;
+    snprintf(c->langs[k], MODEL_NAME_LEN, "%s", direction);
+    c->off[k] = off;
+    c->ids[k] = ids;
+    return 0;
 }
 
 /* ---- directions and batches ---- */
@@ -231,6 +249,9 @@ static int setup(trn_sampler_t *s, const trn_corpus_t *c, const model_config_t *
             return mb_fail(err, "direction %s: the corpus has no %s side; give --langs covering every direction",
                            name, d->src < 0 ? "source" : "target");
         d->tag = tag_of_lang ? tag_of_lang[d->tgt] : model_task_tag(cfg, t);
+        for (int k = c->n_langs; k < c->n_cols; k++) /* the direction's own targets, when it has them */
+            if (!strcmp(c->langs[k], name))
+                d->tgt = k;
         d->key = model_task_key_index(cfg, t);
         if (d->key < 0)
             d->key = 0; /* no task key in use (no task routing): any valid index */

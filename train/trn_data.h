@@ -19,12 +19,15 @@
 #include "train/trn_model.h"
 
 #define TRN_MAX_LANGS MODEL_MAX_LANGS
+/* columns: the languages, then a direction's own targets (trn_corpus_add_column) */
+#define TRN_MAX_COLS (MODEL_MAX_LANGS + MODEL_MAX_TASKS)
 
 typedef struct trn_corpus {
     int n_langs, n_lines;
-    char langs[TRN_MAX_LANGS][MODEL_NAME_LEN];
-    int *off[TRN_MAX_LANGS];   /* [n_lines + 1] into ids */
-    int *ids[TRN_MAX_LANGS];   /* words only (no tag, BOS or EOS) */
+    int n_cols;                /* n_langs + own target columns */
+    char langs[TRN_MAX_COLS][MODEL_NAME_LEN]; /* a language, or a direction ("en-de") for an own column */
+    int *off[TRN_MAX_COLS];    /* [n_lines + 1] into ids */
+    int *ids[TRN_MAX_COLS];    /* words only (no tag, BOS or EOS) */
 } trn_corpus_t;
 
 /* Reads `pattern` with "{lang}" replaced by each of langs[n] (e.g.
@@ -35,12 +38,19 @@ typedef struct trn_corpus {
 int trn_corpus_load(trn_corpus_t *c, const char *pattern, const char (*langs)[MODEL_NAME_LEN], int n,
                     const char *vocab_path, int vocab, int max_lines, mb_error_t *err);
 void trn_corpus_free(trn_corpus_t *c);
+/* Gives direction `direction` ("en-de") its own targets, line-aligned with
+ * the corpus: the sampler then pairs the source language's line i with
+ * line i of this column instead of the target language's line i (sequence-
+ * level distillation: the teacher's translations of the sources; a direction
+ * de-en and en-de each get their own). Takes ownership of off [n_lines + 1]
+ * and ids (freed with the corpus, also on failure). */
+int trn_corpus_add_column(trn_corpus_t *c, const char *direction, int *off, int *ids, mb_error_t *err);
 /* Token ids of a tag and the vocabulary size, when the corpus came from a
  * vocabulary (text); -1 when it did not. */
 int trn_vocab_tag(const char *vocab_path, const char *lang, int *tag, int *vocab_size, mb_error_t *err);
 
 typedef struct trn_direction {
-    int src, tgt;              /* language indices in the corpus */
+    int src, tgt;              /* column indices in the corpus: languages, or tgt the direction's own column */
     int tag;                   /* token id of <2tgt> */
     int key;                   /* task-key index in the model */
     long n;                    /* usable lines */

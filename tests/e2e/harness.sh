@@ -67,6 +67,16 @@ if [ "$rows" -gt 0 ] && [ ! -e "$WORK/long.csv.tmp" ] &&
     ok "Ctrl-C keeps the $rows complete rows in a renamed file"
 else not_ok "Ctrl-C keeps complete rows" "rows $rows"; fi
 
+# --variants: only the named variants, in the scenario's order; an unknown name is a usage error
+plan=$($M run scenarios/quick.ini --list --variants student,task-subnet 2>&1)
+if [ "$(printf '%s\n' "$plan" | awk '$1 ~ /^[0-9]+$/ { print $2 }' | uniq | tr '\n' ' ')" = "task-subnet student " ]; then
+    ok "run --variants keeps the named variants in the scenario's order"
+else not_ok "run --variants" "$plan"; fi
+$M run scenarios/quick.ini --list --variants studen >/dev/null 2>"$WORK/var.err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "'studen' is not a variant of scenarios/quick.ini" "$WORK/var.err"; then
+    ok "run --variants with an unknown name: exit 2 naming it"
+else not_ok "run --variants unknown" "rc $rc: $(cat "$WORK/var.err")"; fi
+
 # real data, read in place (skipped where the data is absent)
 if [ -f "$MOEBENCH_DATA/wmt/newstest2013.de" ]; then
     printf '[workload]\ndata = newstest2013\ndata_dir = %s\ntasks = en-de, ru-en\nsentences = 4\n[measure]\nwarmup = 0\nrepetitions = 1\n' \

@@ -1,6 +1,6 @@
 /* fuzz_csv: the CSV reader and what reads its tables: compare (the table
  * against itself, matching and judging every metric) and report (reading
- * and aggregating a results or kernels CSV). */
+ * and aggregating a results, kernels, training-curve or paired-bootstrap CSV). */
 #include "analysis/compare.h"
 #include "analysis/csvin.h"
 #include "analysis/report.h"

@@ -142,6 +142,82 @@ static model_t *model_with_experts(const char *variant, uint64_t seed, int E)
     return m;
 }
 
+/* ---- cancel: a flag read at every decoder step ---- */
+
+/* A backend that is ref with a counting gemm: after cancel_after calls it sets
+ * the cancel flag and notes how many decoder steps had run by then. */
+static void (*cancel_ref_gemm)(be_t *, int, int, int, int, int, float, const float *, int, const float *, int, float,
+                               float *, int);
+static volatile sig_atomic_t cancel_flag;
+static long cancel_calls, cancel_after;
+static const decode_ctx_t *cancel_dc;
+static uint64_t cancel_steps_at_flag;
+
+static void counting_gemm(be_t *be, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                          const float *B, int ldb, float beta, float *C, int ldc)
+{
+    cancel_ref_gemm(be, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (++cancel_calls == cancel_after) {
+        cancel_flag = 1;
+        cancel_steps_at_flag = decode_get_stats(cancel_dc)->steps;
+    }
+}
+
+/* Decodes 4 sentences of the tiny token-moe with the flag set after `after`
+ * gemm calls (0: never); returns decode_batch's status, the steps run and the
+ * gemm calls made. */
+static int decode_cancelled(long after, uint64_t *steps, long *calls, char *msg)
+{
+    model_t *m = test_model("token-moe", 7, 0);
+    be_t be = test_ref_backend();
+    static be_ops_t ops;
+    ops = *be.ops;
+    cancel_ref_gemm = ops.gemm;
+    ops.gemm = counting_gemm;
+    be.ops = &ops;
+    decode_opts_t opt;
+    decode_opts_default(&opt);
+    opt.max_len = 40;
+    opt.cancel = &cancel_flag;
+    cancel_flag = 0;
+    cancel_calls = 0;
+    cancel_after = after;
+    decode_ctx_t *dc;
+    mb_error_t err = {""};
+    assert_int_equal(decode_ctx_create(m, &be, &opt, &dc, &err), 0);
+    cancel_dc = dc;
+    int src[4][6] = {{5, 6, 7, 8, 9, 10}, {11, 12, 13, 14, 15, 16}, {17, 18, 19, 20, 21, 22}, {23, 24, 25, 26, 27, 28}};
+    decode_request_t req[4];
+    for (int i = 0; i < 4; i++)
+        req[i] = (decode_request_t){0, src[i], 6, 30};
+    decode_result_t res[4];
+    int rc = decode_batch(dc, req, 4, res, &err);
+    *steps = decode_get_stats(dc)->steps;
+    *calls = cancel_calls;
+    snprintf(msg, 256, "%s", err.msg);
+    decode_ctx_free(dc);
+    be_close(&be);
+    model_free(m);
+    return rc;
+}
+
+/* The search stops at the step after the flag is set, and decode_batch fails
+ * with "interrupted"; without the flag the same batch runs all 30 steps. */
+static void test_cancel_stops_within_a_step(void **state)
+{
+    (void)state;
+    uint64_t full_steps, steps;
+    long full_calls, calls;
+    char msg[256];
+    assert_int_equal(decode_cancelled(0, &full_steps, &full_calls, msg), 0);
+    assert_int_equal(full_steps, 30);
+    assert_int_equal(decode_cancelled(full_calls / 3, &steps, &calls, msg), -1);
+    assert_non_null(strstr(msg, "interrupted"));
+    assert_true(cancel_steps_at_flag > 0 && cancel_steps_at_flag < 29);
+    assert_true(steps <= cancel_steps_at_flag + 1); /* the step under way may finish, no more */
+    assert_true(calls < full_calls / 2);
+}
+
 /* ---- determinism ---- */
 
 static void test_same_seed_same_model_and_output(void **state)
@@ -631,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_step_logits_equal_full_logits),
         cmocka_unit_test(test_beam1_equals_greedy),
         cmocka_unit_test(test_forced_output_length),
+        cmocka_unit_test(test_cancel_stops_within_a_step),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

@@ -243,6 +243,62 @@ static void test_tasks_combine(void **state)
     rm_tree(dir);
 }
 
+/* The speed-up interval: 5 repetitions each at the peak, so 25 ratios
+ * task/token; the 95% Hodges-Lehmann interval for n = m = 5 runs from the 3rd
+ * to the 23rd smallest ratio (the two-sided 5% critical value of the
+ * Mann-Whitney U for 5 and 5 is 2, from the published tables, so the
+ * interval's ends are the (2+1)-th smallest and largest). Two tasks combine
+ * per repetition as sum(tokens) / sum(time). */
+static void test_speedup_interval(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/moebench-test-report-XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/ci.csv", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "scenario,mode,variant,backend,precision,threads,task,batch_size,decode,target_qps,rep,"
+               "tgt_tokens,wall_s,tgt_tok_per_s\n");
+    /* per repetition k: en-de 1000 tokens in a_k s, en-fr 1000 tokens in 10 s */
+    const double tok_s[5] = {10, 11, 9, 12, 10.5}, task_s[5] = {8, 8.5, 7, 9, 7.5};
+    double tok_v[5], task_v[5];
+    for (int k = 0; k < 5; k++) {
+        fprintf(f, "c,offline,token-moe,ref,fp32,1,en-de,16,greedy,,%d,1000,%g,\n", k + 1, tok_s[k]);
+        fprintf(f, "c,offline,token-moe,ref,fp32,1,en-fr,16,greedy,,%d,1000,10,\n", k + 1);
+        fprintf(f, "c,offline,task-moe,ref,fp32,1,en-de,16,greedy,,%d,1000,%g,\n", k + 1, task_s[k]);
+        fprintf(f, "c,offline,task-moe,ref,fp32,1,en-fr,16,greedy,,%d,1000,10,\n", k + 1);
+        tok_v[k] = 2000 / (tok_s[k] + 10);
+        task_v[k] = 2000 / (task_s[k] + 10);
+    }
+    /* a smaller batch with fewer tokens/s, not the peak: ignored by the interval */
+    fprintf(f, "c,offline,token-moe,ref,fp32,1,en-de,1,greedy,,1,1000,100,\n"
+               "c,offline,token-moe,ref,fp32,1,en-fr,1,greedy,,1,1000,100,\n");
+    fclose(f);
+    double ratios[25];
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 5; j++)
+            ratios[i * 5 + j] = task_v[j] / tok_v[i];
+    for (int i = 1; i < 25; i++) /* insertion sort */
+        for (int j = i; j > 0 && ratios[j - 1] > ratios[j]; j--) {
+            double t = ratios[j];
+            ratios[j] = ratios[j - 1];
+            ratios[j - 1] = t;
+        }
+    const char *p[] = {path};
+    report_t *r = load(p, 1);
+    const report_series_t *task = report_find_series(r, "c", "task-moe"), *tok = report_find_series(r, "c", "token-moe");
+    assert_non_null(task);
+    assert_non_null(tok);
+    assert_int_equal(task->peak_batch, 16);
+    assert_int_equal(task->speedup_reps, 5);
+    near(task->speedup_lo, ratios[2], "interval low end: 3rd smallest ratio");
+    near(task->speedup_hi, ratios[22], "interval high end: 23rd smallest ratio");
+    assert_true(task->speedup_lo < task->speedup && task->speedup < task->speedup_hi);
+    assert_true(isnan(tok->speedup_lo)); /* token-moe against itself: no interval */
+    report_free(r);
+    rm_tree(dir);
+}
+
 /* ---------------------------------------------------------------- kernels */
 
 static void test_kernels(void **state)
@@ -480,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_configs),
         cmocka_unit_test(test_series),
         cmocka_unit_test(test_tasks_combine),
+        cmocka_unit_test(test_speedup_interval),
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_peak_labels_and_skips),
         cmocka_unit_test(test_validity),

@@ -174,12 +174,80 @@ static void test_validation_pass(void **state)
     remove_corpus();
 }
 
+/* A direction with its own targets (distillation): en-de pairs en line i
+ * with line i of its column (here the single token 20 + i, so the target
+ * names its line), de-en likewise with its own; en-fr keeps the corpus's fr. */
+static void test_own_column(void **state)
+{
+    (void)state;
+    model_config_t c;
+    trn_corpus_t tc;
+    setup_all(&c, &tc);
+    mb_error_t err;
+    const char *own[2] = {"en-de", "de-en"};
+    for (int k = 0; k < 2; k++) {
+        int *off = malloc(sizeof(int) * (size_t)(tc.n_lines + 1)), *ids = malloc(sizeof(int) * (size_t)tc.n_lines);
+        off[0] = 0;
+        for (int i = 0; i < tc.n_lines; i++) {
+            ids[i] = 20 + i + k; /* de-en's differ from en-de's by one */
+            off[i + 1] = i + 1;
+        }
+        assert_int_equal(trn_corpus_add_column(&tc, own[k], off, ids, &err), 0);
+    }
+    int *o2 = malloc(sizeof(int)), *i2 = malloc(sizeof(int));
+    assert_int_equal(trn_corpus_add_column(&tc, "en-de", o2, i2, &err), -1); /* one column per direction */
+    assert_non_null(strstr(err.msg, "already has its own targets"));
+    trn_sampler_t s;
+    assert_int_equal(trn_sampler_init(&s, &tc, &c, NULL, 5.0, 3, 300, 64, &err), 0);
+    assert_int_equal((int)s.dir[0].n, 300); /* en-de: every own target is usable, unlike de's empty lines */
+    assert_int_equal((int)s.dir[1].n, 200); /* de-en: its sources still are de's */
+    assert_int_equal((int)s.dir[2].n, 300);
+    int seen[3] = {0, 0, 0}, de = -1, en = -1, fr = -1;
+    for (int i = 0; i < tc.n_langs; i++) { /* the corpus's languages are the model's, sorted */
+        de = strcmp(tc.langs[i], "de") ? de : i;
+        en = strcmp(tc.langs[i], "en") ? en : i;
+        fr = strcmp(tc.langs[i], "fr") ? fr : i;
+    }
+    assert_true(de >= 0 && en >= 0 && fr >= 0);
+    for (int it = 0; it < 200; it++) {
+        trn_batch_t b;
+        assert_int_equal(trn_sampler_next(&s, &b, NULL, &err), 0);
+        for (int j = 0; j < b.n; j++) {
+            const int *src = b.src + b.src_off[j], *to = b.tgt_out + b.tgt_off[j];
+            int ls = b.src_off[j + 1] - b.src_off[j] - 2, lt = b.tgt_off[j + 1] - b.tgt_off[j] - 1;
+            int t = src[0] == model_task_tag(&c, 0) ? 0 : src[0] == model_task_tag(&c, 1) ? 1 : 2;
+            seen[t]++;
+            if (t < 2) {
+                assert_int_equal(lt, 1);
+                int line = to[0] - 20 - t, sl = t == 0 ? en : de; /* the source column */
+                assert_true(line >= 0 && line < tc.n_lines);
+                assert_int_equal(ls, tc.off[sl][line + 1] - tc.off[sl][line]);
+                assert_memory_equal(src + 1, tc.ids[sl] + tc.off[sl][line], sizeof(int) * (size_t)ls);
+            } else { /* en-fr: some en line whose fr line is the target */
+                int found = 0;
+                for (int i = 0; i < tc.n_lines && !found; i++)
+                    found = tc.off[en][i + 1] - tc.off[en][i] == ls && tc.off[fr][i + 1] - tc.off[fr][i] == lt &&
+                            !memcmp(src + 1, tc.ids[en] + tc.off[en][i], sizeof(int) * (size_t)ls) &&
+                            !memcmp(to, tc.ids[fr] + tc.off[fr][i], sizeof(int) * (size_t)lt);
+                assert_true(found);
+            }
+        }
+    }
+    assert_true(seen[0] > 0 && seen[1] > 0 && seen[2] > 0);
+    /* a validation pass over the same corpus reads the own targets too; the
+     * trainer validates on a separate corpus (the real references) */
+    trn_sampler_free(&s);
+    trn_corpus_free(&tc);
+    remove_corpus();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_temperature),
         cmocka_unit_test(test_validation_pass),
+        cmocka_unit_test(test_own_column),
     };
     return cmocka_run_group_tests_name("train_data", tests, NULL, NULL);
 }
