@@ -57,7 +57,7 @@ steps              700           20            4
 warmup             150           10            2
 valid_every        100           20            4
 valid_lines        200           50            20
-bleu_lines         200           20            0
+bleu_lines         200           20            5
 threads            2             2             1
 distill_lines      8000          100           40
 beam               4             4             4
@@ -366,7 +366,7 @@ if [ $HAVE_DISTILL = 1 ]; then
     set -- "$@" $(train_args | sed 's/--max-lines [0-9]*//') --curve "$P/curves/train-student.csv" -o "$M/student.safetensors"
     # the teacher translates (and the student learns from) the first distill_lines lines
     [ "$dl" != 0 ] && set -- "$@" --max-lines "$dl"
-    INPUTS="$V $M/token.safetensors" RESUME=""
+    INPUTS="$V $M/token.safetensors" RESUME=$M/student.ckpt.safetensors
     run_step distill "$M/student.safetensors" "$(size est_distill)" "$@"
     [ $LIST = 1 ] || STUDENT=1
 else
@@ -423,13 +423,12 @@ finish() {
             cp "$c" "$CURVES_OUT/paper-$(basename "$c")" || return 1
         done
         # the committed report: every tracked results CSV, this one included
-        # (training curves, step,tokens,..., are not results CSVs: report refuses them)
-        for f in $( (git ls-files 'results/*.csv' 2>/dev/null; echo "results/$NAME.csv") | sort -u); do
-            head -n 1 "$f" | grep -q '^step,' || set -- "$@" "$f"
-        done
+        # the committed report: every tracked results CSV (curves included), these too
+        set -- $( (git ls-files 'results/*.csv' 2>/dev/null; echo "results/$NAME.csv"; cd "$ROOT" &&
+            ls results/paper-train-*.csv 2>/dev/null) | sort -u)
         "$MB" report "$@" -o "$REPORT" --figures plots/figures
     else
-        "$MB" report "$CSV" -o "$REPORT" --figures "$P/figures"
+        "$MB" report "$CSV" "$P"/curves/train-*.csv -o "$REPORT" --figures "$P/figures"
     fi
 }
 INPUTS="$PARTS" RESUME=""

@@ -64,8 +64,8 @@ else not_ok "progress: step k of n, elapsed, time left" "$(grep '\[3/11\]' "$WOR
 
 # col NAME: that column of every data row (quoted cells dropped; none of ours is quoted)
 col() { sed 's/"[^"]*"//g' "$CSV" | awk -F, -v n="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == n) c = i; next } { print $c }'; }
-rows() { # variant, task, scenario, weights, bleu, chrf per row
-    sed 's/"[^"]*"//g' "$CSV" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+rows() { # variant|task|scenario|weights|bleu|chrf|mode per row ("-": empty)
+    sed 's/"[^"]*"//g' "$CSV" | awk -F, -v OFS='|' 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
         { print $c["variant"], $c["task"], $c["scenario"], $c["weights"], ($c["bleu"] == "" ? "-" : $c["bleu"]),
           ($c["chrf"] == "" ? "-" : $c["chrf"]), $c["mode"] }'
 }
@@ -78,23 +78,23 @@ want="paper-small-tiny paper-small-tiny-latency "
 if [ "$scen" = "$want" ]; then ok "test2016 throughput, latency (and newstest2013 where present) in one CSV"
 else not_ok "test2016, latency and newstest2013 in one CSV" "scenarios: $scen; wanted $want"; fi
 rows >"$WORK/rows"
-bad=$(awk '$1 != "student" && ($4 !~ /^file:/ || $5 == "-" || $6 == "-")' "$WORK/rows")
-n=$(awk '$1 != "student"' "$WORK/rows" | wc -l)
+bad=$(awk -F'|' '$1 != "student" && ($4 !~ /^file:/ || $5 == "-" || $6 == "-")' "$WORK/rows")
+n=$(awk -F'|' '$1 != "student"' "$WORK/rows" | wc -l)
 if [ -z "$bad" ] && [ "$n" -ge 30 ]; then ok "BLEU and chrF filled on all $n rows of the trained variants"
 else not_ok "BLEU and chrF filled on the trained variants' rows" "$n rows; bad: $(echo "$bad" | head -3)"; fi
 if "$MOEBENCH" distill --help >/dev/null 2>&1; then
-    bad=$(awk '$1 == "student" && ($4 != "file:student.safetensors" || $5 == "-")' "$WORK/rows")
+    bad=$(awk -F'|' '$1 == "student" && ($4 !~ /^file:student\.safetensors; distilled from token\.safetensors/ || $5 == "-")' "$WORK/rows")
     if [ -z "$bad" ] && grep -q "student: *distilled from token-moe" "$WORK/run1.out"; then ok "the student is distilled and scored"
     else not_ok "the student is distilled and scored" "$bad"; fi
 else
-    bad=$(awk '$1 == "student" && ($4 != "random" || $5 != "-")' "$WORK/rows")
+    bad=$(awk -F'|' '$1 == "student" && ($4 != "random" || $5 != "-")' "$WORK/rows")
     if [ -z "$bad" ] && grep -q "distill: SKIPPED: this moebench has no distill command" "$WORK/run1.out" &&
         grep -q "student: *NOT distilled" "$WORK/run1.out"; then
         ok "no distill command: the student step says so, its row is random weights without BLEU"
     else not_ok "no distill command: the student row is marked" "$bad"; fi
 fi
 # extraction is exact: the sub-network's BLEU is task-moe's, task by task
-diff=$(awk '$1 == "task-moe" || $1 == "task-subnet" { k = $2 " " $3 " " $7; if (k in b && b[k] != $5) print k; b[k] = $5 }' "$WORK/rows")
+diff=$(awk -F'|' '$1 == "task-moe" || $1 == "task-subnet" { k = $2 " " $3 " " $7; if (k in b && b[k] != $5) print k; b[k] = $5 }' "$WORK/rows")
 if [ -z "$diff" ] && grep -q "sub-network: the same 5 translations as task-moe" "$WORK/run1.out"; then
     ok "task-subnet scores exactly task-moe's BLEU; extract's check passed"
 else not_ok "task-subnet scores exactly task-moe's BLEU" "$diff"; fi
