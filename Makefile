@@ -5,6 +5,8 @@
 #   make fuzz       each libFuzzer target of tests/fuzz/ for FUZZ_SECONDS (clang; docs/fuzzing.md)
 #   make demo       the main job on the built-in default scenario: results/demo/, REPORT-demo.md,
 #                   plots/figures/demo/ (all ignored by git: the committed references stay as they are)
+#   make paper      the paper's tables from models trained here (scripts/paper.sh): results/paper-small.csv,
+#                   REPORT.md; models in PAPER_DIR (~/.cache/moebench/paper). QUICK=1: every step, tiny budget
 #   make report     REPORT.md and plots/figures/ again from every committed results/*.csv
 #   make install    build/moebench and what it reads at run time under $(PREFIX) (default /usr/local)
 #   make deps       install missing Debian packages (scripts/deps.sh)
@@ -78,7 +80,7 @@ FUZZ_SECONDS ?= 60
 
 PREFIX  ?= /usr/local
 
-.PHONY: all test demo report install deps clean fuzz FORCE
+.PHONY: all test demo paper report install deps clean fuzz FORCE
 all: $(BUILD)/moebench
 
 $(BUILD)/obj/%.o: %.c
@@ -166,9 +168,21 @@ demo: deps
 	$(BUILD)/moebench report $(DEMO_CSV) $(DEMO_OUT)/kernels-*.csv -o REPORT-demo.md --figures plots/figures/demo
 	@echo "moebench: results in $(DEMO_OUT)/ (columns: results/README.md), report in REPORT-demo.md"
 
+# The paper's tables at this machine's scale (issue 14; docs/training.md):
+# the vocabulary, dense / token / sentence / task-MoE trained on an equal
+# token budget, the task sub-networks, the student distilled from token-MoE,
+# then the harness and the report. Every step is skipped when its output and
+# stamp are current, so an interrupted run continues. Sizes: the table at the
+# top of scripts/paper.sh. QUICK=1: every step on a tiny budget (its CSV and
+# report stay in PAPER_DIR); PAPER_DIR=...: where models and logs go.
+QUICK ?= 0
+paper: deps
+	@$(MAKE) --no-print-directory $(BUILD)/moebench
+	MOEBENCH=$(BUILD)/moebench QUICK=$(QUICK) scripts/paper.sh
+
 # The committed REPORT.md from every committed results CSV (the reference
-# runs: demo, paper-wmt32e, kernels, and training curves such as
-# results/train-dense-m30k.csv); the files git tracks, so a user's own
+# runs: demo, paper-wmt32e, kernels, make paper's paper-small, and training curves
+# such as results/train-dense-m30k.csv); the files git tracks, so a user's own
 # results/*.csv never slip in. Outside a git checkout: every results/*.csv.
 REPORT_CSV = $(or $(shell git ls-files 'results/*.csv' 2>/dev/null),$(wildcard results/*.csv))
 report: $(BUILD)/moebench
