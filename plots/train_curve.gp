@@ -23,6 +23,10 @@ do for [i = 3:ARGC] { files = files . " " . value("ARG" . i) }
 name_of(f) = system("basename " . f . " .csv")
 # validation rows only (the other rows leave the validation columns empty)
 vrows(f) = "< awk -F, 'NR > 1 && $13 != \"\"' " . f
+# curves with no validation BLEU at all (--bleu-lines 0, no --valid): an
+# empty panel that says so, not a gnuplot error
+nv = 0
+do for [f in files] { nv = nv + system("awk -F, 'NR > 1 && $13 != \"\"' " . f . " | wc -l") }
 do for [fmt in "png svg"] {
     if (fmt eq "png") {
         set terminal pngcairo size 900,760 font "sans,10" noenhanced
@@ -39,9 +43,17 @@ do for [fmt in "png svg"] {
     set key bottom right
     set xlabel "step"
     set ylabel "validation BLEU (greedy)"
-    plot for [f in files] vrows(f) using 1:13 with linespoints pt 7 ps 0.6 title name_of(f)
-    set xlabel "CPU seconds"
-    plot for [f in files] vrows(f) using 3:13 with linespoints pt 7 ps 0.6 title name_of(f)
+    if (nv > 0) {
+        plot for [f in files] vrows(f) using 1:13 with linespoints pt 7 ps 0.6 title name_of(f)
+        set xlabel "CPU seconds"
+        plot for [f in files] vrows(f) using 3:13 with linespoints pt 7 ps 0.6 title name_of(f)
+    } else {
+        set label 1 "no validation BLEU in these curves" at graph 0.5, 0.5 center
+        plot [0:1] [0:1] -1 notitle
+        set xlabel "CPU seconds"
+        plot [0:1] [0:1] -1 notitle
+        unset label 1
+    }
     unset multiplot
     set key top right
     unset output

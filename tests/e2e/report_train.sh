@@ -102,3 +102,12 @@ bad "empty loss" "bad\.csv:4: column 'loss' is empty" '4s/^\(\([^,]*,\)\{5\}\)[^
 bad "missing column" "bad\.csv: no column 'cpu_s' in the header" '1s/cpu_s/cpu_seconds/'
 bad "header only" "bad\.csv: a training curve without rows" '2,$d'
 bad "torn row" "bad\.csv:6: " '6s/,[^,]*$//'
+
+# ---- a curve without validation BLEU (e.g. --bleu-lines 0): the figure says so, no failure
+awk -F, 'BEGIN { OFS = "," } NR > 1 { $11 = ""; $12 = ""; $13 = "" } { print }' "$W/a/train-dense.csv" >"$W/nobleu.csv"
+if [ -z "$GNUPLOT" ]; then
+    skip "a curve without validation BLEU draws its figure" "gnuplot is not installed"
+elif "$M" report "$W/nobleu.csv" -o "$W/nobleu.md" --figures "$W/nbfig" 2>"$W/nobleu.err" &&
+   [ -s "$W/nbfig/nobleu.png" ] && grep -q "nobleu.png" "$W/nobleu.md"; then
+    ok "a curve without validation BLEU draws its figure"
+else not_ok "a curve without validation BLEU draws its figure" "$(cat "$W/nobleu.err")"; fi
