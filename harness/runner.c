@@ -244,7 +244,10 @@ static int one_rep(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err)
         r->phases = (vend_phases_t){NAN, NAN, NAN};
     free(r->b_first);
     free(res);
-    return rc;
+    /* a signal can stop a decode within a batch (decode_opts_t.cancel), also in
+     * the prefill/decode timing above: a stop, not a failure; the caller
+     * writes no row for an interrupted repetition */
+    return interrupted ? 0 : rc;
 }
 
 /* ---- rows ---- */

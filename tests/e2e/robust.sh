@@ -51,8 +51,18 @@ if [ $rc -ne 0 ] && grep -q "write failed: File too large (the [0-9]* rows measu
 else not_ok "1. a failed write keeps complete rows only" "rc $rc; $(tail -2 "$W/full.err"); last bytes: $(tail -c 80 "$W/full.csv" 2>/dev/null | od -c | tail -3)"; fi
 
 # ---- 2. SIGTERM and SIGHUP behave like SIGINT ----
+# SIGHUP ignored by whoever started the suite (nohup make test) stays ignored
+# in moebench too, by design (checked below): then the HUP case cannot run
+hup_ignored() {
+    m=$(awk '/^SigIgn:/ { print $2 }' /proc/$$/status 2>/dev/null)
+    [ -n "$m" ] && [ $((0x${m#${m%?}} & 1)) -eq 1 ]
+}
 for sig in TERM HUP; do
     if [ $sig = TERM ]; then want=143; else want=129; fi
+    if [ $sig = HUP ] && hup_ignored; then
+        skip "2. SIGHUP stops like SIGINT" "SIGHUP is ignored in this shell (started under nohup?)"
+        continue
+    fi
     rm -f "$W/sig.csv" "$W/sig.csv.tmp"
     "$M" run "$W/long.ini" -o "$W/sig.csv" 2>"$W/sig.err" &
     pid=$!
