@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/mb_mem.h"
 #include "models/decode.h"
 
 void trn_distill_opts_default(trn_distill_opts_t *o)
@@ -51,8 +52,9 @@ static int out_set(out_lines_t *o, int line, const int *ids, int len)
 /* Token ids of one line ("5 17 9"); -1 when anything else is there. */
 static int parse_ids(const char *s, int vocab, int **ids, int *n)
 {
-    int cap = 16, k = 0;
-    int *a = malloc(sizeof(int) * (size_t)cap);
+    size_t cap = 16;
+    int k = 0;
+    int *a = malloc(sizeof(int) * cap);
     if (!a)
         return -1;
     for (const char *p = s;;) {
@@ -67,13 +69,9 @@ static int parse_ids(const char *s, int vocab, int **ids, int *n)
             free(a);
             return -1;
         }
-        if (k == cap) {
-            int *b = realloc(a, sizeof(int) * (size_t)(cap *= 2));
-            if (!b) {
-                free(a);
-                return -1;
-            }
-            a = b;
+        if (mb_grow_cap((void **)&a, &cap, (size_t)k + 1, sizeof *a)) {
+            free(a);
+            return -1;
         }
         a[k++] = (int)v;
         p = end;
@@ -81,6 +79,13 @@ static int parse_ids(const char *s, int vocab, int **ids, int *n)
     *ids = a;
     *n = k;
     return 0;
+}
+
+/* The first line of a cache or partial file: "#KEY\n" with this key. */
+static int is_key_line(const char *line, ssize_t got, const char *key)
+{
+    size_t k = strlen(key);
+    return got > 0 && line[0] == '#' && !strncmp(line + 1, key, k) && line[1 + k] == '\n';
 }
 
 /* Reads a complete cache file; 1 = valid and matching (o filled), 0 = not. */
@@ -92,7 +97,7 @@ static int read_cache(const char *path, const char *key, int vocab, out_lines_t 
     char *line = NULL;
     size_t cap = 0;
     ssize_t got = getline(&line, &cap, f);
-    int ok = got > 0 && line[0] == '#' && !strncmp(line + 1, key, strlen(key)) && line[1 + strlen(key)] == '\n';
+    int ok = is_key_line(line, got, key);
     int i = 0;
     while (ok && (got = getline(&line, &cap, f)) >= 0) {
         int *ids, n;
@@ -121,7 +126,7 @@ static int read_partial(const char *path, const char *key, int vocab, out_lines_
     size_t cap = 0;
     ssize_t got = getline(&line, &cap, f);
     int taken = 0;
-    if (got > 0 && line[0] == '#' && !strncmp(line + 1, key, strlen(key)) && line[1 + strlen(key)] == '\n')
+    if (is_key_line(line, got, key))
         while ((got = getline(&line, &cap, f)) > 0 && line[got - 1] == '\n') {
             char *tab;
             long li = strtol(line, &tab, 10);
