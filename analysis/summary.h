@@ -14,11 +14,13 @@
 typedef struct summary_opts {
     double min_duration_s;   /* a row is valid only when it ran at least this long */
     int min_queries;         /* ... and served at least this many sentences (queries) */
-    double min_cpu_share;    /* ... and got at least this share of threads x wall in CPU time */
+    double min_cpu_share;    /* ... and, without a `starved` column, outside server mode, got at least
+                              * this share of threads x wall in CPU time */
 } summary_opts_t;
 
 /* Why a row is not a valid measurement ("" when it is): too short, too few
- * queries, or starved (another job took the cores), in words. */
+ * queries, or starved (another job took the cores: the row's `starved`
+ * column, else its CPU share outside server mode), in words. */
 void summary_row_valid(const report_row_t *w, const summary_opts_t *o, char *why, size_t n);
 
 /* Writes the summary to `path` (through path.tmp, renamed when complete). */

@@ -9,9 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/mb_ids.h"
+#include "common/mb_mem.h"
 #include "common/mb_parse.h"
 #include "cli/cli.h"
-#include "cli/ids_line.h"
 #include "models/decode.h"
 #include "models/model.h"
 #include "vocab/vocab.h"
@@ -77,16 +78,28 @@ static int read_ids(FILE *f, lines_t *l, mb_error_t *err)
             if (!ids || !len)
                 goto oom;
         }
-        int *row = malloc(sizeof(int) * ((size_t)got / 2 + 1)), n = 0;
-        if (!row)
-            goto oom;
+        /* room for one id even on an empty line: rows are never NULL */
+        int *row = NULL;
+        size_t room = 0, n = 0, bad = 0, bad_len = 0;
+        int rc = mb_grow_cap((void **)&row, &room, 1, sizeof *row);
+        if (rc == 0)
+            rc = mb_ids_parse(buf, (size_t)got, 0, &row, &room, &n, &bad, &bad_len);
         l->ids[l->n] = row;
-        l->len[l->n++] = 0;
-        if (ids_parse_line(buf, (size_t)got, "stdin", l->n, row, &n, err)) {
+        l->len[l->n++] = (int)n;
+        if (rc < 0)
+            goto oom;
+        if (rc == MB_IDS_NUL) {
+            free(buf);
+            return mb_fail(err, "stdin:%d: contains a NUL byte (at byte %zu); with --ids each line holds "
+                                "whitespace-separated non-negative integers", l->n, bad + 1);
+        }
+        if (rc == MB_IDS_BAD) {
+            mb_fail(err, "stdin:%d: '%.*s' is not a token id; with --ids each line holds "
+                         "whitespace-separated non-negative integers",
+                    l->n, (int)(bad_len < 20 ? bad_len : 20), buf + bad);
             free(buf);
             return -1;
         }
-        l->len[l->n - 1] = n;
     }
     free(buf);
     return 0;

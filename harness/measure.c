@@ -3,6 +3,7 @@
 #include "common/mb_clock.h"
 #include "common/mb_stats.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <papi.h>
 #include <stdio.h>
@@ -133,6 +134,13 @@ void meas_end(meas_counters_t *c, meas_region_t *r)
 
 int meas_rss_reset(void)
 {
+#ifdef __GLIBC__
+    /* memory freed by what ran before (another variant's model, its
+     * workspaces) stays resident in malloc's heap and would count in the
+     * next configuration's peak, so the figures would depend on the order
+     * of the plan: give it back first */
+    malloc_trim(0);
+#endif
     FILE *f = fopen("/proc/self/clear_refs", "w");
     if (!f)
         return -1;

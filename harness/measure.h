@@ -47,7 +47,8 @@ typedef struct meas_region {
 void meas_begin(meas_counters_t *c, meas_region_t *r);
 void meas_end(meas_counters_t *c, meas_region_t *r);
 
-/* Peak memory of one configuration alone: meas_rss_reset() sets the
+/* Peak memory of one configuration alone: meas_rss_reset() returns freed
+ * heap memory to the system (malloc_trim) and sets the
  * kernel's high-water mark (VmHWM) back to the current RSS by writing "5" to
  * /proc/self/clear_refs (Linux >= 4.0); meas_rss_peak() reads VmHWM. Returns
  * 0, or -1 where that cannot be done (then only the process-wide peak from

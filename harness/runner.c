@@ -482,6 +482,8 @@ typedef struct exec {
     be_t be;
     int be_open;
     model_t *sub;              /* task-subnet: the task's extracted sub-network */
+    int cut;                   /* task-subnet cut here from a task-moe model: m is only the
+                                * source of the cut, never prepared, freed once cut */
     decode_ctx_t *dc;
     decode_request_t *req;
     qr_t *qr;                  /* a model with a vocabulary reads the real text and is scored */
@@ -505,7 +507,8 @@ static void exec_drop_backend(exec_t *x)
 {
     exec_drop_task(x);
     if (x->be_open) {
-        model_release(x->m, &x->be);
+        if (x->m && !x->cut)
+            model_release(x->m, &x->be);
         be_close(&x->be);
     }
     x->be_open = 0;
@@ -520,6 +523,19 @@ static void exec_drop_model(exec_t *x)
     model_free(x->m);
     x->m = NULL;
     x->variant = -1;
+    x->cut = 0;
+}
+
+/* x->m for variant v: its model file, or random weights from the seed. */
+static int exec_build(run_t *R, exec_t *x, int v, mb_error_t *err)
+{
+    const char *file = scn_file_for(&R->s, R->s.variants[v]);
+    if (file) /* a trained (or converted) model instead of random weights */
+        return model_load_checked(file, !R->o->no_check_finite, &x->m, err);
+    if (model_create(&R->plan.cfg[v], &x->m, err))
+        return -1;
+    model_init_random(x->m, R->s.seed);
+    return 0;
 }
 
 static int exec_model(run_t *R, exec_t *x, int v, mb_error_t *err)
@@ -527,18 +543,14 @@ static int exec_model(run_t *R, exec_t *x, int v, mb_error_t *err)
     if (x->variant == v)
         return 0;
     exec_drop_model(x);
-    sys_reset_peak_rss(); /* peak_rss_mb is then this variant's */
+    meas_rss_reset(); /* peak_rss_mb is then this variant's */
     const char *variant = R->s.variants[v];
     const char *file = scn_file_for(&R->s, variant);
-    if (file) { /* a trained (or converted) model instead of random weights */
-        if (model_load_checked(file, !R->o->no_check_finite, &x->m, err))
-            return -1;
-    } else {
-        if (model_create(&R->plan.cfg[v], &x->m, err))
-            return -1;
-        model_init_random(x->m, R->s.seed);
-    }
+    if (exec_build(R, x, v, err))
+        return -1;
     x->variant = v;
+    const mb_variant_t *vi = mb_variant_find(variant);
+    x->cut = vi && vi->cut_from_task_moe && x->m->cfg.subnet_key < 0;
     return qr_open(x->m, file ? file : variant, &R->wl, R->s.output_length, &x->qr, err);
 }
 
@@ -552,7 +564,7 @@ static int exec_backend(run_t *R, exec_t *x, int c, mb_error_t *err)
     if (be_open(cb->backend, &bo, &x->be, err))
         return -1;
     x->be_open = 1;
-    if (model_prepare(x->m, &x->be, err))
+    if (!x->cut && model_prepare(x->m, &x->be, err))
         return -1;
     x->combo = c;
     return 0;
@@ -565,15 +577,22 @@ static int exec_task(run_t *R, exec_t *x, const plan_run_t *pr, mb_error_t *err)
     exec_drop_task(x);
     const wl_task_t *wt = &R->wl.task[pr->task];
     const model_t *use = x->m;
-    const mb_variant_t *vi = mb_variant_find(R->s.variants[pr->variant]);
-    if (vi && vi->cut_from_task_moe && x->m->cfg.subnet_key < 0) {
-        /* the task's own sub-network, cut with the ref backend */
+    if (x->cut) {
+        /* the task's own sub-network, cut with the ref backend. The task-moe
+         * model it is cut from is then freed (the next task builds it
+         * again), so the runs hold, and peak_rss_mb counts, what serving
+         * this task takes rather than the whole model beside it. */
+        if (!x->m && exec_build(R, x, pr->variant, err))
+            return -1;
         be_t ref;
         be_options_t ro = {1, BE_PRECISION_FP32};
         if (be_open("ref", &ro, &ref, err))
             return -1;
         int rc = model_extract(x->m, &ref, wt->name, &x->sub, err);
         be_close(&ref);
+        model_free(x->m);
+        x->m = NULL;
+        meas_rss_reset();
         if (rc || model_prepare(x->sub, &x->be, err))
             return -1;
         use = x->sub;

@@ -66,15 +66,6 @@ void sys_timestamp(char *buf, size_t len)
     strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int sys_reset_peak_rss(void)
-{
-    FILE *f = fopen("/proc/self/clear_refs", "w");
-    if (!f)
-        return -1;
-    int ok = fputs("5", f) >= 0;
-    return fclose(f) == 0 && ok ? 0 : -1;
-}
-
 /* A "Name:   value kB" line of /proc/self/status or /proc/meminfo, in bytes. */
 static unsigned long long proc_kb(const char *file, const char *key)
 {
@@ -90,11 +81,6 @@ static unsigned long long proc_kb(const char *file, const char *key)
     if (f)
         fclose(f);
     return v;
-}
-
-unsigned long long sys_peak_rss_bytes(void)
-{
-    return proc_kb("/proc/self/status", "VmHWM");
 }
 
 /* The value of the first "key : value" line of /proc/cpuinfo, or "". */

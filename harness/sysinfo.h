@@ -13,13 +13,6 @@ void sys_run_id(char *buf, size_t len);
 /* Now as ISO 8601 UTC, e.g. 2026-11-25T08:30:00Z. */
 void sys_timestamp(char *buf, size_t len);
 
-/* Memory per variant: the kernel's peak resident set (VmHWM) is reset by
- * writing 5 to /proc/self/clear_refs, so the peak after a reset is that of
- * what ran since (one variant's model and its runs). Returns 0 when reset. */
-int sys_reset_peak_rss(void);
-/* VmHWM in bytes (the peak since the last reset), or 0 when unreadable. */
-unsigned long long sys_peak_rss_bytes(void);
-
 /* The machine and software a result was measured on, as "key: value" lines
  * for the report's system description (MLPerf's system description, in
  * short): CPU model, vendor, family/model/stepping, the flags that matter

@@ -13,7 +13,8 @@
 #         task-moe (token encoder, decoder task-routed on the target language:
 #         the paper's best), one-to-many en-de,en-fr,en-cs as issue 13's
 #         reference run, the same seed, --batch-tokens and --steps for all:
-#         an equal token budget (moebench train)
+#         an equal token budget (moebench train); two at a time, each on
+#         threads/parallel threads, when the sizes say parallel 2
 #   6     every task sub-network of task-moe (moebench extract), checked to
 #         translate exactly as task-moe does on the first test lines
 #   7     the student distilled from token-moe (moebench distill); skipped with
@@ -34,17 +35,20 @@
 # Environment: MOEBENCH (the program, default build/moebench), MOEBENCH_DATA
 # (the data, default ../shared/data), PAPER_DIR, QUICK=1, PAPER_TINY=1, and
 # PAPER_<KNOB>=value overriding one entry of the sizes table (e.g.
-# PAPER_STEPS=450). PAPER_STOP_AFTER=N is for tests: every training stops
+# PAPER_STEPS=700). PAPER_STOP_AFTER=N is for tests: every training stops
 # after N steps as if interrupted.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
 
 # ---- the sizes: every budget of the recipe, full / QUICK=1 / PAPER_TINY=1 ----
-# est_* are wall-clock estimates in seconds on the 2-core Zen 3 (quiet), for
-# the ETA; the ETA rescales them by how long the steps that ran really took.
-# Full: 700 steps of 4,700 tokens (3.3M source+target tokens per model) is
-# issue 13's reference run (dense: 18.6 BLEU en->de on test2016, greedy).
+# est_* are wall-clock estimates in seconds on the 2-core Zen 3 (quiet), each
+# step alone on both cores; two trainings side by side take their sum /
+# PAIR_GAIN. The ETA rescales them by how long the steps that ran really took.
+# Full: 600 steps of 4,700 tokens (2.8M source+target tokens per model), issue
+# 13's reference run shortened to fit issue 14's two hours (that run's 700
+# steps gave dense 18.6 BLEU en->de on test2016, greedy; 600 gave 16.3 on
+# validation).
 SIZES='
 knob               full          quick         tiny
 preset             train-small   train-small   tiny
@@ -53,12 +57,13 @@ vocab_size         8000          8000          500
 vocab_sentences    0             20000         2000
 train_lines        0             5000          300
 batch_tokens       4700          1200          300
-steps              700           20            4
+steps              600           20            4
 warmup             150           10            2
 valid_every        100           20            4
 valid_lines        200           50            20
 bleu_lines         200           20            5
-threads            2             2             1
+threads            2             2             2
+parallel           2             2             2
 distill_lines      8000          100           40
 beam               4             4             4
 check_lines        50            5             5
@@ -68,10 +73,10 @@ repetitions        2             1             1
 latency_sentences  200           10            8
 news_sentences     1000          40            16
 est_vocab          100           10            5
-est_dense          1400          40            5
-est_moe            1700          40            6
+est_dense          1200          40            5
+est_moe            1460          40            6
 est_extract        30            20            3
-est_distill        2000          90            10
+est_distill        1800          90            10
 est_measure        600           60            10
 est_latency        200           30            5
 est_news           400           60            5
@@ -91,8 +96,9 @@ size() {
     echo "$v"
 }
 
-say() { printf 'moebench paper: %s\n' "$*"; }
-die() { printf 'moebench: paper: %s\n' "$1" >&2; exit "${2:-1}"; }
+# PREFIX ("[dense] ") marks the lines of a step that runs beside another
+say() { printf '%smoebench paper: %s\n' "${PREFIX:-}" "$*"; }
+die() { printf '%smoebench: paper: %s\n' "${PREFIX:-}" "$1" >&2; exit "${2:-1}"; }
 
 DIRS=en-de,en-fr,en-cs
 MB=${MOEBENCH:-$ROOT/build/moebench}
@@ -216,9 +222,17 @@ mkdir -p "$M" "$STAMPS" "$LOGS" "$P/curves" "$P/scenarios" "$(dirname "$CSV")" |
 # ---- steps, stamps, progress ----
 STEPS_N=11
 K=0 T0=$(date +%s) EST_LEFT=0 EST_RAN=0 REAL_RAN=0 RAN_ANY=0
-for e in est_vocab est_dense est_moe est_moe est_moe est_extract est_distill est_measure est_latency est_news est_report; do
+# two trainings side by side on one thread each do 1.33-1.38x the work of
+# one after the other on two threads (train --bench, 2-core Zen 3: dense
+# 2 x 1,705 against 2,567 tokens/s; dense beside token-moe 1,724 + 1,632
+# against 2,567 and 2,180): the estimates of steps 2-5 count at 100/138
+PAIR_GAIN=138
+for e in est_vocab est_extract est_distill est_measure est_latency est_news est_report; do
     EST_LEFT=$((EST_LEFT + $(size "$e")))
 done
+TRAIN_EST=$(($(size est_dense) + 3 * $(size est_moe)))
+[ "$(size parallel)" -ge 2 ] && TRAIN_EST=$((TRAIN_EST * 100 / PAIR_GAIN))
+EST_LEFT=$((EST_LEFT + TRAIN_EST))
 EST_ALL=$EST_LEFT
 
 # The stamp of a step: its command line, then the checksum of each input
@@ -252,7 +266,8 @@ eta_line() { # k name: step k of n, elapsed, the estimate of what is left
 # its output still has somewhere to go.
 logged() {
     log=$1; shift
-    { "$@" 2>&1; echo $? >"$log.rc"; } | (trap '' INT; tee -a "$log")
+    { "$@" 2>&1; echo $? >"$log.rc"; } | (trap '' INT
+        if [ -n "${PREFIX:-}" ]; then tee -a "$log" | sed -u "s/^/$PREFIX/"; else tee -a "$log"; fi)
     rc=$(cat "$log.rc" 2>/dev/null || echo 1); rm -f "$log.rc"
     return "$rc"
 }
@@ -314,10 +329,11 @@ INPUTS="" RESUME=""
 run_step vocab "$V" "$(size est_vocab)" "$@"
 
 # ---- 2-5: the four trained variants, equal budget ----
+TRAIN_THREADS=$(size threads) # a training beside another has its share of them (both() below)
 train_args() { # the options every trained model (and the student) shares
     echo "--vocab-file $V --directions $DIRS --batch-tokens $(size batch_tokens) --steps $(size steps)" \
         "--warmup $(size warmup) --valid-every $(size valid_every) --valid-lines $(size valid_lines)" \
-        "--bleu-lines $(size bleu_lines) --threads $(size threads) --seed $(size seed) --checkpoint-minutes 5" \
+        "--bleu-lines $(size bleu_lines) --threads $TRAIN_THREADS --seed $(size seed) --checkpoint-minutes 5" \
         "--log-every 10"
     [ "$(size train_lines)" != 0 ] && echo "--max-lines $(size train_lines)"
 }
@@ -329,10 +345,57 @@ train() { # FILE-STEM VARIANT EST [routing options]
     run_step "train-$variant" "$out" "$est" "$MB" train --preset "$(size preset)" --variant "$variant" "$@" \
         --train "$TRAIN_PAT" --valid "$VALID_PAT" $(train_args) --curve "$P/curves/train-$variant.csv" -o "$out"
 }
-train dense dense "$(size est_dense)"
-train token token-moe "$(size est_moe)"
-train sentence sentence-moe "$(size est_moe)"
-train task task-moe "$(size est_moe)" --enc-routing token --dec-routing task --task-key target
+train_dense() { train dense dense "$(size est_dense)"; }
+train_token() { train token token-moe "$(size est_moe)"; }
+train_sentence() { train sentence sentence-moe "$(size est_moe)"; }
+train_task() { train task task-moe "$(size est_moe)" --enc-routing token --dec-routing task --task-key target; }
+
+# both FN1 NAME1 FN2 NAME2: two training steps. With parallel 2 they run at
+# the same time, each on its share of the threads, their terminal lines
+# marked [NAME]: on a 2-core machine two one-thread trainings do more per
+# second than one two-thread training, which leaves a core idle in its
+# serial parts (docs/training.md). Each keeps its own log, curve,
+# checkpoint and stamp, so resuming works as for one; a failure or an
+# interruption of either stops the recipe once both have stopped.
+both() {
+    PAR=$(size parallel)
+    if [ "$PAR" -lt 2 ] || [ $LIST = 1 ]; then "$1"; "$3"; return; fi
+    k0=$K t0=$(date +%s) e0=$EST_LEFT
+    touch "$STAMPS/.pair"
+    (PREFIX="[$2] " TRAIN_THREADS=$(($(size threads) / PAR)); [ "$TRAIN_THREADS" -ge 1 ] || TRAIN_THREADS=1; "$1") &
+    p1=$!
+    K=$((k0 + 1))
+    (PREFIX="[$4] " TRAIN_THREADS=$(($(size threads) / PAR)); [ "$TRAIN_THREADS" -ge 1 ] || TRAIN_THREADS=1; "$3") &
+    p2=$!
+    # a trapped signal ends `wait` early: wait again until each has exited
+    wait $p1; rc1=$?
+    while kill -0 $p1 2>/dev/null; do wait $p1; rc1=$?; done
+    wait $p2; rc2=$?
+    while kill -0 $p2 2>/dev/null; do wait $p2; rc2=$?; done
+    K=$((k0 + 2))
+    if [ $rc1 -ne 0 ] || [ $rc2 -ne 0 ] || [ $INTERRUPTED = 1 ]; then
+        [ $INTERRUPTED = 1 ] || [ $rc1 -ge 128 ] || [ $rc2 -ge 128 ] &&
+            die "interrupted in steps $((k0 + 1))-$K; run the same command again to continue from here" 130
+        [ $rc1 -ne 0 ] && exit $rc1
+        exit $rc2
+    fi
+    # the ETA's bookkeeping, which the two subshells could not do here
+    est=0 ran=0
+    for s in "$2:$5" "$4:$6"; do
+        e=${s#*:}
+        est=$((est + e))
+        [ "$STAMPS/train-${s%%:*}" -nt "$STAMPS/.pair" ] && ran=1
+    done
+    est=$((est * 100 / PAIR_GAIN))
+    EST_LEFT=$((e0 - est))
+    if [ $ran = 1 ]; then
+        d=$(($(date +%s) - t0))
+        EST_RAN=$((EST_RAN + est)) REAL_RAN=$((REAL_RAN + d)) RAN_ANY=1
+        say "    $2 and $4 done in $(dur $d)"
+    fi
+}
+both train_dense dense train_token token-moe "$(size est_dense)" "$(size est_moe)"
+both train_sentence sentence-moe train_task task-moe "$(size est_moe)" "$(size est_moe)"
 
 # ---- 6: every task sub-network, checked against task-moe ----
 # Extraction is exact, so a sub-network must translate exactly as task-moe

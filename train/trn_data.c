@@ -9,6 +9,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "common/mb_ids.h"
 #include "common/mb_mem.h"
 #include "common/mb_rng.h"
 
@@ -90,23 +91,14 @@ static int load_file(trn_corpus_t *c, int li, const char *path, void *vocab, int
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = 0;
         if (!vocab) {
-            char *p = line;
-            for (;;) {
-                while (isspace((unsigned char)*p))
-                    p++;
-                if (!*p)
-                    break;
-                char *end;
-                errno = 0;
-                long id = strtol(p, &end, 10);
-                if (end == p || errno || id < 0 || id >= V || (*end && !isspace((unsigned char)*end))) {
-                    mb_fail(err, "%s:%d: '%.*s' is not a token id below %d; token-id files hold whole numbers "
-                                 "separated by spaces", path, n + 1, (int)strcspn(p, " \t"), p, V);
-                    goto done;
-                }
-                if (push(&c->ids[li], &cap_ids, n_ids++, (int)id))
-                    goto oom;
-                p = end;
+            size_t bad = 0, bad_len = 0;
+            int rc = mb_ids_parse(line, len, V, &c->ids[li], &cap_ids, &n_ids, &bad, &bad_len);
+            if (rc < 0)
+                goto oom;
+            if (rc != MB_IDS_OK) {
+                mb_fail(err, "%s:%d: '%.*s' is not a token id below %d; token-id files hold whole numbers "
+                             "separated by spaces", path, n + 1, (int)(bad_len < 20 ? bad_len : 20), line + bad, V);
+                goto done;
             }
         } else {
 #ifdef TRN_HAVE_VOCAB

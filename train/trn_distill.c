@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "common/mb_ids.h"
 #include "common/mb_mem.h"
 #include "models/decode.h"
 
@@ -49,35 +50,18 @@ static int out_set(out_lines_t *o, int line, const int *ids, int len)
     return 0;
 }
 
-/* Token ids of one line ("5 17 9"); -1 when anything else is there. */
-static int parse_ids(const char *s, int vocab, int **ids, int *n)
+/* Token ids of one cache line ("5 17 9\n", each below vocab); -1 when
+ * anything else is there. */
+static int parse_ids(const char *s, size_t len, int vocab, int **ids, int *n)
 {
-    size_t cap = 16;
-    int k = 0;
-    int *a = malloc(sizeof(int) * cap);
-    if (!a)
+    int *a = NULL;
+    size_t cap = 0, k = 0, bad, bad_len;
+    if (mb_grow_cap((void **)&a, &cap, 1, sizeof *a) || mb_ids_parse(s, len, vocab, &a, &cap, &k, &bad, &bad_len)) {
+        free(a);
         return -1;
-    for (const char *p = s;;) {
-        while (*p == ' ')
-            p++;
-        if (!*p || *p == '\n')
-            break;
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v >= vocab || (*end && *end != ' ' && *end != '\n')) {
-            free(a);
-            return -1;
-        }
-        if (mb_grow_cap((void **)&a, &cap, (size_t)k + 1, sizeof *a)) {
-            free(a);
-            return -1;
-        }
-        a[k++] = (int)v;
-        p = end;
     }
     *ids = a;
-    *n = k;
+    *n = (int)k;
     return 0;
 }
 
@@ -101,7 +85,7 @@ static int read_cache(const char *path, const char *key, int vocab, out_lines_t 
     int i = 0;
     while (ok && (got = getline(&line, &cap, f)) >= 0) {
         int *ids, n;
-        if (i >= o->n || line[got - 1] != '\n' || parse_ids(line, vocab, &ids, &n) != 0) {
+        if (i >= o->n || line[got - 1] != '\n' || parse_ids(line, (size_t)got, vocab, &ids, &n) != 0) {
             ok = 0;
             break;
         }
@@ -131,7 +115,8 @@ static int read_partial(const char *path, const char *key, int vocab, out_lines_
             char *tab;
             long li = strtol(line, &tab, 10);
             int *ids, n;
-            if (*tab != '\t' || li < 0 || li >= o->n || parse_ids(tab + 1, vocab, &ids, &n) != 0)
+            if (*tab != '\t' || li < 0 || li >= o->n ||
+                parse_ids(tab + 1, (size_t)(line + got - (tab + 1)), vocab, &ids, &n) != 0)
                 break;
             if (!o->ids[li])
                 taken++;

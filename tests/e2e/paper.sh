@@ -58,7 +58,8 @@ if grep -q "^moebench paper: \[1/11\] vocab: up to date, skipped" "$WORK/run1.ou
     ok "the second invocation continues dense from its checkpoint (curve steps 1-4, once each)"
 else not_ok "the second invocation continues dense from its checkpoint" \
     "$(grep -E 'vocab|resuming' "$WORK/run1.out" | head -3; cut -d, -f1 "$P/curves/train-dense.csv" | tr '\n' ' ')"; fi
-if grep -Eq '^moebench paper: \[3/11\] train-token-moe \(elapsed [0-9hms]+, about [0-9hms]+ left for the recipe\)' "$WORK/run1.out"; then
+# (token-moe trains beside dense: its lines are marked [token-moe])
+if grep -Eq '^(\[token-moe\] )?moebench paper: \[3/11\] train-token-moe \(elapsed [0-9hms]+, about [0-9hms]+ left for the recipe\)' "$WORK/run1.out"; then
     ok "progress: step k of n, elapsed, time left"
 else not_ok "progress: step k of n, elapsed, time left" "$(grep '\[3/11\]' "$WORK/run1.out")"; fi
 

@@ -454,27 +454,52 @@ static void test_peak_labels_and_skips(void **state)
 
 /* The summary's validity rules, one at a time and together: 2 threads for
  * 2 s is 4 CPU-seconds available; 1.5 s of CPU time is 37.5% (starved at a
- * 50% minimum), 2.5 s is 62.5% (fine). */
+ * 50% minimum), 2.5 s is 62.5% (fine). The CPU share decides only for rows
+ * without the runner's `starved` verdict, and never in server mode. */
 static void test_validity(void **state)
 {
     (void)state;
     summary_opts_t o = {1.0, 32, 0.5};
     report_row_t w = {0};
     char why[200];
+    w.mode = "offline";
     w.threads = 2;
     w.wall_s = 2;
     w.sentences = 64;
     w.task_clock_ms = 2500;
+    w.starved = NAN; /* a CSV without the column */
     summary_row_valid(&w, &o, why, sizeof why);
     assert_string_equal(why, "");
     w.task_clock_ms = 1500;
     summary_row_valid(&w, &o, why, sizeof why);
     assert_string_equal(why, "starved: CPU time 38% of 2 threads x wall");
+    w.mode = "server"; /* idle between arrivals: a low share is normal */
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "");
+    w.mode = "offline";
+    w.starved = 0; /* the runner saw no waiting: the share says nothing more */
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "");
+    w.starved = 1;
+    w.task_clock_ms = 3900;
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "starved: its threads waited for a CPU (column starved)");
+    w.starved = 0;
     w.task_clock_ms = NAN; /* not recorded: not judged */
     w.sentences = 8;
     w.wall_s = 0.5;
     summary_row_valid(&w, &o, why, sizeof why);
     assert_string_equal(why, "ran 0.50 s < 1 s; 8 queries < 32");
+    w.mode = "server"; /* a probe that met the bound is judged like any row ... */
+    w.latency_ok = 1;
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "ran 0.50 s < 1 s; 8 queries < 32");
+    w.latency_ok = 0; /* ... one that missed it stopped early on purpose */
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "");
+    w.starved = 1; /* but starvation still counts */
+    summary_row_valid(&w, &o, why, sizeof why);
+    assert_string_equal(why, "starved: its threads waited for a CPU (column starved)");
 }
 
 static void test_markdown(void **state)
@@ -529,6 +554,107 @@ static void test_markdown(void **state)
     rm_tree(dir);
 }
 
+/* A latency-only scenario (single-stream over a prefix of the test set, as
+ * `make paper`'s paper-small-latency) must not speak for the BLEU claims
+ * when another scenario has BLEU from an offline sweep: here it is
+ * fixture-wmt32e's single-stream rows under another scenario name. */
+static void test_bleu_claims_skip_latency_runs(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/moebench-test-report-XXXXXX", lat[128], path[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(lat, sizeof lat, "%s/latency.csv", dir);
+    FILE *in = fopen(WMT, "r"), *out = fopen(lat, "w");
+    assert_non_null(in);
+    assert_non_null(out);
+    char line[4096];
+    int n_lat = 0;
+    for (int i = 0; fgets(line, sizeof line, in); i++) {
+        char *at = strstr(line, "," SCN ",single-stream,");
+        if (i == 0) {
+            fputs(line, out);
+        } else if (at) {
+            fprintf(out, "%.*s,fixture-latency%s", (int)(at - line), line, at + strlen("," SCN));
+            n_lat++;
+        }
+    }
+    fclose(in);
+    fclose(out);
+    assert_true(n_lat >= 8);
+    const char *p[] = {WMT, lat};
+    report_t *r = load(p, 2);
+    report_figure_t figs[16];
+    int n;
+    mb_error_t err = {""};
+    if (report_write_data(r, dir, figs, 16, &n, &err))
+        fail_msg("%s", err.msg);
+    snprintf(path, sizeof path, "%s/REPORT.md", dir);
+    report_md_opts_t o = {"moebench report", "figures", "gnuplot 5.4", figs, n, NULL, 0};
+    if (report_write_markdown(r, &o, path, &err))
+        fail_msg("%s", err.msg);
+    char *md = slurp(path);
+    /* the latency scenario is in the report, with BLEU in its own table ... */
+    contains(md, "## Scenario `fixture-latency`");
+    /* ... but the BLEU claims name only the offline scenario (no "; ..." after it) */
+    contains(md, "| +1.0 | +1.00 (`fixture-wmt32e`, ref fp32, 2 threads, greedy) |");
+    contains(md, "| 32% | 31.7% (`fixture-wmt32e`, ref fp32, 2 threads, greedy) |");
+    free(md);
+    report_free(r);
+    rm_tree(dir);
+}
+
+/* The A/A control: dense and an untrained dense-shaped student of the same
+ * shape, medians 101 and 110 tokens/s (+8.9%), token-moe 90: the scenario
+ * note and the speed-up claim say how far apart two identical workloads were
+ * measured. A trained student (weights from a file) is no control. */
+static void test_drift_control(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/moebench-test-report-XXXXXX", csv[128], path[128];
+    assert_non_null(mkdtemp(dir));
+    for (int trained = 0; trained < 2; trained++) {
+        snprintf(csv, sizeof csv, "%s/aa.csv", dir);
+        FILE *f = fopen(csv, "w");
+        assert_non_null(f);
+        fprintf(f, "scenario,mode,variant,backend,precision,threads,task,batch_size,decode,target_qps,rep,"
+                   "tgt_tok_per_s,preset,params_total,weights\n");
+        static const struct { const char *v, *preset; double tok[3], params; } rows[] = {
+            {"dense", "wmt32e", {100, 102, 101}, 142e6},
+            {"token-moe", "wmt32e", {90, 91, 89}, 533e6},
+            {"task-moe", "wmt32e", {95, 96, 94}, 533e6},
+            {"student", "wmt32e", {110, 111, 109}, 142e6},
+        };
+        for (int i = 0; i < 4; i++)
+            for (int k = 0; k < 3; k++)
+                fprintf(f, "aa,offline,%s,ref,fp32,2,en-de,8,greedy,,%d,%g,%s,%g,%s\n", rows[i].v, k + 1,
+                        rows[i].tok[k], rows[i].preset, rows[i].params,
+                        trained && i == 3 ? "file:student.safetensors" : "random");
+        fclose(f);
+        const char *p[] = {csv};
+        report_t *r = load(p, 1);
+        report_figure_t figs[16];
+        int n;
+        mb_error_t err = {""};
+        if (report_write_data(r, dir, figs, 16, &n, &err))
+            fail_msg("%s", err.msg);
+        snprintf(path, sizeof path, "%s/REPORT.md", dir);
+        report_md_opts_t o = {"moebench report", "figures", "gnuplot 5.4", figs, n, NULL, 0};
+        if (report_write_markdown(r, &o, path, &err))
+            fail_msg("%s", err.msg);
+        char *md = slurp(path);
+        if (!trained) {
+            contains(md, "their peaks differ by +8.9% (110.0 against 101.0 tokens/s)");
+            contains(md, "ratios between variants within about 9% of 1 are not resolved");
+            contains(md, "1.06x (A/A control: dense vs dense-shaped student +8.9%)");
+        } else if (strstr(md, "A/A control") || strstr(md, "**Control.**")) {
+            fail_msg("a trained student is taken for an A/A control");
+        }
+        free(md);
+        report_free(r);
+    }
+    rm_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -543,6 +669,8 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_data_files),
         cmocka_unit_test(test_markdown),
+        cmocka_unit_test(test_bleu_claims_skip_latency_runs),
+        cmocka_unit_test(test_drift_control),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,8 +14,8 @@
 #include "analysis/csvin.h"
 #include "analysis/stats.h"
 #include "analysis/stats_pairs.h"
-#include "cli/ids_line.h"
 #include "common/mb_file.h"
+#include "common/mb_ids.h"
 #include "common/mb_text.h"
 #include "models/safetensors.h"
 
@@ -181,29 +181,64 @@ static void test_text_escape(void **state)
     assert_string_equal(mb_term("x\ny"), "x\\ny");
 }
 
+/* parses s (its first len bytes) from empty; returns mb_ids_parse's value */
+static int ids_of(const char *s, size_t len, int limit, int **row, size_t *n, size_t *bad, size_t *bad_len)
+{
+    size_t cap = 0;
+    free(*row);
+    *row = NULL;
+    *n = 0;
+    return mb_ids_parse(s, len, limit, row, &cap, n, bad, bad_len);
+}
+
 static void test_ids_line(void **state)
 {
     (void)state;
-    int row[16], n;
-    mb_error_t err;
-    const char ok[] = " 5\t6  2147483647 0\n";
-    assert_int_equal(ids_parse_line(ok, strlen(ok), "stdin", 1, row, &n, &err), 0);
+    int *row = NULL;
+    size_t n, bad, bad_len;
+    const char ok[] = " 5\t6  2147483647 0\r\n";
+    assert_int_equal(ids_of(ok, strlen(ok), 0, &row, &n, &bad, &bad_len), MB_IDS_OK);
     assert_int_equal(n, 4);
+    assert_int_equal(row[0], 5);
     assert_int_equal(row[2], 2147483647);
     assert_int_equal(row[3], 0);
+    /* a NUL: the ids before it are kept, its offset is reported */
     const char nul[] = "5 6\0 7 8\n";
-    assert_int_equal(ids_parse_line(nul, sizeof nul - 1, "stdin", 3, row, &n, &err), -1);
-    assert_string_equal(err.msg, "stdin:3: contains a NUL byte (at byte 4); with --ids each line holds "
-                                 "whitespace-separated non-negative integers");
-    static const char *const bad[] = {"-1", "+5", "2147483648", "5x", "x", "99999999999999999999999999", "0x10"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (ids_parse_line(bad[i], strlen(bad[i]), "stdin", 1, row, &n, &err) != -1)
-            fail_msg("'%s' accepted", bad[i]);
+    assert_int_equal(ids_of(nul, sizeof nul - 1, 0, &row, &n, &bad, &bad_len), MB_IDS_NUL);
+    assert_int_equal(bad, 3);
+    assert_int_equal(n, 2);
+    static const char *const not_ids[] = {"-1", "+5", "2147483648", "5x", "x", "99999999999999999999999999",
+                                          "0x10", "1.5"};
+    for (size_t i = 0; i < sizeof not_ids / sizeof not_ids[0]; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "7 %s 8", not_ids[i]);
+        if (ids_of(line, strlen(line), 0, &row, &n, &bad, &bad_len) != MB_IDS_BAD)
+            fail_msg("'%s' accepted", not_ids[i]);
+        assert_int_equal(bad, 2);
+        assert_int_equal(bad_len, strlen(not_ids[i]));
+    }
+    /* the limit: ids below it only, at every digit count (1, 9, 10, 99, 100) */
+    static const struct { const char *id; int limit, ok; } lim[] = {
+        {"0", 1, 1},  {"1", 1, 0},  {"5", 1, 0},   {"8", 9, 1},    {"9", 9, 0},     {"9", 10, 1},
+        {"10", 10, 0}, {"98", 99, 1}, {"99", 99, 0}, {"99", 100, 1}, {"100", 100, 0}, {"0099", 100, 1},
+    };
+    for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++)
+        if ((ids_of(lim[i].id, strlen(lim[i].id), lim[i].limit, &row, &n, &bad, &bad_len) == MB_IDS_OK) != lim[i].ok)
+            fail_msg("'%s' below %d: expected %s", lim[i].id, lim[i].limit, lim[i].ok ? "accepted" : "refused");
     /* no read past the given length: the digits after it are not part of the line */
     const char cut[] = "12 345";
-    assert_int_equal(ids_parse_line(cut, 4, "stdin", 1, row, &n, &err), 0);
+    assert_int_equal(ids_of(cut, 4, 0, &row, &n, &bad, &bad_len), MB_IDS_OK);
     assert_int_equal(n, 2);
     assert_int_equal(row[1], 3);
+    /* many ids: the array grows */
+    char many[4000];
+    size_t at = 0;
+    for (int i = 0; i < 900; i++)
+        at += (size_t)snprintf(many + at, sizeof many - at, "%d ", i);
+    assert_int_equal(ids_of(many, at, 900, &row, &n, &bad, &bad_len), MB_IDS_OK);
+    assert_int_equal(n, 900);
+    assert_int_equal(row[899], 899);
+    free(row);
 }
 
 static char dir[64];
