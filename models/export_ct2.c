@@ -206,15 +206,15 @@ static void add_merged_ffn(vars_t *vs, const char *scope, const model_moe_t *moe
         b2[o] = s;
     }
     char name[96];
-    const float *p;
+    const float *part[4] = {w1, b1, w2, b2};
     snprintf(name, sizeof name, "%s/linear_0/weight", scope);
-    add_f32(vs, name, 2, (uint32_t)kf, (uint32_t)d, 1, (p = w1, &p));
+    add_f32(vs, name, 2, (uint32_t)kf, (uint32_t)d, 1, &part[0]);
     snprintf(name, sizeof name, "%s/linear_0/bias", scope);
-    add_f32(vs, name, 1, (uint32_t)kf, 0, 1, (p = b1, &p));
+    add_f32(vs, name, 1, (uint32_t)kf, 0, 1, &part[1]);
     snprintf(name, sizeof name, "%s/linear_1/weight", scope);
-    add_f32(vs, name, 2, (uint32_t)d, (uint32_t)kf, 1, (p = w2, &p));
+    add_f32(vs, name, 2, (uint32_t)d, (uint32_t)kf, 1, &part[2]);
     snprintf(name, sizeof name, "%s/linear_1/bias", scope);
-    add_f32(vs, name, 1, (uint32_t)d, 0, 1, (p = b2, &p));
+    add_f32(vs, name, 1, (uint32_t)d, 0, 1, &part[3]);
 }
 
 static void add_ffn(vars_t *vs, const char *scope, const model_layer_t *L, int d)
@@ -359,7 +359,7 @@ static void put_str(out_t *o, const char *s)
 /* A JSON string: quotes, backslashes and control bytes escaped; UTF-8 as is. */
 static void put_json(out_t *o, const char *s)
 {
-    char buf[8];
+    char buf[16];
     put(o, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p == '"' || *p == '\\') {
@@ -390,8 +390,12 @@ static void putf(out_t *o, const char *fmt, ...)
 static void write_model_bin(out_t *o, const vars_t *vs)
 {
     uint32_t n_vars = 0, n_alias = 0;
-    for (int i = 0; i < vs->n; i++)
-        vs->v[i].alias < 0 ? n_vars++ : n_alias++;
+    for (int i = 0; i < vs->n; i++) {
+        if (vs->v[i].alias < 0)
+            n_vars++;
+        else
+            n_alias++;
+    }
     put_u32(o, CT2_BINARY_VERSION);
     put_str(o, CT2_SPEC_NAME);
     put_u32(o, CT2_SPEC_REVISION);

@@ -249,9 +249,21 @@ def main():
     except (OSError, IndexError):
         mb_version = ""
     params = safetensors_params(args.model)
+    try:
+        rows, failed = measure(args, ctranslate2, meta, vocab, to_id, sources, ct2_src, limits, ref, ref_scores,
+                               precisions, threads, batches, ident, mb_version, params, task)
+    except (RuntimeError, ValueError) as e:  # what CTranslate2 raises, e.g. a sequence past the position table
+        die("ctranslate2: %s" % e)
+    if args.output:
+        write_csv(args, rows)
+        print("ct2-peer: wrote %d rows to %s" % (len(rows), args.output))
+    sys.exit(1 if failed else 0)
+
+
+def measure(args, ctranslate2, meta, vocab, to_id, sources, ct2_src, limits, ref, ref_scores, precisions, threads,
+            batches, ident, mb_version, params, task):
     run_id = "%016x" % int.from_bytes(os.urandom(8), "little")
     rows, failed = [], False
-
     for prec in precisions:
         ctype = "float32" if prec == "fp32" else "int8"
         for nt in threads:
@@ -309,11 +321,7 @@ def main():
                 if prec == "fp32" and share < args.min_agreement:
                     failed = True
             del tr
-
-    if args.output:
-        write_csv(args, rows)
-        print("ct2-peer: wrote %d rows to %s" % (len(rows), args.output))
-    sys.exit(1 if failed else 0)
+    return rows, failed
 
 
 def make_row(args, meta, ident, mb_version, params, run_id, task, prec, ctype, nt, b, rep, sources, gen,
