@@ -345,7 +345,10 @@ def make_row(args, meta, ident, mb_version, params, run_id, task, prec, ctype, n
         "latency_p50_ms": "%.4f" % (percentile(lat, 50) * 1e3), "latency_p90_ms": "%.4f" % (percentile(lat, 90) * 1e3),
         "latency_p99_ms": "%.4f" % (percentile(lat, 99) * 1e3),
         "peak_rss_mb": "%.1f" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0), "rss_scope": "process",
-        "params_total": str(params), "task_clock_ms": "%.3f" % (cpu * 1e3),
+        # every model the export takes uses all its weights for every token (dense, or a sub-network whose
+        # experts all serve every token), so served and active are the total, as moebench counts them
+        "params_total": str(params), "params_served": str(params), "params_active": str(params),
+        "model_bytes": str(4 * params) if prec == "fp32" else "", "task_clock_ms": "%.3f" % (cpu * 1e3),
         "counters_note": "ctranslate2 peer: no counters", "quality_note": "ctranslate2 peer: no references",
         "weights": "file:" + os.path.basename(args.model), "moebench_version": mb_version,
         "backend_version": "CTranslate2 %s, compute_type %s, intra_threads %d" % (ct2_version, ctype, nt),
