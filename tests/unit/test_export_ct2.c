@@ -11,10 +11,13 @@
  *  - token- and sentence-routed models, a full task-moe model and a
  *    sub-network with a token-routed encoder are refused, leaving no folder;
  *    existing non-empty folders, files and missing parents are refused, and
- *    an existing empty folder is filled.
+ *    an existing empty folder is filled;
+ *  - token strings with quotes, backslashes, control bytes and UTF-8 come
+ *    back unchanged from the JSON files (parsed with cJSON).
  * tests/e2e/ct2.sh runs the real CTranslate2 on the export when it is installed. */
 #include "testutil.h"
 
+#include <cjson/cJSON.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -524,6 +527,49 @@ static void test_output_folders(void **state)
     model_free(m);
 }
 
+static cJSON *parse_file(const char *file)
+{
+    cJSON *j = cJSON_Parse(slurp(file));
+    if (!j)
+        fail_msg("%s is not valid JSON near '%.20s'", file, cJSON_GetErrorPtr());
+    return j;
+}
+
+static void test_json_strings(void **state)
+{
+    (void)state;
+    model_t *m = test_model("dense", 4, 0.0f);
+    const char **tok = id_tokens(m->cfg.vocab);
+    static const char *const odd[] = {"\"quoted\"", "back\\slash", "tab\there\nnewline\x01", "\xe2\x96\x81Zo\xc3\xab",
+                                      "</s>"};
+    tok[MODEL_EOS] = odd[4];
+    for (int i = 0; i < 4; i++)
+        tok[100 + i] = odd[i];
+    tok[5] = odd[0] + 1; /* the tag of en-de: a string starting with a letter */
+    ct2_export_opts_t o = {.tokens = tok, .vocab_kind = "ids", .source = "dir\\with \"quotes\".st"};
+    mb_error_t err;
+    if (ct2_export(m, &o, path("json"), &err) != 0)
+        fail_msg("%s", err.msg);
+    cJSON *voc = parse_file(path("json/shared_vocabulary.json"));
+    assert_int_equal(cJSON_GetArraySize(voc), m->cfg.vocab);
+    for (int i = 0; i < m->cfg.vocab; i++)
+        assert_string_equal(cJSON_GetArrayItem(voc, i)->valuestring, tok[i]);
+    cJSON_Delete(voc);
+    cJSON *cfg = parse_file(path("json/config.json"));
+    assert_string_equal(cJSON_GetObjectItem(cfg, "eos_token")->valuestring, "</s>");
+    assert_string_equal(cJSON_GetObjectItem(cfg, "bos_token")->valuestring, "1");
+    assert_true(cJSON_IsFalse(cJSON_GetObjectItem(cfg, "add_source_eos")));
+    assert_true(fabs(cJSON_GetObjectItem(cfg, "layer_norm_epsilon")->valuedouble - 1e-5) < 1e-12);
+    cJSON_Delete(cfg);
+    cJSON *mj = parse_file(path("json/moebench.json"));
+    assert_string_equal(cJSON_GetObjectItem(mj, "source")->valuestring, o.source);
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(mj, "task_tag_token"), "en-de")->valuestring, tok[5]);
+    assert_int_equal(cJSON_GetObjectItem(mj, "eos_id")->valueint, MODEL_EOS);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(mj, "task_tag_token")), 6);
+    cJSON_Delete(mj);
+    model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_fixed_moe_merged),
         cmocka_unit_test(test_routed_models_refused),
         cmocka_unit_test(test_output_folders),
+        cmocka_unit_test(test_json_strings),
     };
     return cmocka_run_group_tests_name("export_ct2", tests, setup, teardown);
 }
