@@ -34,7 +34,7 @@ typedef struct seg {
 } seg_t;
 
 typedef struct var {
-    char name[96];
+    char name[128];
     int dtype, rank;
     uint32_t dims[2];
     seg_t seg[MAX_SEG];        /* the data: these byte ranges one after another */
@@ -136,7 +136,7 @@ static void add_scalar(vars_t *vs, const char *name, int dtype, int value)
 
 static void add_ln(vars_t *vs, const char *scope, const model_ln_t *ln, int d)
 {
-    char name[96];
+    char name[128];
     snprintf(name, sizeof name, "%s/gamma", scope);
     add_f32(vs, name, 1, (uint32_t)d, 0, 1, &ln->g);
     snprintf(name, sizeof name, "%s/beta", scope);
@@ -147,7 +147,7 @@ static void add_ln(vars_t *vs, const char *scope, const model_ln_t *ln, int d)
  * for all of them at once), CTranslate2's fused QKV and KV layout. */
 static void add_linear(vars_t *vs, const char *scope, const be_weight_t *const *w, int n)
 {
-    char name[96];
+    char name[128];
     const float *wp[MAX_SEG], *bp[MAX_SEG];
     for (int i = 0; i < n; i++) {
         wp[i] = w[i]->w;
@@ -205,7 +205,7 @@ static void add_merged_ffn(vars_t *vs, const char *scope, const model_moe_t *moe
             s += moe->fixed_weight[r] * moe->experts[r].fc2.b[o];
         b2[o] = s;
     }
-    char name[96];
+    char name[128];
     const float *part[4] = {w1, b1, w2, b2};
     snprintf(name, sizeof name, "%s/linear_0/weight", scope);
     add_f32(vs, name, 2, (uint32_t)kf, (uint32_t)d, 1, &part[0]);
@@ -240,7 +240,7 @@ static void build(vars_t *vs, const model_t *m, const float *pos, int P)
 {
     const model_config_t *c = &m->cfg;
     const int d = c->d_model;
-    char name[96];
+    char name[64];
     for (int st = 0; st < 2; st++) {
         const char *sn = st ? "decoder" : "encoder";
         const int n_layers = st ? c->dec_layers : c->enc_layers;
@@ -500,7 +500,7 @@ typedef struct job {
 
 static int write_file(const char *tmpdir, int which, const job_t *j, mb_error_t *err)
 {
-    char path[4200];
+    char path[4300]; /* tmpdir (< 4200) + / + a file name */
     snprintf(path, sizeof path, "%s/%s", tmpdir, FILES[which]);
     out_t o = {fopen(path, "wb"), 0};
     if (!o.f)
@@ -653,7 +653,7 @@ static int check_tokens(const char *const *tok, int n, mb_error_t *err)
 
 static void remove_tmp(const char *tmpdir)
 {
-    char path[4200];
+    char path[4300]; /* tmpdir (< 4200) + / + a file name */
     for (int i = 0; i < N_FILES; i++) {
         snprintf(path, sizeof path, "%s/%s", tmpdir, FILES[i]);
         unlink(path);
