@@ -706,6 +706,13 @@ int ct2_export(const model_t *m, const ct2_export_opts_t *o, const char *dir, mb
         goto done;
     }
     made = 1;
+    /* mkdtemp makes it private (0700); the finished folder gets what mkdir would give it */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (chmod(tmpdir, 0777 & ~mask) != 0) {
+        mb_fail(err, "%s: cannot set the permissions of %s: %s", dir, tmpdir, strerror(errno));
+        goto done;
+    }
     job_t j = {m, o, &vs, P};
     for (int f = 0; f < N_FILES; f++) {
         if (f == F_SPM && !o->spm)
