@@ -34,6 +34,7 @@ int cli_bad_option(const char *cmd, int c, char **argv, int optind, int optopt);
 int cmd_init(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_extract(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_translate(int argc, char **argv);
 int cmd_backends(int argc, char **argv);
 int cmd_kernels(int argc, char **argv);

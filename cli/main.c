@@ -12,6 +12,7 @@ static const cli_command_t commands[] = {
     {"init", "create a model file from a preset with random weights", cmd_init},
     {"info", "parameter counts and memory of a model file or preset", cmd_info},
     {"extract", "cut a task's sub-network out of a task-moe model", cmd_extract},
+    {"export", "write a model as a CTranslate2 model directory (same weights, same outputs)", cmd_export},
     {"translate", "translate sentences (text, or token ids) with a model", cmd_translate},
     {"vocab", "train a SentencePiece vocabulary; text <-> pieces or ids", cmd_vocab},
     {"backends", "list the compute backends compiled in", cmd_backends},
