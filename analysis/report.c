@@ -13,11 +13,9 @@
 #include "analysis/csvin.h"
 #include "analysis/report_sig.h"
 #include "analysis/report_train.h"
-#include "analysis/stats.h"
 #include "common/mb_mem.h"
 #include "common/mb_schema.h"
 #include "common/mb_stats.h"
-#include "common/mb_variant.h"
 
 /* ---------------------------------------------------------------- statistics */
 

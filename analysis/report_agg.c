@@ -11,11 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/report_sig.h"
-#include "analysis/report_train.h"
 #include "analysis/stats.h"
 #include "common/mb_mem.h"
-#include "common/mb_stats.h"
 #include "common/mb_variant.h"
 
 int report_variant_rank(const char *v)

@@ -136,6 +136,12 @@ int mb_output_check(const char *path, const char *what, mb_error_t *err)
         return mb_fail(err, "%s: names a folder; give a file name for the %s", path, what);
     }
     /* the folder: the file is written there as a temporary and renamed */
+    return mb_output_folder_check(path, what, err);
+}
+
+int mb_output_folder_check(const char *path, const char *what, mb_error_t *err)
+{
+    struct stat st;
     const char *slash = strrchr(path, '/');
     char dir[4096];
     if (!slash)

@@ -35,6 +35,9 @@ int mb_input_read(const char *path, const char *what, int flags, size_t max, cha
  * not empty, it is not an existing directory or special file, and its folder
  * exists and is writable. Run it before the work whose result PATH will hold. */
 int mb_output_check(const char *path, const char *what, mb_error_t *err);
+/* The folder part of that: the folder that is to hold PATH (written there
+ * as a temporary and renamed into place) exists and is writable. */
+int mb_output_folder_check(const char *path, const char *what, mb_error_t *err);
 
 /* "a directory", "a FIFO", "a character device", ... for st_mode. */
 const char *mb_file_kind(unsigned mode);

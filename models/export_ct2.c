@@ -588,7 +588,7 @@ int ct2_output_check(const char *dir, mb_error_t *err)
 {
     if (!dir || !dir[0])
         return mb_fail(err, "the output folder name is empty; give a folder for the CTranslate2 model (-o DIR)");
-    char path[4096], parent[4096];
+    char path[4096];
     if (strip_dir(dir, path, sizeof path, err) != 0)
         return -1;
     struct stat st;
@@ -602,21 +602,8 @@ int ct2_output_check(const char *dir, mb_error_t *err)
     } else if (errno != ENOENT) {
         return mb_fail(err, "%s: cannot use it for the CTranslate2 model: %s", dir, strerror(errno));
     }
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(parent, sizeof parent, ".");
-    else if (slash == path)
-        snprintf(parent, sizeof parent, "/");
-    else
-        snprintf(parent, sizeof parent, "%.*s", (int)(slash - path), path);
-    if (stat(parent, &st) != 0)
-        return mb_fail(err, "%s: the folder %s does not exist (%s); create it first", dir, parent, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return mb_fail(err, "%s: %s is not a folder; give a path in an existing folder", dir, parent);
-    if (access(parent, W_OK | X_OK) != 0)
-        return mb_fail(err, "%s: cannot write in the folder %s (%s); choose a writable place", dir, parent,
-                       strerror(errno));
-    return 0;
+    /* its parent: the model is written beside it as a temporary and renamed */
+    return mb_output_folder_check(path, "CTranslate2 model", err);
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -357,21 +357,26 @@ train_task() { train task task-moe "$(size est_moe)" --enc-routing token --dec-r
 # serial parts (docs/training.md). Each keeps its own log, curve,
 # checkpoint and stamp, so resuming works as for one; a failure or an
 # interruption of either stops the recipe once both have stopped.
+# reap PID: waits for that child and sets rc to its status; a trapped
+# signal ends `wait` early, so it waits again until the child has exited
+reap() {
+    wait "$1"; rc=$?
+    while kill -0 "$1" 2>/dev/null; do wait "$1"; rc=$?; done
+}
 both() {
     PAR=$(size parallel)
     if [ "$PAR" -lt 2 ] || [ $LIST = 1 ]; then "$1"; "$3"; return; fi
     k0=$K t0=$(date +%s) e0=$EST_LEFT
     touch "$STAMPS/.pair"
-    (PREFIX="[$2] " TRAIN_THREADS=$(($(size threads) / PAR)); [ "$TRAIN_THREADS" -ge 1 ] || TRAIN_THREADS=1; "$1") &
+    each=$(($(size threads) / PAR))
+    [ "$each" -ge 1 ] || each=1
+    (PREFIX="[$2] " TRAIN_THREADS=$each; "$1") &
     p1=$!
     K=$((k0 + 1))
-    (PREFIX="[$4] " TRAIN_THREADS=$(($(size threads) / PAR)); [ "$TRAIN_THREADS" -ge 1 ] || TRAIN_THREADS=1; "$3") &
+    (PREFIX="[$4] " TRAIN_THREADS=$each; "$3") &
     p2=$!
-    # a trapped signal ends `wait` early: wait again until each has exited
-    wait $p1; rc1=$?
-    while kill -0 $p1 2>/dev/null; do wait $p1; rc1=$?; done
-    wait $p2; rc2=$?
-    while kill -0 $p2 2>/dev/null; do wait $p2; rc2=$?; done
+    reap $p1; rc1=$rc
+    reap $p2; rc2=$rc
     K=$((k0 + 2))
     if [ $rc1 -ne 0 ] || [ $rc2 -ne 0 ] || [ $INTERRUPTED = 1 ]; then
         [ $INTERRUPTED = 1 ] || [ $rc1 -ge 128 ] || [ $rc2 -ge 128 ] &&

@@ -76,6 +76,23 @@ static void contains(const char *text, const char *want)
         fail_msg("missing from the output: %s", want);
 }
 
+/* r's data files and DIR/REPORT.md, written as `moebench report` writes
+ * them (command line `cmd`, gnuplot `gnuplot`); the Markdown, to free(). */
+static char *markdown_of(report_t *r, const char *dir, const char *cmd, const char *gnuplot)
+{
+    report_figure_t figs[16];
+    int n;
+    mb_error_t err = {""};
+    char path[160];
+    if (report_write_data(r, dir, figs, 16, &n, &err))
+        fail_msg("%s", err.msg);
+    snprintf(path, sizeof path, "%s/REPORT.md", dir);
+    report_md_opts_t o = {cmd, "figures", gnuplot, figs, n, NULL, 0};
+    if (report_write_markdown(r, &o, path, &err))
+        fail_msg("%s", err.msg);
+    return slurp(path);
+}
+
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;
@@ -508,17 +525,7 @@ static void test_markdown(void **state)
     report_t *r = load_all();
     char dir[] = "/tmp/moebench-test-report-XXXXXX", path[128];
     assert_non_null(mkdtemp(dir));
-    report_figure_t figs[16];
-    int n;
-    mb_error_t err = {""};
-    if (report_write_data(r, dir, figs, 16, &n, &err))
-        fail_msg("%s", err.msg);
-    snprintf(path, sizeof path, "%s/REPORT.md", dir);
-    report_md_opts_t o = {"moebench report " WMT " " DEMO " " KERNELS, "figures", "gnuplot 5.4 patchlevel 4",
-                          figs, n, NULL, 0};
-    if (report_write_markdown(r, &o, path, &err))
-        fail_msg("%s", err.msg);
-    char *md = slurp(path);
+    char *md = markdown_of(r, dir, "moebench report " WMT " " DEMO " " KERNELS, "gnuplot 5.4 patchlevel 4");
     contains(md, "| CPU | Fixture CPU 9000 @ 3.6GHz, 2 cores |");
     contains(md, "| moebench build | git `v0.1.0-fixture`");
     contains(md, "| gnuplot | gnuplot 5.4 patchlevel 4 |");
@@ -561,7 +568,7 @@ static void test_markdown(void **state)
 static void test_bleu_claims_skip_latency_runs(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/moebench-test-report-XXXXXX", lat[128], path[128];
+    char dir[] = "/tmp/moebench-test-report-XXXXXX", lat[128];
     assert_non_null(mkdtemp(dir));
     snprintf(lat, sizeof lat, "%s/latency.csv", dir);
     FILE *in = fopen(WMT, "r"), *out = fopen(lat, "w");
@@ -583,16 +590,7 @@ static void test_bleu_claims_skip_latency_runs(void **state)
     assert_true(n_lat >= 8);
     const char *p[] = {WMT, lat};
     report_t *r = load(p, 2);
-    report_figure_t figs[16];
-    int n;
-    mb_error_t err = {""};
-    if (report_write_data(r, dir, figs, 16, &n, &err))
-        fail_msg("%s", err.msg);
-    snprintf(path, sizeof path, "%s/REPORT.md", dir);
-    report_md_opts_t o = {"moebench report", "figures", "gnuplot 5.4", figs, n, NULL, 0};
-    if (report_write_markdown(r, &o, path, &err))
-        fail_msg("%s", err.msg);
-    char *md = slurp(path);
+    char *md = markdown_of(r, dir, "moebench report", "gnuplot 5.4");
     /* the latency scenario is in the report, with BLEU in its own table ... */
     contains(md, "## Scenario `fixture-latency`");
     /* ... but the BLEU claims name only the offline scenario (no "; ..." after it) */
@@ -610,7 +608,7 @@ static void test_bleu_claims_skip_latency_runs(void **state)
 static void test_drift_control(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/moebench-test-report-XXXXXX", csv[128], path[128];
+    char dir[] = "/tmp/moebench-test-report-XXXXXX", csv[128];
     assert_non_null(mkdtemp(dir));
     for (int trained = 0; trained < 2; trained++) {
         snprintf(csv, sizeof csv, "%s/aa.csv", dir);
@@ -632,16 +630,7 @@ static void test_drift_control(void **state)
         fclose(f);
         const char *p[] = {csv};
         report_t *r = load(p, 1);
-        report_figure_t figs[16];
-        int n;
-        mb_error_t err = {""};
-        if (report_write_data(r, dir, figs, 16, &n, &err))
-            fail_msg("%s", err.msg);
-        snprintf(path, sizeof path, "%s/REPORT.md", dir);
-        report_md_opts_t o = {"moebench report", "figures", "gnuplot 5.4", figs, n, NULL, 0};
-        if (report_write_markdown(r, &o, path, &err))
-            fail_msg("%s", err.msg);
-        char *md = slurp(path);
+        char *md = markdown_of(r, dir, "moebench report", "gnuplot 5.4");
         if (!trained) {
             contains(md, "their peaks differ by +8.9% (110.0 against 101.0 tokens/s)");
             contains(md, "ratios between variants within about 9% of 1 are not resolved");
