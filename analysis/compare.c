@@ -96,12 +96,16 @@ static void note_add(cmp_stat_t *s, const char *fmt, ...)
 static void adjust(cmp_stat_t *s, const cmp_options_t *o, int timing, const cmp_sample_info_t *ib,
                    const cmp_sample_info_t *in, const char *kb, const char *kn)
 {
+    s->starved_base = ib->starved;
+    s->starved_new = in->starved;
+    s->in_family = 0;
     if (strcmp(kb, kn)) {
         s->verdict = CMP_INCONCLUSIVE;
         snprintf(s->note, sizeof s->note, "different kernels (BASE '%s', NEW '%s'): the runs took different "
                  "code paths; pin them alike (OPENBLAS_CORETYPE, ONEDNN_MAX_CPU_ISA; docs/ci.md)", kb, kn);
         return;
     }
+    s->in_family = s->tested && stats_mwu_min_p(s->n_base, s->n_new) <= o->alpha;
     if (!timing)
         return;
     size_t starved = ib->starved + in->starved;
@@ -115,6 +119,7 @@ static void adjust(cmp_stat_t *s, const cmp_options_t *o, int timing, const cmp_
     double rep = isnan(ib->rep_s) ? in->rep_s : isnan(in->rep_s) ? ib->rep_s
                  : ib->rep_s < in->rep_s ? ib->rep_s : in->rep_s;
     if (s->verdict != CMP_NOT_MEASURED && !isnan(rep) && rep < o->min_rep_s) {
+        s->in_family = 0;
         s->verdict = CMP_INCONCLUSIVE;
         snprintf(s->note, sizeof s->note, "repetitions too short to time (median %.1f ms < --min-rep-time "
                  "%.0f ms): raise [measure] passes or [workload] sentences", 1e3 * rep, 1e3 * o->min_rep_s);
@@ -137,6 +142,53 @@ static int all_positive(const double *x, size_t n)
     return 1;
 }
 
+/* The verdict of a tested metric from its p-value corrected for a family of
+ * `family` tests (Holm; p_adj = p for one), its change and the threshold. */
+static void decide(cmp_stat_t *s, const cmp_options_t *o, size_t family)
+{
+    double t = o->threshold + CMP_EPS, worse = s->worse;
+    double min_p = stats_mwu_min_p(s->n_base, s->n_new);
+    int significant = s->p_adj <= o->alpha;
+    s->note[0] = '\0';
+    s->reps_needed = 0;
+    if (family <= 1 && min_p > o->alpha) {
+        size_t k = stats_mwu_reps_needed(o->alpha);
+        s->verdict = CMP_INCONCLUSIVE;
+        s->reps_needed = k;
+        snprintf(s->note, sizeof s->note,
+                 "too few repetitions (%zu and %zu): the smallest p-value they allow is %.3g > "
+                 "alpha %g; needs >= %zu in each file (exact Mann-Whitney with n = m = %zu "
+                 "gives minimum p = %.3g)",
+                 s->n_base, s->n_new, min_p, o->alpha, k, k, stats_mwu_min_p(k, k));
+    } else if (!significant && min_p * (double)family > o->alpha) {
+        /* Holm's first step asks p <= alpha / family, which these cannot reach */
+        size_t k = stats_mwu_reps_needed(o->alpha / (double)family);
+        s->verdict = CMP_INCONCLUSIVE;
+        s->reps_needed = k;
+        snprintf(s->note, sizeof s->note,
+                 "too few repetitions (%zu and %zu) for %zu tests: Holm's correction asks p <= "
+                 "alpha/%zu = %.3g of the first, and the smallest p-value they allow is %.3g; "
+                 "needs >= %zu in each file",
+                 s->n_base, s->n_new, family, family, o->alpha / (double)family, min_p, k);
+    } else if (significant && worse > t) {
+        s->verdict = CMP_REGRESSED;
+    } else if (significant && worse < -t) {
+        s->verdict = CMP_IMPROVED;
+    } else if (fabs(worse) > t) {
+        s->verdict = CMP_INCONCLUSIVE;
+        snprintf(s->note, sizeof s->note,
+                 "%s by %.1f%% but not significant (p = %.3g > alpha %g%s): too noisy to decide; "
+                 "more repetitions may",
+                 worse > 0 ? "worse" : "better", 100.0 * fabs(worse), s->p_adj, o->alpha,
+                 family > 1 ? ", Holm-corrected" : "");
+    } else {
+        s->verdict = CMP_UNCHANGED;
+        if (significant && worse != 0.0)
+            snprintf(s->note, sizeof s->note,
+                     "a significant change (p = %.3g) within the threshold", s->p_adj);
+    }
+}
+
 int cmp_judge(const double *base, size_t nb, const double *new_, size_t nn, cmp_direction_t dir,
               int is_count, const cmp_options_t *o, cmp_stat_t *out, mb_error_t *err)
 {
@@ -145,7 +197,7 @@ int cmp_judge(const double *base, size_t nb, const double *new_, size_t nn, cmp_
     out->n_new = nn;
     out->is_count = is_count;
     out->med_base = out->med_new = out->ratio = NAN;
-    out->ci_lo = out->ci_hi = out->est = out->p = NAN;
+    out->ci_lo = out->ci_hi = out->est = out->p = out->p_adj = NAN;
     if (nb == 0 || nn == 0) {
         out->verdict = CMP_NOT_MEASURED;
         snprintf(out->note, sizeof out->note, "not measured in %s",
@@ -160,12 +212,12 @@ int cmp_judge(const double *base, size_t nb, const double *new_, size_t nn, cmp_
         out->ratio = out->med_new / out->med_base;
     else
         out->ratio = out->med_new == 0.0 ? 1.0 : out->med_new > 0.0 ? INFINITY : -INFINITY;
-    double worse = dir == CMP_LOWER_IS_BETTER ? out->ratio - 1.0 : 1.0 - out->ratio;
+    out->worse = dir == CMP_LOWER_IS_BETTER ? out->ratio - 1.0 : 1.0 - out->ratio;
 
     if (is_count) {
         /* Deterministic counts: any real change shows, no test needed. */
         double t = o->ins_threshold + CMP_EPS;
-        out->verdict = worse > t ? CMP_REGRESSED : worse < -t ? CMP_IMPROVED : CMP_UNCHANGED;
+        out->verdict = out->worse > t ? CMP_REGRESSED : out->worse < -t ? CMP_IMPROVED : CMP_UNCHANGED;
         return 0;
     }
 
@@ -173,41 +225,69 @@ int cmp_judge(const double *base, size_t nb, const double *new_, size_t nn, cmp_
     if (stats_mann_whitney(base, nb, new_, nn, &u, err))
         return -1;
     out->tested = 1;
-    out->p = u.p;
+    out->p = out->p_adj = u.p;
     out->method = u.method;
     if (all_positive(base, nb) && all_positive(new_, nn) &&
         stats_ratio_ci(base, nb, new_, nn, 1.0 - o->alpha, &out->est, &out->ci_lo, &out->ci_hi,
                        err) < 0)
         return -1;
+    decide(out, o, 1);
+    return 0;
+}
 
-    double t = o->threshold + CMP_EPS;
-    double min_p = stats_mwu_min_p(nb, nn);
-    int significant = u.p <= o->alpha;
-    if (min_p > o->alpha) {
-        size_t k = stats_mwu_reps_needed(o->alpha);
-        out->verdict = CMP_INCONCLUSIVE;
-        out->reps_needed = k;
-        snprintf(out->note, sizeof out->note,
-                 "too few repetitions (%zu and %zu): the smallest p-value they allow is %.3g > "
-                 "alpha %g; needs >= %zu in each file (exact Mann-Whitney with n = m = %zu "
-                 "gives minimum p = %.3g)",
-                 nb, nn, min_p, o->alpha, k, k, stats_mwu_min_p(k, k));
-    } else if (significant && worse > t) {
-        out->verdict = CMP_REGRESSED;
-    } else if (significant && worse < -t) {
-        out->verdict = CMP_IMPROVED;
-    } else if (fabs(worse) > t) {
-        out->verdict = CMP_INCONCLUSIVE;
-        snprintf(out->note, sizeof out->note,
-                 "%s by %.1f%% but not significant (p = %.3g > alpha %g): too noisy to decide; "
-                 "more repetitions may",
-                 worse > 0 ? "worse" : "better", 100.0 * fabs(worse), u.p, o->alpha);
-    } else {
-        out->verdict = CMP_UNCHANGED;
-        if (significant && worse != 0.0)
-            snprintf(out->note, sizeof out->note,
-                     "a significant change (p = %.3g) within the threshold", u.p);
+typedef struct holm_item {
+    double p;
+    size_t entry;
+} holm_item_t;
+
+/* p ascending; ties in report order */
+static int by_p(const void *a, const void *b)
+{
+    const holm_item_t *x = a, *y = b;
+    if (x->p != y->p)
+        return x->p < y->p ? -1 : 1;
+    return x->entry < y->entry ? -1 : x->entry > y->entry;
+}
+
+/* Holm's step-down correction over the family (entries with in_family): the
+ * k-th smallest p (k from 0) becomes max over j <= k of min(1, (m - j) p_j),
+ * and each verdict is decided again on it. A CI job fails when any metric of
+ * any configuration regressed; uncorrected, m tests at alpha each would fail
+ * an unchanged build with probability up to m alpha. Tests whose samples
+ * cannot reach alpha even alone are not in the family: they cannot reject,
+ * and which they are follows from the sample sizes, not the values. */
+static int holm(cmp_report_t *r, const cmp_options_t *o, mb_error_t *err)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < r->nentries; i++)
+        m += r->entries[i].s.in_family;
+    r->family = m;
+    if (m <= 1)
+        return 0;
+    holm_item_t *ix = malloc(m * sizeof *ix);
+    if (!ix)
+        return mb_fail(err, "compare: out of memory");
+    for (size_t i = 0, k = 0; i < r->nentries; i++)
+        if (r->entries[i].s.in_family)
+            ix[k++] = (holm_item_t){r->entries[i].s.p, i};
+    qsort(ix, m, sizeof *ix, by_p);
+    double run = 0.0;
+    for (size_t k = 0; k < m; k++) {
+        cmp_stat_t *s = &r->entries[ix[k].entry].s;
+        double a = (double)(m - k) * s->p;
+        if (a > 1.0)
+            a = 1.0;
+        if (a > run)
+            run = a;
+        s->p_adj = run;
+        r->count[s->verdict]--;
+        decide(s, o, m);
+        if (s->starved_base + s->starved_new)
+            note_add(s, "%zu BASE and %zu NEW repetitions ran starved and are left out", s->starved_base,
+                     s->starved_new);
+        r->count[s->verdict]++;
     }
+    free(ix);
     return 0;
 }
 
@@ -587,7 +667,7 @@ int cmp_tables(const csvin_t *b, const csvin_t *n, const cmp_options_t *o, cmp_r
     if (machine_notes(r, b, n, err) || choose_metrics(r, b, n, o, err) ||
         read_values(b, r, &vb, err) ||
         read_values(n, r, &vn, err) || file_rows(r, b, 0, err) || file_rows(r, n, 1, err) ||
-        judge_all(r, b, n, vb, vn, o, err))
+        judge_all(r, b, n, vb, vn, o, err) || holm(r, o, err))
         goto done;
     rc = 0;
 done:

@@ -2,7 +2,10 @@
  * two results tables (csvin_t, schema of results/README.md) by configuration,
  * treats the rows of a configuration as repetitions, and judges each metric:
  * ratio of medians, its interval, a Mann-Whitney U test, and a verdict
- * (regressed, improved, unchanged, inconclusive, not measured). Instruction
+ * (regressed, improved, unchanged, inconclusive, not measured). A report
+ * judges many metrics x configurations at once and fails a CI job when any
+ * one regressed, so its p-values are Holm-corrected over all of them: the
+ * chance that an unchanged build shows any significant change stays alpha. Instruction
  * counts (papi_tot_ins, callgrind_ir) are deterministic: judged on the ratio
  * of medians alone against a tighter threshold.
  *
@@ -80,7 +83,13 @@ typedef struct cmp_stat {
                               * when the samples are too small to bound it */
     double est;              /* Hodges-Lehmann ratio estimate (NAN when no interval) */
     double p;                /* two-sided U test p-value; NAN when not tested */
+    double p_adj;            /* p after Holm's correction over the report's family of
+                              * tests (cmp_report_t.family); = p alone (cmp_judge) */
+    double worse;            /* ratio - 1 in the direction of worse (> 0: worse) */
     int tested;              /* p and method are set */
+    int in_family;           /* counted in the report's Holm family: tested, judged on
+                              * its statistics, and with samples that can reach alpha */
+    size_t starved_base, starved_new; /* repetitions left out as starved */
     stats_mwu_method_t method;
     int is_count;            /* judged without statistics */
     cmp_verdict_t verdict;
@@ -88,8 +97,8 @@ typedef struct cmp_stat {
     char note[240];          /* why, for anything but a plain verdict; "" otherwise */
 } cmp_stat_t;
 
-/* Judges one metric from its two samples (either may be empty). Fails only
- * when out of memory. */
+/* Judges one metric from its two samples (either may be empty), as the only
+ * test (no correction for others). Fails only when out of memory. */
 int cmp_judge(const double *base, size_t nb, const double *new_, size_t nn, cmp_direction_t dir,
               int is_count, const cmp_options_t *o, cmp_stat_t *out, mb_error_t *err);
 
@@ -118,6 +127,7 @@ struct cmp_report {
     double threshold, ins_threshold, alpha;
     int per_run;
     double min_rep_s;
+    size_t family;         /* tests in Holm's correction (entries with in_family) */
     size_t starved_base, starved_new; /* rows marked starved in each file */
     int key_used[CMP_NKEYS];
     cmp_metric_t *metrics;

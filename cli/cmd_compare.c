@@ -41,6 +41,11 @@ static void usage(FILE *f)
 "Instruction counts (papi_tot_ins, callgrind_ir; judged by default when both\n"
 "files have values) are deterministic: regressed when the median grew by more\n"
 "than --ins-threshold, no test. Configurations in only one file are listed.\n"
+"The p-values of one comparison are Holm-corrected over all its tests (every\n"
+"metric of every configuration whose samples can reach alpha), so that an\n"
+"unchanged build is called regressed or improved anywhere with probability at\n"
+"most alpha, not alpha per test; more tests need more repetitions (the note\n"
+"of an inconclusive verdict says how many).\n"
 "Wall-clock metrics leave out repetitions marked starved. Notes say when the\n"
 "files come from different machines, library builds, compilers or scenarios.\n"
 "\n"
@@ -50,7 +55,8 @@ static void usage(FILE *f)
 "(base.csv, new.csv, one .log per process) and judges them with the run as the\n"
 "unit (--unit run). Under --count-instructions every process runs under\n"
 "callgrind and only instruction counts are judged unless --metric says more.\n"
-"  --rounds N             rounds (default 6, the test needs >= 5 at alpha 0.01;\n"
+"  --rounds N             rounds (default 8: enough for up to 64 tests under\n"
+"                         Holm's correction at alpha 0.01;\n"
 "                         1 with --count-instructions: counts do not vary)\n"
 "  --out DIR              where the files go (default compare-run)\n"
 "  --count-instructions   run both under callgrind (moebench run's option)\n"
@@ -88,6 +94,7 @@ static void usage(FILE *f)
 "\n"
 "JSON (stable keys), one object:\n"
 "  base, new (the paths); threshold, ins_threshold, alpha (fractions);\n"
+"  holm_family (tests in Holm's correction);\n"
 "  ignored_keys [names]; unit (\"rep\" | \"run\"); min_rep_time (s);\n"
 "  regression (true when any verdict is regressed); exit_status (0 | 1 | 2, as\n"
 "  above); result (\"no_regression\" | \"regression\" | \"could_not_judge\");\n"
@@ -100,7 +107,7 @@ static void usage(FILE *f)
 "    cells), median_base, median_new, ratio (median_new / median_base),\n"
 "    change (ratio - 1), confidence (1 - alpha), ci_low, ci_high (bounds of the\n"
 "    ratio; ci_high null when the samples are too small to bound it), hl_ratio\n"
-"    (Hodges-Lehmann estimate), p, test (\"exact\" | \"exact-ties\" | \"normal\";\n"
+"    (Hodges-Lehmann estimate), p, p_holm (p as is and Holm-corrected), test (\"exact\" | \"exact-ties\" | \"normal\";\n"
 "    null for counts), verdict (\"regressed\" | \"improved\" | \"unchanged\" |\n"
 "    \"inconclusive\" | \"not_measured\"), reps_needed (repetitions needed in\n"
 "    each file; 0 unless too few), note (\"\" or why)}];\n"
@@ -200,10 +207,10 @@ static void fmt_p(char *b, size_t n, const cmp_stat_t *s)
 {
     if (!s->tested)
         snprintf(b, n, "-");
-    else if (s->p < 0.0001)
+    else if (s->p_adj < 0.0001)
         snprintf(b, n, "<0.0001");
     else
-        snprintf(b, n, "%.3g", s->p);
+        snprintf(b, n, "%.3g", s->p_adj);
 }
 
 /* The cells of one comparison row. note_no: 1-based number of its note, 0 none. */
@@ -226,6 +233,16 @@ static void row_cells(const cmp_report_t *r, const cmp_entry_t *e, int show_conf
         snprintf(cell[C_VERDICT], CELL, "%s [%d]", verdict_text(s->verdict), note_no);
     else
         snprintf(cell[C_VERDICT], CELL, "%s", verdict_text(s->verdict));
+}
+
+/* How the p column is corrected: ", p Holm-corrected over 8 tests" or "". */
+static const char *holm_text(const cmp_report_t *r)
+{
+    static char b[80];
+    if (r->family <= 1)
+        return "";
+    snprintf(b, sizeof b, ", p Holm-corrected over %zu tests", r->family);
+    return b;
 }
 
 static void header_cells(const cmp_report_t *r, char cell[C_COLS][CELL])
@@ -354,8 +371,8 @@ static int print_text(const cmp_report_t *r, FILE *f)
             configs_in(r, 0));
     fprintf(f, "NEW  %s: %zu rows, %zu configurations\n", mb_term(r->new_name), r->new_rows,
             configs_in(r, 1));
-    fprintf(f, "threshold %g%%, alpha %g (Mann-Whitney U), instruction counts %g%%, min rep time %g ms\n",
-            100.0 * r->threshold, r->alpha, 100.0 * r->ins_threshold, 1e3 * r->min_rep_s);
+    fprintf(f, "threshold %g%%, alpha %g (Mann-Whitney U%s), instruction counts %g%%, min rep time %g ms\n",
+            100.0 * r->threshold, r->alpha, holm_text(r), 100.0 * r->ins_threshold, 1e3 * r->min_rep_s);
     header_extra(r, f);
     fputc('\n', f);
     int *num = note_numbers(r);
@@ -414,8 +431,9 @@ static int print_markdown(const cmp_report_t *r, FILE *f)
     else
         fprintf(f, "**moebench compare: %s** — ", result_text(r));
     summary_counts(r, f);
-    fprintf(f, " (`%s` → `%s`; threshold %g%%, alpha %g, instruction counts %g%%)\n\n",
-            mb_term(r->base_name), mb_term(r->new_name), 100.0 * r->threshold, r->alpha, 100.0 * r->ins_threshold);
+    fprintf(f, " (`%s` → `%s`; threshold %g%%, alpha %g%s, instruction counts %g%%)\n\n",
+            mb_term(r->base_name), mb_term(r->new_name), 100.0 * r->threshold, r->alpha, holm_text(r),
+            100.0 * r->ins_threshold);
     header_extra(r, f);
     fputc('\n', f);
     if (!r->nentries) {
@@ -471,6 +489,7 @@ static int print_json(const cmp_report_t *r, FILE *f)
     json_num(o, "threshold", r->threshold);
     json_num(o, "ins_threshold", r->ins_threshold);
     json_num(o, "alpha", r->alpha);
+    cJSON_AddNumberToObject(o, "holm_family", (double)r->family);
     cJSON *ign = cJSON_AddArrayToObject(o, "ignored_keys");
     for (int k = 0; k < CMP_NKEYS; k++)
         if (!r->key_used[k])
@@ -510,6 +529,7 @@ static int print_json(const cmp_report_t *r, FILE *f)
         json_num(c, "ci_high", s->ci_hi);
         json_num(c, "hl_ratio", s->est);
         json_num(c, "p", s->tested ? s->p : NAN);
+        json_num(c, "p_holm", s->tested ? s->p_adj : NAN);
         if (s->tested)
             cJSON_AddStringToObject(c, "test", stats_mwu_method_name(s->method));
         else

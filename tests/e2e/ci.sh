@@ -117,14 +117,19 @@ if [ "$rc" -eq 2 ] && grep -q '^result: could not judge: no configuration is in 
     ok "no configuration in common: exit 2, could not judge"
 else not_ok "no configuration in common" "exit $rc: $(cat cmp.out cmp.err)"; fi
 
-# --- compare --run: the same build twice, 5 rounds
-"$M" compare --run "$M" "$M" tiny.ini --rounds 5 --out cr >cr.out 2>cr.err; rc=$?
+# --- compare --run: the same build twice, the default 8 rounds (enough for
+# the 4 configurations x 2 metrics = 8 tests under Holm's correction)
+"$M" compare --run "$M" "$M" tiny.ini --out cr >cr.out 2>cr.err; rc=$?
 rows=$(($(wc -l <cr/base.csv) - 1))
-if [ "$rows" -eq 20 ] && [ "$(ls cr/base-r0*.csv cr/new-r0*.csv | wc -l)" -eq 10 ]; then
-    ok "compare --run: 5 rounds per side, 1 repetition each (of 5), 4 configurations"
+if [ "$rows" -eq 32 ] && [ "$(ls cr/base-r0*.csv cr/new-r0*.csv | wc -l)" -eq 16 ]; then
+    ok "compare --run: 8 rounds per side, 1 repetition each (of 5), 4 configurations"
 else not_ok "compare --run: rounds" "$rows rows in base.csv; $(ls cr)"; fi
-grep -q 'round 2/5 done' cr.err && ok "  ... progress per round" || not_ok "  ... progress per round" "$(cat cr.err)"
-[ "$(awk -F, 'NR > 1 { print $2 }' cr/base.csv | sort -u | wc -l)" -eq 5 ] && ok "  ... one run_id per round" || not_ok "  ... one run_id per round" "$(awk -F, 'NR > 1 { print $2 }' cr/base.csv | sort -u)"
+# the Holm family: the 8 tests less those whose starved rows left too few to reach alpha
+"$M" compare cr/base.csv cr/new.csv --unit run --format json >cr.json 2>/dev/null
+fam=$(sed -n 's/.*"holm_family":\([0-9]*\).*/\1/p' cr.json)
+[ -n "$fam" ] && [ "$fam" -le 8 ] && ok "  ... JSON: holm_family $fam (of 8 tests)" || not_ok "  ... JSON holm_family" "'$fam': $(head -c 300 cr.json)"
+grep -q 'round 2/8 done' cr.err && ok "  ... progress per round" || not_ok "  ... progress per round" "$(cat cr.err)"
+[ "$(awk -F, 'NR > 1 { print $2 }' cr/base.csv | sort -u | wc -l)" -eq 8 ] && ok "  ... one run_id per round" || not_ok "  ... one run_id per round" "$(awk -F, 'NR > 1 { print $2 }' cr/base.csv | sort -u)"
 grep -q 'the unit is the run' cr.out && ok "  ... judged per run" || not_ok "  ... judged per run" "$(cat cr.out)"
 case $rc in
 0) grep -q '^result: no regression' cr.out && ok "  ... A/A: no regression (exit 0)" || not_ok "  ... A/A exit 0" "$(cat cr.out)" ;;

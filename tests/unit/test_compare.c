@@ -268,7 +268,7 @@ static void test_false_alarms(void **state)
 static const char *base_csv =
     KEYS ",rep,tgt_tok_per_s,latency_p99_ms,bleu,papi_tot_ins\n"
     CFG(2) ",1,100,10.0,,5000\n" CFG(2) ",2,102,10.2,,5000\n" CFG(2) ",3,98,9.8,,5000\n"
-    CFG(2) ",4,101,10.1,,5000\n" CFG(2) ",5,99,9.9,,5000\n"
+    CFG(2) ",4,101,10.1,,5000\n" CFG(2) ",5,99,9.9,,5000\n" CFG(2) ",6,100.5,10.05,,5000\n"
     "quick,offline,student,ref,fp32,2,en-de,8,greedy,,1,300,3,,100\n";
 
 static void test_tables_self(void **state)
@@ -298,7 +298,7 @@ static void test_tables_match(void **state)
     const char *new_csv =
         KEYS ",rep,tgt_tok_per_s,latency_p99_ms,bleu,papi_tot_ins,frobs\n"
         CFG(1) ",1,50,20,,5000,1\n" CFG(1) ",2,51,20.4,,5000,1\n" CFG(1) ",3,49,19.6,,5000,1\n"
-        CFG(1) ",4,50.5,20.2,,5000,1\n" CFG(1) ",5,49.5,19.8,,5000,1\n"
+        CFG(1) ",4,50.5,20.2,,5000,1\n" CFG(1) ",5,49.5,19.8,,5000,1\n" CFG(1) ",6,50.2,20.1,,5000,1\n"
         "quick,offline,task-moe,ref,fp32,1,en-de,8,greedy,,1,300,3,,100,1\n";
     csvin_t *b = parse("base.csv", base_csv), *n = parse("new.csv", new_csv);
     cmp_options_t o = opts();
@@ -382,6 +382,128 @@ static void test_tables_errors(void **state)
     csvin_free(text);
 }
 
+/* ---- Holm's correction over a report ---- */
+
+/* A table of `ncfg` configurations (batch sizes 1..ncfg) x `reps` rows of
+ * tgt_tok_per_s: value(c, i). */
+static csvin_t *table(const char *name, int ncfg, int reps, double (*value)(int c, int i, void *), void *arg)
+{
+    size_t cap = 256 + (size_t)ncfg * (size_t)reps * 96, at = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    at += (size_t)snprintf(text + at, cap - at, KEYS ",rep,tgt_tok_per_s\n");
+    for (int c = 0; c < ncfg; c++)
+        for (int i = 0; i < reps; i++)
+            at += (size_t)snprintf(text + at, cap - at, "quick,offline,dense,ref,fp32,1,en-de,%d,greedy,,%d,%.9g\n",
+                                   c + 1, i + 1, value(c, i, arg));
+    csvin_t *t = parse(name, text);
+    free(text);
+    return t;
+}
+
+/* BASE 100 + i; NEW the same, or 10% slower (90 + i: every NEW below every BASE) in the first
+ * `*(int *)arg` configurations */
+static double v_base(int c, int i, void *arg) { (void)c; (void)arg; return 100.0 + i; }
+static double v_new(int c, int i, void *arg) { return c < *(int *)arg ? 90.0 + 0.1 * i : 100.0 + i; }
+
+static void test_holm(void **state)
+{
+    (void)state;
+    const char *metric[] = {"tgt_tok_per_s"};
+    cmp_options_t o = opts();
+    o.metrics = metric;
+    o.nmetrics = 1;
+    cmp_report_t *r;
+    mb_error_t err;
+    /* Complete separation with 6 per side: exact two-sided p = 2 / C(12, 6) = 2/924. */
+    const double p6 = 2.0 / 924.0;
+
+    /* 3 configurations, 2 slower: family 3; Holm: p(1) x 3, max(p(1) x 3, p(2) x 2) = 3 p6 = 0.0065,
+     * both regressed; the third p = 1 stays 1. */
+    int slow = 2;
+    csvin_t *b = table("b.csv", 3, 6, v_base, NULL), *n = table("n.csv", 3, 6, v_new, &slow);
+    assert_int_equal(cmp_tables(b, n, &o, &r, &err), 0);
+    assert_int_equal(r->family, 3);
+    assert_close(r->entries[0].s.p, p6, 1e-12);
+    assert_close(r->entries[0].s.p_adj, 3.0 * p6, 1e-12);
+    assert_close(r->entries[1].s.p_adj, 3.0 * p6, 1e-12);
+    assert_close(r->entries[2].s.p_adj, 1.0, 1e-12);
+    assert_int_equal(r->count[CMP_REGRESSED], 2);
+    assert_int_equal(r->count[CMP_UNCHANGED], 1);
+    cmp_report_free(r);
+    csvin_free(b);
+    csvin_free(n);
+
+    /* 5 configurations: the first step asks p <= 0.01/5 = 0.002 < 2/924, which 6 per side cannot
+     * reach: every verdict inconclusive, with the repetitions 5 tests need (7: 2/3432 x 5 <= 0.01) */
+    b = table("b.csv", 5, 6, v_base, NULL);
+    n = table("n.csv", 5, 6, v_new, &slow);
+    assert_int_equal(cmp_tables(b, n, &o, &r, &err), 0);
+    assert_int_equal(r->family, 5);
+    assert_int_equal(r->count[CMP_REGRESSED], 0);
+    assert_int_equal(r->count[CMP_INCONCLUSIVE], 5);
+    assert_int_equal(r->entries[0].s.reps_needed, 7);
+    assert_contains(r->entries[0].s.note, "too few repetitions (6 and 6) for 5 tests");
+    /* ... each test alone would have called the first two regressed */
+    assert_close(r->entries[0].s.p, p6, 1e-12);
+    cmp_report_free(r);
+    csvin_free(b);
+    csvin_free(n);
+
+    /* 7 per side: 5 x 2/3432 = 0.0029, the two slower ones regressed again */
+    b = table("b.csv", 5, 7, v_base, NULL);
+    n = table("n.csv", 5, 7, v_new, &slow);
+    assert_int_equal(cmp_tables(b, n, &o, &r, &err), 0);
+    assert_close(r->entries[0].s.p_adj, 5.0 * 2.0 / 3432.0, 1e-12);
+    assert_int_equal(r->count[CMP_REGRESSED], 2);
+    cmp_report_free(r);
+    csvin_free(b);
+    csvin_free(n);
+}
+
+/* Identical distributions, 8 configurations x 10 repetitions, 300 trials: how
+ * many whole comparisons call anything regressed or improved. Holm keeps it
+ * near alpha (0.01: 3 of 300); the same tests uncorrected, each at alpha,
+ * would flag up to 8 times as many. Seeded: the counts are fixed. */
+static double v_noise(int c, int i, void *arg)
+{
+    (void)c;
+    (void)i;
+    return 1000.0 * (1.0 + 0.02 * mb_rng_normal((mb_rng_t *)arg));
+}
+
+static void test_holm_family_alarms(void **state)
+{
+    (void)state;
+    const char *metric[] = {"tgt_tok_per_s"};
+    cmp_options_t o = opts();
+    o.metrics = metric;
+    o.nmetrics = 1;
+    o.threshold = 0.0; /* every significant difference counts: the test's own error rate */
+    mb_rng_t rng;
+    mb_rng_seed(&rng, 21);
+    int holm_alarms = 0, raw_alarms = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        csvin_t *b = table("b.csv", 8, 10, v_noise, &rng), *n = table("n.csv", 8, 10, v_noise, &rng);
+        cmp_report_t *r;
+        mb_error_t err;
+        assert_int_equal(cmp_tables(b, n, &o, &r, &err), 0);
+        assert_int_equal(r->family, 8);
+        holm_alarms += r->count[CMP_REGRESSED] + r->count[CMP_IMPROVED] > 0;
+        int raw = 0;
+        for (size_t i = 0; i < r->nentries; i++)
+            raw |= r->entries[i].s.p <= o.alpha;
+        raw_alarms += raw;
+        cmp_report_free(r);
+        csvin_free(b);
+        csvin_free(n);
+    }
+    print_message("# 300 A/A comparisons of 8 tests: %d flagged with Holm, %d with each test at alpha\n",
+                  holm_alarms, raw_alarms);
+    assert_true(holm_alarms <= 6); /* 2 x alpha: binomial(300, 0.01) exceeds 6 with probability 3% */
+    assert_true(raw_alarms > holm_alarms);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +519,8 @@ int main(void)
         cmocka_unit_test(test_tables_self),
         cmocka_unit_test(test_tables_match),
         cmocka_unit_test(test_tables_errors),
+        cmocka_unit_test(test_holm),
+        cmocka_unit_test(test_holm_family_alarms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
