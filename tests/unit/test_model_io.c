@@ -274,6 +274,25 @@ static int in_map(const model_t *m, const float *p)
     return m->map && (const char *)p >= (const char *)m->map && (const char *)p < (const char *)m->map + m->map_len;
 }
 
+/* The permissions of the mapping that holds p, from /proc/self/maps ("r--p": read-only,
+ * private, so a stray write faults instead of changing the weights or the file). */
+static void mapping_perms(const void *p, char perms[5])
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    strcpy(perms, "none");
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char pm[5];
+        if (sscanf(line, "%lx-%lx %4s", &lo, &hi, pm) == 3 && (uintptr_t)p >= lo && (uintptr_t)p < hi) {
+            memcpy(perms, pm, 5);
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
 static void test_mapped_load_same_as_read(void **state)
 {
     (void)state;
@@ -292,6 +311,9 @@ static void test_mapped_load_same_as_read(void **state)
         assert_true(in_map(mp, mp->tensor[i]));
     assert_true(in_map(mp, mp->dec[1].moe.experts[2].fc2.b));
     assert_true(in_map(mp, mp->enc_embed) && in_map(mp, mp->dec_ln.g));
+    char perms[5];
+    mapping_perms(mp->tensor[0], perms);
+    assert_string_equal(perms, "r--p");
     expect_same_weights(rd, mp);
     expect_same_translations(rd, mp);
     expect_same_translations(m, mp);
