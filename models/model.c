@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/mb_mem.h"
 #include "common/mb_rng.h"
@@ -239,6 +240,23 @@ static void wire_visit(walker_t *w, const model_tensor_spec_t *s, const float **
     w->index++;
 }
 
+static void rewire_visit(walker_t *w, const model_tensor_spec_t *s, const float **slot)
+{
+    (void)s;
+    if (slot)
+        *slot = w->m->tensor[w->index];
+    w->index++;
+}
+
+void model_rewire(model_t *m)
+{
+    walker_t w;
+    memset(&w, 0, sizeof w);
+    w.visit = rewire_visit;
+    w.m = m;
+    walk(&w, &m->cfg, m);
+}
+
 int model_create(const model_config_t *cfg, model_t **out, mb_error_t *err)
 {
     *out = NULL;
@@ -314,6 +332,8 @@ void model_free(model_t *m)
     free(m->specs);
     free(m->tensor);
     free(m->arena);
+    if (m->map)
+        munmap(m->map, m->map_len);
     free(m->pos_table);
     free(m->vocab_blob);
     free(m);

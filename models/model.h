@@ -3,7 +3,9 @@
  * counted without allocating), allocation under the memory guard,
  * deterministic random initialisation, and safetensors save/load.
  *
- * All weights live in one float32 arena; the structs below point into it.
+ * All weights live in one float32 arena; the structs below point into it,
+ * except in a model loaded with model_load_mapped, whose fp32 tensors may
+ * point into a read-only mapping of its file instead (never write them).
  * Linear weights are be_weight_t ([n_out, n_in], PyTorch layout) so a backend
  * can prepare its own copy. The forward pass is in transformer.c. */
 #ifndef MODEL_MODEL_H
@@ -74,7 +76,7 @@ typedef struct model {
     uint64_t n_params;
     int n_tensors;
     model_tensor_spec_t *specs;    /* [n_tensors] */
-    float **tensor;                /* [n_tensors] -> into arena */
+    float **tensor;                /* [n_tensors] -> into arena, or into map (read-only) */
     const float *enc_embed, *dec_embed; /* [vocab, d_model] */
     const float *enc_task_embed, *dec_task_embed; /* [n_keys, d_model] or NULL */
     be_weight_t out_proj;          /* [vocab, d_model], no bias */
@@ -87,6 +89,14 @@ typedef struct model {
      * parses it); NULL when the model has none. */
     uint8_t *vocab_blob;           /* [vocab_len] */
     size_t vocab_len;
+    /* model_load_mapped: the file mapped read-only (MAP_PRIVATE, PROT_READ)
+     * and how many tensors point into it; model_free unmaps it. A write to a
+     * mapped tensor faults, so whatever writes weights (the trainer, random
+     * initialisation) uses a model from model_create or model_load. arena is
+     * NULL when every tensor is mapped. */
+    void *map;
+    size_t map_len;
+    int n_mapped;
 } model_t;
 
 /* The U8 tensor that carries the vocabulary in a model file. */
@@ -124,6 +134,21 @@ int model_load_checked(const char *path, int check_finite, model_t **out, mb_err
 /* The first NaN or infinite weight: 0 when there is none, else -1 and
  * "WHERE: tensor 'NAME' has VALUE at index I (of N); ..." in err. */
 int model_check_finite(const model_t *m, const char *where, mb_error_t *err);
+/* Like model_load_checked, but the weights that the file stores as they are
+ * used (fp32, little-endian host, float-aligned offsets) are not copied:
+ * m->tensor points into a read-only private mapping of the file (see
+ * model_t.map), so loading costs no copy and the pages are shared with the
+ * page cache. Other tensors (BF16, F16, misaligned) are read and converted
+ * into the arena as before; when the file cannot be mapped (mmap fails, not
+ * a regular file) every tensor is read. MOEBENCH_MMAP=0 in the environment
+ * turns mapping off (to measure what it saves). Backends that repack (bf16,
+ * int8, oneDNN's blocked layouts) still make their own copy in
+ * model_prepare. The file must not be changed in place while the model
+ * lives (moebench's own writers replace files by renaming). */
+int model_load_mapped(const char *path, int check_finite, model_t **out, mb_error_t *err);
+/* Points every weight slot (layers, embeddings, out_proj) at m->tensor[i]
+ * again, after tensors were moved; model_load_mapped uses it. */
+void model_rewire(model_t *m);
 /* Only the config of a model file (its header), allocating no weights. */
 int model_load_config(const char *path, model_config_t *cfg, mb_error_t *err);
 /* Only the vocabulary bytes of a model file (*blob malloc'ed; NULL and 0
