@@ -151,25 +151,24 @@ static void decide(cmp_stat_t *s, const cmp_options_t *o, size_t family)
     int significant = s->p_adj <= o->alpha;
     s->note[0] = '\0';
     s->reps_needed = 0;
-    if (family <= 1 && min_p > o->alpha) {
-        size_t k = stats_mwu_reps_needed(o->alpha);
+    /* Holm's first step asks p <= alpha / family: samples that cannot reach it cannot decide */
+    double level = o->alpha / (double)(family > 1 ? family : 1);
+    if (!significant && min_p > level) {
+        size_t k = stats_mwu_reps_needed(level);
         s->verdict = CMP_INCONCLUSIVE;
         s->reps_needed = k;
-        snprintf(s->note, sizeof s->note,
-                 "too few repetitions (%zu and %zu): the smallest p-value they allow is %.3g > "
-                 "alpha %g; needs >= %zu in each file (exact Mann-Whitney with n = m = %zu "
-                 "gives minimum p = %.3g)",
-                 s->n_base, s->n_new, min_p, o->alpha, k, k, stats_mwu_min_p(k, k));
-    } else if (!significant && min_p * (double)family > o->alpha) {
-        /* Holm's first step asks p <= alpha / family, which these cannot reach */
-        size_t k = stats_mwu_reps_needed(o->alpha / (double)family);
-        s->verdict = CMP_INCONCLUSIVE;
-        s->reps_needed = k;
-        snprintf(s->note, sizeof s->note,
-                 "too few repetitions (%zu and %zu) for %zu tests: Holm's correction asks p <= "
-                 "alpha/%zu = %.3g of the first, and the smallest p-value they allow is %.3g; "
-                 "needs >= %zu in each file",
-                 s->n_base, s->n_new, family, family, o->alpha / (double)family, min_p, k);
+        if (family > 1)
+            snprintf(s->note, sizeof s->note,
+                     "too few repetitions (%zu and %zu) for %zu tests: Holm's correction asks p <= "
+                     "alpha/%zu = %.3g of the first, and the smallest p-value they allow is %.3g; "
+                     "needs >= %zu in each file",
+                     s->n_base, s->n_new, family, family, level, min_p, k);
+        else
+            snprintf(s->note, sizeof s->note,
+                     "too few repetitions (%zu and %zu): the smallest p-value they allow is %.3g > "
+                     "alpha %g; needs >= %zu in each file (exact Mann-Whitney with n = m = %zu "
+                     "gives minimum p = %.3g)",
+                     s->n_base, s->n_new, min_p, o->alpha, k, k, stats_mwu_min_p(k, k));
     } else if (significant && worse > t) {
         s->verdict = CMP_REGRESSED;
     } else if (significant && worse < -t) {
