@@ -415,8 +415,7 @@ static void ffn_fwd(trn_t *t, trn_sub_t *s, const model_layer_t *L, model_stack_
     const int d = t->d;
     trn_ln_fwd(x, L->ln_ffn.g, L->ln_ffn.b, Tq, d, s->h, s->xhat, s->rstd);
     if (!L->is_moe) {
-        lin_fwd(t, &L->ffn.fc1, s->h, Tq, s->ff);
-        trn_relu_fwd(s->ff, (size_t)Tq * t->dff);
+        trn_linear_relu_fwd(t->be, L->ffn.fc1.w, L->ffn.fc1.b, s->h, Tq, L->ffn.fc1.n_in, L->ffn.fc1.n_out, s->ff);
         lin_fwd(t, &L->ffn.fc2, s->ff, Tq, t->y);
     } else {
         int G;

@@ -178,8 +178,7 @@ void trn_moe_fwd(be_t *be, const trn_moe_cfg_t *c, const model_moe_t *w, const f
             continue;
         const model_ffn_t *f = &w->experts[e];
         float *hg = a->hg + (size_t)r0 * dff;
-        trn_linear_fwd(be, f->fc1.w, f->fc1.b, a->xg + (size_t)r0 * d, n, d, dff, hg);
-        trn_relu_fwd(hg, (size_t)n * dff);
+        trn_linear_relu_fwd(be, f->fc1.w, f->fc1.b, a->xg + (size_t)r0 * d, n, d, dff, hg);
         trn_linear_fwd(be, f->fc2.w, f->fc2.b, hg, n, dff, d, a->yg + (size_t)r0 * d);
     }
     /* combine in rank order */

@@ -57,11 +57,13 @@ double trn_adam_update(trn_adam_t *a, model_t *m, model_t *g)
     const uint64_t n = a->n;
     float *gr = g->arena;
     double sq = 0.0;
+#pragma omp simd reduction(+ : sq)
     for (uint64_t i = 0; i < n; i++)
         sq += (double)gr[i] * gr[i];
     double norm = sqrt(sq);
     if (a->o.clip > 0.0f && norm > a->o.clip) {
         float s = (float)(a->o.clip / norm);
+#pragma omp simd
         for (uint64_t i = 0; i < n; i++)
             gr[i] *= s;
     }
@@ -72,11 +74,12 @@ double trn_adam_update(trn_adam_t *a, model_t *m, model_t *g)
         const uint64_t off = (uint64_t)(m->tensor[t] - m->arena), len = m->specs[t].n;
         const float wd = m->specs[t].ndim == 2 ? a->o.weight_decay : 0.0f;
         float *p = m->arena + off, *mm = a->m + off, *vv = a->v + off;
-        const float *gg = gr + off;
+        const float *gg = gr + off, eps = a->o.eps;
+#pragma omp simd
         for (uint64_t i = 0; i < len; i++) {
             mm[i] = b1 * mm[i] + (1.0f - b1) * gg[i];
             vv[i] = b2 * vv[i] + (1.0f - b2) * gg[i] * gg[i];
-            p[i] -= lr * (mm[i] * c1 / (sqrtf(vv[i] * c2) + a->o.eps) + wd * p[i]);
+            p[i] -= lr * (mm[i] * c1 / (sqrtf(vv[i] * c2) + eps) + wd * p[i]);
         }
     }
     return norm;
