@@ -353,9 +353,10 @@ static void attn_fwd(trn_t *t, trn_sub_t *s, const model_ln_t *ln, const model_a
     attn_offsets(t, n, qoff, koff);
     /* sequences are independent (their own rows of q, k, v, att and P): one
      * thread each, so the schedule cannot change a result; dynamic since
-     * lengths differ. The GEMMs inside are small enough that OpenBLAS runs
-     * them on the calling thread. */
-#pragma omp parallel for schedule(dynamic, 1) if (n > 1 && t->nt > 1)
+     * lengths differ. Only on a backend whose GEMM may run on several threads
+     * at once (gemm_concurrent); the GEMMs are small enough that OpenBLAS
+     * runs them on the calling thread. */
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1 && t->nt > 1 && t->be->ops->gemm_concurrent)
     for (int i = 0; i < n; i++) {
         int nq = qoff[i + 1] - qoff[i], nk = koff[i + 1] - koff[i];
         size_t qo = (size_t)qoff[i] * d, ko = (size_t)koff[i] * d;
@@ -382,7 +383,7 @@ static void attn_bwd(trn_t *t, trn_sub_t *s, const model_ln_t *ln, const model_l
     memset(t->dv, 0, sizeof(float) * (size_t)Tk * d);
     attn_offsets(t, n, qoff, koff);
     const size_t scr = (size_t)t->cap_scr / (size_t)t->nt;
-#pragma omp parallel for schedule(dynamic, 1) if (n > 1 && t->nt > 1)
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1 && t->nt > 1 && t->be->ops->gemm_concurrent)
     for (int i = 0; i < n; i++) {
         int nq = qoff[i + 1] - qoff[i], nk = koff[i + 1] - koff[i];
         size_t qo = (size_t)qoff[i] * d, ko = (size_t)koff[i] * d;
