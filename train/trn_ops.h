@@ -7,7 +7,10 @@
  * buffer. Backward functions ACCUMULATE (+=) into parameter gradients and,
  * where documented, into input gradients, so that a tensor used twice (tied
  * embeddings, the encoder output read by every decoder layer) sums its
- * gradients without extra copies. */
+ * gradients without extra copies. Loops run on the calling thread's OpenMP
+ * team (trn_create sets its size from --threads) and split only independent
+ * rows, columns or elements, so results do not depend on the team's size
+ * (trn_ops.c says how). */
 #ifndef TRAIN_TRN_OPS_H
 #define TRAIN_TRN_OPS_H
 
