@@ -87,6 +87,11 @@ typedef struct be_ops {
     /* x[M,N] -> x - logsumexp(x) per row, in place (the decoder's output
      * distribution over the vocabulary). */
     void (*log_softmax)(be_t *be, float *x, int M, int N);
+    /* 1 when gemm may run on several threads of the caller at once (no
+     * shared state per call): the trainer then gives each thread of its
+     * OpenMP team its own small GEMMs (attention per sequence). 0: one call
+     * at a time (onednn keeps a primitive cache and memory objects). */
+    int gemm_concurrent;
 } be_ops_t;
 
 struct be {

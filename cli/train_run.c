@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -464,11 +465,18 @@ int train_run(model_args_t *ma, targs_t *a, const train_hooks_t *h, mb_error_t *
         goto out;
     }
     m->cfg.capacity_factor = (float)a->cf; /* recorded in the saved files: the cf it was trained with */
-    be_options_t bo = {(int)a->threads, BE_PRECISION_FP32};
+    /* one pool of threads: where the backend's GEMM may be called from several
+     * threads at once (openblas, ref), it runs on one thread and the
+     * trainer's team of --threads splits each GEMM and everything else;
+     * otherwise (onednn) the backend threads its GEMMs itself */
+    const be_ops_t *bops = be_find(a->backend);
+    const int team = bops && bops->gemm_concurrent && a->threads != 1;
+    be_options_t bo = {team ? 1 : (int)a->threads, BE_PRECISION_FP32};
     if (be_open(a->backend, &bo, &be, err) != 0)
         goto out;
     be_ok = 1;
-    trn_opts_t o = {(float)a->dropout, (float)a->ls, (float)a->aux, (float)a->cf};
+    trn_opts_t o = {(float)a->dropout, (float)a->ls, (float)a->aux, (float)a->cf,
+                    a->threads > 0 ? (int)a->threads : omp_get_max_threads()};
     if (trn_create(m, &be, &o, &t, err) != 0)
         goto out;
     char what[128];

@@ -7,7 +7,10 @@
  * buffer. Backward functions ACCUMULATE (+=) into parameter gradients and,
  * where documented, into input gradients, so that a tensor used twice (tied
  * embeddings, the encoder output read by every decoder layer) sums its
- * gradients without extra copies. */
+ * gradients without extra copies. Loops run on the calling thread's OpenMP
+ * team (trn_create sets its size from --threads) and split only independent
+ * rows, columns or elements, so results do not depend on the team's size
+ * (trn_ops.c says how). */
 #ifndef TRAIN_TRN_OPS_H
 #define TRAIN_TRN_OPS_H
 
@@ -50,6 +53,11 @@ static inline float trn_expf(float x)
  * only adds n * elem to *bytes (the dry run that checks memory before any
  * allocation). 0 or -1 (out of memory). */
 int trn_buf(void *pp, size_t n, size_t elem, uint64_t *bytes);
+
+/* be_gemm, split over the caller's OpenMP team when the backend runs on one
+ * thread and allows concurrent calls (trn_ops.c says why and how) */
+void trn_gemm(be_t *be, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc);
 
 /* y[M,n_out] = x[M,n_in] W[n_out,n_in]^T + b[n_out] (b may be NULL) */
 void trn_linear_fwd(be_t *be, const float *W, const float *b, const float *x, int M, int n_in, int n_out,

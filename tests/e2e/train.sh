@@ -1,7 +1,8 @@
 # End-to-end checks of `moebench train` on a small token-id corpus made
 # here (3 languages, aligned lines, ids of the tiny preset's vocabulary):
 # a run lowers the loss; an interrupted run resumed from its checkpoint
-# writes the same curve as an uninterrupted one (wall/CPU columns aside);
+# writes the same curve as an uninterrupted one (wall/CPU columns aside),
+# at 1 and at 2 threads;
 # SIGTERM checkpoints and exits 143; every variant trains; the files load
 # in `info`; bad input is refused in one line; --bench reports its figures.
 . tests/e2e/lib.sh
@@ -43,6 +44,18 @@ if cut -d, -f1,2,5-13 "$WORK/a.csv" >"$WORK/a.cut" && cut -d, -f1,2,5-13 "$WORK/
 else not_ok "resume gives the same curve as an uninterrupted run" "$(diff "$WORK/a.cut" "$WORK/b.cut" | head -6; tail -2 "$WORK/b2.err")"; fi
 if cmp -s "$WORK/a.safetensors" "$WORK/b.safetensors"; then ok "and the same final weights, bit for bit"
 else not_ok "and the same final weights, bit for bit"; fi
+
+# two threads (the trainer's OpenMP loops and the GEMMs): resumed = uninterrupted at the same thread count
+$M train $T --threads 2 --steps 20 -o "$WORK/e.safetensors" --curve "$WORK/e.csv" 2>"$WORK/e.err"
+$M train $T --threads 2 --steps 20 -o "$WORK/f.safetensors" --curve "$WORK/f.csv" --stop-after 8 2>"$WORK/f1.err"
+$M train --resume "$WORK/f.ckpt.safetensors" --ids --train "$D/train.{lang}" --threads 2 --steps 20 \
+    --checkpoint-minutes 60 -o "$WORK/f.safetensors" --curve "$WORK/f.csv" 2>"$WORK/f2.err"
+if [ "$(wc -l <"$WORK/e.csv")" -eq 21 ] && cut -d, -f1,2,5-13 "$WORK/e.csv" >"$WORK/e.cut" &&
+    cut -d, -f1,2,5-13 "$WORK/f.csv" >"$WORK/f.cut" && cmp -s "$WORK/e.cut" "$WORK/f.cut" &&
+    cmp -s "$WORK/e.safetensors" "$WORK/f.safetensors"; then
+    ok "--threads 2: resume gives the same curve and weights as an uninterrupted run"
+else not_ok "--threads 2: resume gives the same curve and weights as an uninterrupted run" \
+    "$(diff "$WORK/e.cut" "$WORK/f.cut" | head -6; tail -2 "$WORK/e.err" "$WORK/f2.err")"; fi
 
 # SIGTERM: a checkpoint, exit status 143
 $M train $T --steps 100000 -o "$WORK/c.safetensors" --curve "$WORK/c.csv" 2>"$WORK/c.err" &
