@@ -153,6 +153,7 @@ static void decide(cmp_stat_t *s, const cmp_options_t *o, size_t family)
     s->reps_needed = 0;
     /* Holm's first step asks p <= alpha / family: samples that cannot reach it cannot decide */
     double level = o->alpha / (double)(family > 1 ? family : 1);
+    s->detectable = stats_detectable_change(s->noise, s->n_base, s->n_new, level, 0.9);
     if (!significant && min_p > level) {
         size_t k = stats_mwu_reps_needed(level);
         s->verdict = CMP_INCONCLUSIVE;
@@ -175,11 +176,23 @@ static void decide(cmp_stat_t *s, const cmp_options_t *o, size_t family)
         s->verdict = CMP_IMPROVED;
     } else if (fabs(worse) > t) {
         s->verdict = CMP_INCONCLUSIVE;
-        snprintf(s->note, sizeof s->note,
-                 "%s by %.1f%% but not significant (p = %.3g > alpha %g%s): too noisy to decide; "
-                 "more repetitions may",
-                 worse > 0 ? "worse" : "better", 100.0 * fabs(worse), s->p_adj, o->alpha,
-                 family > 1 ? ", Holm-corrected" : "");
+        size_t reps = stats_reps_for_change(s->noise, o->threshold, level, 0.9);
+        if (!isnan(s->detectable) && reps)
+            /* say how far this runner is from deciding: what these samples can
+             * resolve, and what the threshold would take (issue 15) */
+            snprintf(s->note, sizeof s->note,
+                     "%s by %.1f%% but not significant (p = %.3g > alpha %g%s): one repetition varies by "
+                     "%.1f%% here, so %zu and %zu detect changes of about %.0f%%; %g%% needs about %zu in "
+                     "each file, or compare instruction counts",
+                     worse > 0 ? "worse" : "better", 100.0 * fabs(worse), s->p_adj, o->alpha,
+                     family > 1 ? ", Holm-corrected" : "", 100.0 * s->noise, s->n_base, s->n_new,
+                     100.0 * s->detectable, 100.0 * o->threshold, reps);
+        else
+            snprintf(s->note, sizeof s->note,
+                     "%s by %.1f%% but not significant (p = %.3g > alpha %g%s): too noisy to decide; "
+                     "more repetitions may",
+                     worse > 0 ? "worse" : "better", 100.0 * fabs(worse), s->p_adj, o->alpha,
+                     family > 1 ? ", Holm-corrected" : "");
     } else {
         s->verdict = CMP_UNCHANGED;
         if (significant && worse != 0.0)
@@ -197,6 +210,7 @@ int cmp_judge(const double *base, size_t nb, const double *new_, size_t nn, cmp_
     out->is_count = is_count;
     out->med_base = out->med_new = out->ratio = NAN;
     out->ci_lo = out->ci_hi = out->est = out->p = out->p_adj = NAN;
+    out->noise = out->detectable = NAN;
     if (nb == 0 || nn == 0) {
         out->verdict = CMP_NOT_MEASURED;
         snprintf(out->note, sizeof out->note, "not measured in %s",
@@ -225,6 +239,7 @@ int cmp_judge(const double *base, size_t nb, const double *new_, size_t nn, cmp_
         return -1;
     out->tested = 1;
     out->p = out->p_adj = u.p;
+    out->noise = stats_log_spread(base, nb, new_, nn);
     out->method = u.method;
     if (all_positive(base, nb) && all_positive(new_, nn) &&
         stats_ratio_ci(base, nb, new_, nn, 1.0 - o->alpha, &out->est, &out->ci_lo, &out->ci_hi,
