@@ -43,6 +43,7 @@ static const struct {
     {"dropped_tokens", CMP_LOWER_IS_BETTER},  {"model_bytes", CMP_LOWER_IS_BETTER},
     {"params_total", CMP_LOWER_IS_BETTER},    {"params_served", CMP_LOWER_IS_BETTER},
     {"params_active", CMP_LOWER_IS_BETTER},   {"dropped_assignments", CMP_LOWER_IS_BETTER},
+    {"load_s", CMP_LOWER_IS_BETTER}, /* start-up; `--metric load_s` judges it (issue 18) */
 };
 
 int cmp_metric_direction(const char *column, cmp_direction_t *dir)
