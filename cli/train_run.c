@@ -47,6 +47,7 @@ const char TRAIN_OPTS_HELP[] =
     "  --steps N             updates in all (default 1000)\n"
     "  --lr F --warmup N     peak learning rate after N linear warm-up steps, then\n"
     "                        inverse-square-root decay (default 1.5e-3, 150)\n"
+    "  --decay inv-sqrt|none after warm-up: lr * sqrt(warmup / step) (default), or lr\n"
     "  --clip F              global gradient-norm limit, 0 = none (default 1)\n"
     "  --weight-decay F      AdamW decay of matrices (default 0)\n"
     "  --dropout F --label-smoothing F --aux-weight F (defaults 0.1, 0.1, 0.01)\n"
@@ -94,6 +95,7 @@ static void save_settings(trn_ckpt_meta_t *k, const targs_t *a)
     trn_ckpt_set(k, "steps", "%ld", a->steps);
     trn_ckpt_set(k, "lr", "%.9g", a->lr);
     trn_ckpt_set(k, "warmup", "%ld", a->warmup);
+    trn_ckpt_set(k, "decay", "%s", a->decay == TRN_DECAY_NONE ? "none" : "inv-sqrt");
     trn_ckpt_set(k, "clip", "%.9g", a->clip);
     trn_ckpt_set(k, "weight_decay", "%.9g", a->wd);
     trn_ckpt_set(k, "dropout", "%.9g", a->dropout);
@@ -127,6 +129,11 @@ static int load_settings(const trn_ckpt_meta_t *k, targs_t *a, const char *path,
         if (end == v || *end)
             return mb_fail(err, "%s: train.%s is '%s', not a number", path, f[i].key, v);
     }
+    /* written since --decay exists; older checkpoints decayed by the inverse square root */
+    const char *dv = trn_ckpt_get(k, "decay");
+    if (dv && strcmp(dv, "none") && strcmp(dv, "inv-sqrt"))
+        return mb_fail(err, "%s: train.decay is '%s', not 'inv-sqrt' or 'none'", path, dv);
+    a->decay = dv && !strcmp(dv, "none") ? TRN_DECAY_NONE : TRN_DECAY_INV_SQRT;
     return 0;
 }
 
@@ -235,6 +242,13 @@ int train_parse_opt(targs_t *a, int c, const char *arg, mb_error_t *err)
     case O_CURVE: a->curve = arg; return 1;
     case O_BENCH: a->bench = 1; return 1;
     case O_INITFROM: a->init_from = arg; return 1;
+    case O_DECAY:
+        if (!strcmp(arg, "none") || !strcmp(arg, "inv-sqrt")) {
+            a->decay = !strcmp(arg, "none") ? TRN_DECAY_NONE : TRN_DECAY_INV_SQRT;
+            return 1;
+        }
+        mb_fail(err, "--decay: '%s' is not 'inv-sqrt' or 'none'", arg);
+        return -1;
     default: return 0;
     }
 }
@@ -526,6 +540,7 @@ int train_run(model_args_t *ma, targs_t *a, const train_hooks_t *h, mb_error_t *
     trn_adam_defaults(&ao);
     ao.lr = (float)a->lr;
     ao.warmup = (int)a->warmup;
+    ao.decay = a->decay;
     ao.clip = (float)a->clip;
     ao.weight_decay = (float)a->wd;
     if (!a->resume && trn_adam_create(&adam, m, &ao, err) != 0)

@@ -11,6 +11,7 @@ void trn_adam_defaults(trn_adam_opts_t *o)
 {
     o->lr = 1.5e-3f; /* the reference run's peak (issue 13) */
     o->warmup = 150;
+    o->decay = TRN_DECAY_INV_SQRT;
     o->beta1 = 0.9f;
     o->beta2 = 0.98f; /* Vaswani et al.'s Transformer setting */
     o->eps = 1e-9f;
@@ -49,6 +50,8 @@ float trn_adam_lr(const trn_adam_opts_t *o, long step)
         return o->lr;
     if (step <= o->warmup)
         return o->lr * (float)step / (float)o->warmup;
+    if (o->decay == TRN_DECAY_NONE)
+        return o->lr;
     return o->lr * sqrtf((float)o->warmup / (float)step);
 }
 

@@ -35,6 +35,17 @@ else not_ok "validation at steps 20 and 40" "$(cut -d, -f1,11 "$WORK/a.csv" | he
 check "the trained model loads in info" $M info "$WORK/a.safetensors"
 if grep -q "^step 40/40  loss" "$WORK/a.err"; then ok "progress on stderr"; else not_ok "progress on stderr" "$(tail -2 "$WORK/a.err")"; fi
 
+# --decay none: the peak learning rate after warm-up, kept by a resumed run
+$M train $T --steps 24 --warmup 5 --decay none -o "$WORK/dn.safetensors" --curve "$WORK/dn.csv" --stop-after 12 2>"$WORK/dn1.err"
+$M train --resume "$WORK/dn.ckpt.safetensors" --ids --train "$D/train.{lang}" --steps 24 --checkpoint-minutes 60 \
+    -o "$WORK/dn.safetensors" --curve "$WORK/dn.csv" 2>"$WORK/dn2.err"
+if [ "$(awk -F, 'NR > 6 { print $5 }' "$WORK/dn.csv" | sort -u)" = "0.00300000003" ] &&
+    [ "$(awk -F, 'END { print $1 }' "$WORK/dn.csv")" = 24 ]; then ok "--decay none holds the peak rate after warm-up, across a resume"
+else not_ok "--decay none holds the peak rate after warm-up, across a resume" "$(cut -d, -f1,5 "$WORK/dn.csv" | sed -n '5,9p;20,25p'; tail -2 "$WORK/dn2.err")"; fi
+if $M train $T --steps 2 --decay cosine -o "$WORK/dx.safetensors" 2>"$WORK/dx.err"; then not_ok "--decay cosine is refused"
+elif [ "$(wc -l <"$WORK/dx.err")" -eq 1 ] && grep -q "not 'inv-sqrt' or 'none'" "$WORK/dx.err"; then ok "--decay cosine is refused in one line"
+else not_ok "--decay cosine is refused in one line" "$(cat "$WORK/dx.err")"; fi
+
 # interrupted after 15 steps, resumed: the same curve
 $M train $T --steps 40 --valid "$D/val.{lang}" --valid-every 20 -o "$WORK/b.safetensors" --curve "$WORK/b.csv" --stop-after 15 2>"$WORK/b1.err"
 $M train --resume "$WORK/b.ckpt.safetensors" --ids --train "$D/train.{lang}" --valid "$D/val.{lang}" --valid-every 20 \
