@@ -82,7 +82,8 @@ int trn_create(model_t *m, be_t *be, const trn_opts_t *o, trn_t **out, mb_error_
     t->H = c->n_heads;
     t->dhead = c->d_model / c->n_heads;
     t->V = c->vocab;
-    /* one team size for our loops and the backend's GEMMs: --threads (0: the default team) */
+    /* the team: opts.threads (train --threads), else the backend's count, else the default team;
+     * trn_gemm splits GEMMs over it when the backend runs on one thread */
     t->nt = o->threads > 0 ? o->threads : be->opt.threads > 0 ? be->opt.threads : omp_get_max_threads();
     omp_set_num_threads(t->nt);
     t->enc = calloc((size_t)c->enc_layers * 2, sizeof *t->enc);
