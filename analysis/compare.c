@@ -177,23 +177,21 @@ static void decide(cmp_stat_t *s, const cmp_options_t *o, size_t family)
         s->verdict = CMP_IMPROVED;
     } else if (fabs(worse) > t) {
         s->verdict = CMP_INCONCLUSIVE;
+        int at = snprintf(s->note, sizeof s->note, "%s by %.1f%% but not significant (p = %.3g > alpha %g%s): ",
+                          worse > 0 ? "worse" : "better", 100.0 * fabs(worse), s->p_adj, o->alpha,
+                          family > 1 ? ", Holm-corrected" : "");
+        char *rest = s->note + (at > 0 && (size_t)at < sizeof s->note ? (size_t)at : strlen(s->note));
+        const size_t left = sizeof s->note - (size_t)(rest - s->note);
         size_t reps = stats_reps_for_change(s->noise, o->threshold, level, 0.9);
         if (!isnan(s->detectable) && reps)
             /* say how far this runner is from deciding: what these samples can
              * resolve, and what the threshold would take (issue 15) */
-            snprintf(s->note, sizeof s->note,
-                     "%s by %.1f%% but not significant (p = %.3g > alpha %g%s): one repetition varies by "
-                     "%.1f%% here, so %zu and %zu detect changes of about %.0f%%; %g%% needs about %zu in "
-                     "each file, or compare instruction counts",
-                     worse > 0 ? "worse" : "better", 100.0 * fabs(worse), s->p_adj, o->alpha,
-                     family > 1 ? ", Holm-corrected" : "", 100.0 * s->noise, s->n_base, s->n_new,
-                     100.0 * s->detectable, 100.0 * o->threshold, reps);
+            snprintf(rest, left,
+                     "one repetition varies by %.1f%% here, so %zu and %zu detect changes of about %.0f%%; "
+                     "%g%% needs about %zu in each file, or compare instruction counts",
+                     100.0 * s->noise, s->n_base, s->n_new, 100.0 * s->detectable, 100.0 * o->threshold, reps);
         else
-            snprintf(s->note, sizeof s->note,
-                     "%s by %.1f%% but not significant (p = %.3g > alpha %g%s): too noisy to decide; "
-                     "more repetitions may",
-                     worse > 0 ? "worse" : "better", 100.0 * fabs(worse), s->p_adj, o->alpha,
-                     family > 1 ? ", Holm-corrected" : "");
+            snprintf(rest, left, "too noisy to decide; more repetitions may");
     } else {
         s->verdict = CMP_UNCHANGED;
         if (significant && worse != 0.0)

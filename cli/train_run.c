@@ -89,13 +89,19 @@ static void sibling(const char *out, const char *what, char *buf, size_t len)
 
 /* ---- the settings a checkpoint carries ---- */
 
+/* --decay's names (checkpoints store them too); -1 for another */
+static int decay_parse(const char *s)
+{
+    return !strcmp(s, "none") ? TRN_DECAY_NONE : !strcmp(s, "inv-sqrt") ? TRN_DECAY_INV_SQRT : -1;
+}
+
 static void save_settings(trn_ckpt_meta_t *k, const targs_t *a)
 {
     trn_ckpt_set(k, "seed", "%ld", a->seed);
     trn_ckpt_set(k, "steps", "%ld", a->steps);
     trn_ckpt_set(k, "lr", "%.9g", a->lr);
     trn_ckpt_set(k, "warmup", "%ld", a->warmup);
-    trn_ckpt_set(k, "decay", "%s", a->decay == TRN_DECAY_NONE ? "none" : "inv-sqrt");
+    trn_ckpt_set(k, "decay", "%s", a->decay == TRN_DECAY_NONE ? "none" : "inv-sqrt"); /* decay_parse's names */
     trn_ckpt_set(k, "clip", "%.9g", a->clip);
     trn_ckpt_set(k, "weight_decay", "%.9g", a->wd);
     trn_ckpt_set(k, "dropout", "%.9g", a->dropout);
@@ -131,9 +137,9 @@ static int load_settings(const trn_ckpt_meta_t *k, targs_t *a, const char *path,
     }
     /* written since --decay exists; older checkpoints decayed by the inverse square root */
     const char *dv = trn_ckpt_get(k, "decay");
-    if (dv && strcmp(dv, "none") && strcmp(dv, "inv-sqrt"))
+    a->decay = dv ? decay_parse(dv) : TRN_DECAY_INV_SQRT;
+    if (a->decay < 0)
         return mb_fail(err, "%s: train.decay is '%s', not 'inv-sqrt' or 'none'", path, dv);
-    a->decay = dv && !strcmp(dv, "none") ? TRN_DECAY_NONE : TRN_DECAY_INV_SQRT;
     return 0;
 }
 
@@ -243,10 +249,8 @@ int train_parse_opt(targs_t *a, int c, const char *arg, mb_error_t *err)
     case O_BENCH: a->bench = 1; return 1;
     case O_INITFROM: a->init_from = arg; return 1;
     case O_DECAY:
-        if (!strcmp(arg, "none") || !strcmp(arg, "inv-sqrt")) {
-            a->decay = !strcmp(arg, "none") ? TRN_DECAY_NONE : TRN_DECAY_INV_SQRT;
+        if ((a->decay = decay_parse(arg)) >= 0)
             return 1;
-        }
         mb_fail(err, "--decay: '%s' is not 'inv-sqrt' or 'none'", arg);
         return -1;
     default: return 0;

@@ -60,34 +60,32 @@ float trn_adam_lr(const trn_adam_opts_t *o, long step)
  * thread count. */
 #define NORM_BLOCK 16384
 
+/* block b's squared sum, vectorised in a fixed order */
+static double block_sq(const float *g, uint64_t n, uint64_t b)
+{
+    double p = 0.0;
+    const uint64_t end = (b + 1) * NORM_BLOCK < n ? (b + 1) * NORM_BLOCK : n;
+#pragma omp simd reduction(+ : p)
+    for (uint64_t i = b * NORM_BLOCK; i < end; i++)
+        p += (double)g[i] * g[i];
+    return p;
+}
+
+/* groups of blocks summed in parallel into a buffer on the stack, then in
+ * block order: no allocation per update */
 static double sq_norm(const float *g, uint64_t n)
 {
+    enum { GROUP = 256 };
     const uint64_t nb = (n + NORM_BLOCK - 1) / NORM_BLOCK;
-    double *part = malloc(sizeof(double) * (size_t)(nb ? nb : 1));
-    double sq = 0.0;
-    if (!part) { /* out of memory: the same blocks serially */
-        for (uint64_t b = 0; b < nb; b++) {
-            double p = 0.0;
-            const uint64_t end = (b + 1) * NORM_BLOCK < n ? (b + 1) * NORM_BLOCK : n;
-#pragma omp simd reduction(+ : p)
-            for (uint64_t i = b * NORM_BLOCK; i < end; i++)
-                p += (double)g[i] * g[i];
-            sq += p;
-        }
-        return sq;
+    double part[GROUP], sq = 0.0;
+    for (uint64_t b0 = 0; b0 < nb; b0 += GROUP) {
+        const int cnt = nb - b0 < GROUP ? (int)(nb - b0) : GROUP;
+#pragma omp parallel for schedule(static) if (cnt > 1)
+        for (int j = 0; j < cnt; j++)
+            part[j] = block_sq(g, n, b0 + (uint64_t)j);
+        for (int j = 0; j < cnt; j++)
+            sq += part[j];
     }
-#pragma omp parallel for schedule(static) if (nb > 1)
-    for (uint64_t b = 0; b < nb; b++) {
-        double p = 0.0;
-        const uint64_t end = (b + 1) * NORM_BLOCK < n ? (b + 1) * NORM_BLOCK : n;
-#pragma omp simd reduction(+ : p)
-        for (uint64_t i = b * NORM_BLOCK; i < end; i++)
-            p += (double)g[i] * g[i];
-        part[b] = p;
-    }
-    for (uint64_t b = 0; b < nb; b++)
-        sq += part[b];
-    free(part);
     return sq;
 }
 

@@ -58,14 +58,19 @@ static double lin_loss(void *c)
     trn_linear_fwd(&k->be, k->W, k->b, k->x, LM, LI, LO, k->y);
     return proj(k->y, k->r, LM * LO);
 }
+/* a ref backend and x, W, b from seeds seed, seed + 1, seed + 2 */
+static void lin_setup(lin_ctx *k, uint64_t seed)
+{
+    k->be = test_ref_backend();
+    test_fill(k->x, LM * LI, seed);
+    test_fill(k->W, LO * LI, seed + 1);
+    test_fill(k->b, LO, seed + 2);
+}
 static void test_linear(void **state)
 {
     (void)state;
     lin_ctx k;
-    k.be = test_ref_backend();
-    test_fill(k.x, LM * LI, 1);
-    test_fill(k.W, LO * LI, 2);
-    test_fill(k.b, LO, 3);
+    lin_setup(&k, 1);
     test_fill(k.r, LM * LO, 4);
     float dx[LM * LI], dW[LO * LI] = {0}, db[LO] = {0};
     trn_linear_bwd(&k.be, k.W, k.x, k.r, LM, LI, LO, dx, 0.0f, dW, db);
@@ -79,10 +84,7 @@ static void test_linear_relu(void **state)
 {
     (void)state;
     lin_ctx k;
-    k.be = test_ref_backend();
-    test_fill(k.x, LM * LI, 5);
-    test_fill(k.W, LO * LI, 6);
-    test_fill(k.b, LO, 7);
+    lin_setup(&k, 5);
     trn_linear_relu_fwd(&k.be, k.W, k.b, k.x, LM, LI, LO, k.y);
     int zeros = 0;
     for (int i = 0; i < LM; i++)
