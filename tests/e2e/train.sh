@@ -42,6 +42,26 @@ $M train --resume "$WORK/dn.ckpt.safetensors" --ids --train "$D/train.{lang}" --
 if [ "$(awk -F, 'NR > 6 { print $5 }' "$WORK/dn.csv" | sort -u)" = "0.00300000003" ] &&
     [ "$(awk -F, 'END { print $1 }' "$WORK/dn.csv")" = 24 ]; then ok "--decay none holds the peak rate after warm-up, across a resume"
 else not_ok "--decay none holds the peak rate after warm-up, across a resume" "$(cut -d, -f1,5 "$WORK/dn.csv" | sed -n '5,9p;20,25p'; tail -2 "$WORK/dn2.err")"; fi
+# --sampling: a resume past the first chunk of 64 batches (shuffle replays
+# the chunks before to know each direction's place in its pass) continues
+# the same stream, in both modes; the modes draw different streams
+for smp in shuffle replace; do
+    $M train $T --batch-tokens 100 --sampling $smp --steps 75 -o "$WORK/s$smp.safetensors" --curve "$WORK/s$smp.csv" 2>"$WORK/s$smp.err"
+    $M train $T --batch-tokens 100 --sampling $smp --steps 75 -o "$WORK/r$smp.safetensors" --curve "$WORK/r$smp.csv" --stop-after 70 2>"$WORK/r$smp.1.err"
+    $M train --resume "$WORK/r$smp.ckpt.safetensors" --ids --train "$D/train.{lang}" -o "$WORK/r$smp.safetensors" \
+        --curve "$WORK/r$smp.csv" 2>"$WORK/r$smp.2.err"
+    if [ "$(awk -F, 'END { print $1 }' "$WORK/s$smp.csv")" = 75 ] && cut -d, -f1,2,5-13 "$WORK/s$smp.csv" >"$WORK/s$smp.cut" &&
+        cut -d, -f1,2,5-13 "$WORK/r$smp.csv" >"$WORK/r$smp.cut" && cmp -s "$WORK/s$smp.cut" "$WORK/r$smp.cut" &&
+        cmp -s "$WORK/s$smp.safetensors" "$WORK/r$smp.safetensors"; then
+        ok "--sampling $smp: resumed at step 70 (second chunk; --steps from the checkpoint) = uninterrupted"
+    else not_ok "--sampling $smp: resumed at step 70 (second chunk; --steps from the checkpoint) = uninterrupted" \
+        "$(diff "$WORK/s$smp.cut" "$WORK/r$smp.cut" | head -4; tail -2 "$WORK/r$smp.2.err")"; fi
+done
+if ! cmp -s "$WORK/sshuffle.cut" "$WORK/sreplace.cut"; then ok "--sampling shuffle and replace draw different batches"
+else not_ok "--sampling shuffle and replace draw different batches"; fi
+if $M train $T --steps 2 --sampling sometimes -o "$WORK/sx.safetensors" 2>"$WORK/sx.err"; then not_ok "--sampling sometimes is refused"
+elif [ "$(wc -l <"$WORK/sx.err")" -eq 1 ] && grep -q "not 'shuffle' or 'replace'" "$WORK/sx.err"; then ok "--sampling sometimes is refused in one line"
+else not_ok "--sampling sometimes is refused in one line" "$(cat "$WORK/sx.err")"; fi
 if $M train $T --steps 2 --decay cosine -o "$WORK/dx.safetensors" 2>"$WORK/dx.err"; then not_ok "--decay cosine is refused"
 elif [ "$(wc -l <"$WORK/dx.err")" -eq 1 ] && grep -q "not 'inv-sqrt' or 'none'" "$WORK/dx.err"; then ok "--decay cosine is refused in one line"
 else not_ok "--decay cosine is refused in one line" "$(cat "$WORK/dx.err")"; fi
