@@ -39,6 +39,12 @@ typedef struct model_moe {
 typedef struct model_layer {
     model_ln_t ln_self, ln_cross, ln_ffn;
     model_attn_t self, cross;  /* cross: decoder only */
+    /* Views of the same arena memory as one matrix (issue 18: one GEMM
+     * instead of three): the arena keeps q, k, v of an attention block
+     * adjacent, weights then biases, so no copy exists.
+     * self_qkv: [3 d_model, d_model] = self.q, self.k, self.v stacked;
+     * cross_kv: [2 d_model, d_model] = cross.k, cross.v (decoder only). */
+    be_weight_t self_qkv, cross_kv;
     int is_moe;
     model_ffn_t ffn;           /* dense FFN */
     model_moe_t moe;
@@ -87,7 +93,20 @@ typedef struct model {
      * parses it); NULL when the model has none. */
     uint8_t *vocab_blob;           /* [vocab_len] */
     size_t vocab_len;
+    /* Decode-step optimisations turned off (MODEL_OPT_* bits), from the
+     * environment variable MOEBENCH_DECODE_OFF at model_create: the old path
+     * stays runnable so that one binary can time old against new
+     * (scripts/bench-decode.sh) and tests can check that both agree. */
+    int opt_off;
 } model_t;
+
+/* MOEBENCH_DECODE_OFF=fuse,attn,topk (or all): the fused Q/K/V and cross
+ * K/V projections, the one parallel attention call per decoder step, the
+ * parallel per-row top-k of beam search. */
+enum { MODEL_OPT_FUSE = 1, MODEL_OPT_ATTN_ROWS = 2, MODEL_OPT_TOPK = 4 };
+#define MODEL_DECODE_OFF_ENV "MOEBENCH_DECODE_OFF"
+/* Parses a MOEBENCH_DECODE_OFF value (NULL or "" = none) into MODEL_OPT_* bits. */
+int model_parse_opt_off(const char *text, int *bits, mb_error_t *err);
 
 /* The U8 tensor that carries the vocabulary in a model file. */
 #define MODEL_VOCAB_TENSOR "vocab.sentencepiece"
