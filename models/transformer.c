@@ -414,10 +414,16 @@ void tf_cache_copy(tf_cache_t *c, int n, const int *from, const int *to, int len
 
 /* The attention of a decoder step: row r's query q + r*ldq over its keys
  * and values ws->row_k[r], ws->row_v[r] (ws->row_nk[r] rows, ldkv apart)
- * into ws->att, one call per row. */
+ * into ws->att. One call for all rows, which a backend may split between
+ * its threads; MOEBENCH_DECODE_OFF=attn: one call per row, as before. */
 static void step_attention(const model_t *m, be_t *be, tf_ws_t *ws, int n, const float *q, int ldq, int ldkv)
 {
     const int d = m->cfg.d_model, H = m->cfg.n_heads;
+    if (!(m->opt_off & MODEL_OPT_ATTN_ROWS)) {
+        be_attention_rows(be, n, q, ldq, ws->row_k, ws->row_v, ldkv, ws->row_nk, H, d / H, ws->att, d,
+                          ws->scratch);
+        return;
+    }
     for (int r = 0; r < n; r++)
         be_attention(be, q + (size_t)r * ldq, ldq, ws->row_k[r], ldkv, ws->row_v[r], ldkv, 1, ws->row_nk[r], H,
                      d / H, 0, 0, ws->att + (size_t)r * d, d, ws->scratch);
