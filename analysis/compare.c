@@ -43,6 +43,7 @@ static const struct {
     {"dropped_tokens", CMP_LOWER_IS_BETTER},  {"model_bytes", CMP_LOWER_IS_BETTER},
     {"params_total", CMP_LOWER_IS_BETTER},    {"params_served", CMP_LOWER_IS_BETTER},
     {"params_active", CMP_LOWER_IS_BETTER},   {"dropped_assignments", CMP_LOWER_IS_BETTER},
+    {"load_s", CMP_LOWER_IS_BETTER}, /* start-up; `--metric load_s` judges it (issue 18) */
 };
 
 int cmp_metric_direction(const char *column, cmp_direction_t *dir)
@@ -151,36 +152,46 @@ static void decide(cmp_stat_t *s, const cmp_options_t *o, size_t family)
     int significant = s->p_adj <= o->alpha;
     s->note[0] = '\0';
     s->reps_needed = 0;
-    if (family <= 1 && min_p > o->alpha) {
-        size_t k = stats_mwu_reps_needed(o->alpha);
+    /* Holm's first step asks p <= alpha / family: samples that cannot reach it cannot decide */
+    double level = o->alpha / (double)(family > 1 ? family : 1);
+    s->detectable = stats_detectable_change(s->noise, s->n_base, s->n_new, level, 0.9);
+    if (!significant && min_p > level) {
+        size_t k = stats_mwu_reps_needed(level);
         s->verdict = CMP_INCONCLUSIVE;
         s->reps_needed = k;
-        snprintf(s->note, sizeof s->note,
-                 "too few repetitions (%zu and %zu): the smallest p-value they allow is %.3g > "
-                 "alpha %g; needs >= %zu in each file (exact Mann-Whitney with n = m = %zu "
-                 "gives minimum p = %.3g)",
-                 s->n_base, s->n_new, min_p, o->alpha, k, k, stats_mwu_min_p(k, k));
-    } else if (!significant && min_p * (double)family > o->alpha) {
-        /* Holm's first step asks p <= alpha / family, which these cannot reach */
-        size_t k = stats_mwu_reps_needed(o->alpha / (double)family);
-        s->verdict = CMP_INCONCLUSIVE;
-        s->reps_needed = k;
-        snprintf(s->note, sizeof s->note,
-                 "too few repetitions (%zu and %zu) for %zu tests: Holm's correction asks p <= "
-                 "alpha/%zu = %.3g of the first, and the smallest p-value they allow is %.3g; "
-                 "needs >= %zu in each file",
-                 s->n_base, s->n_new, family, family, o->alpha / (double)family, min_p, k);
+        if (family > 1)
+            snprintf(s->note, sizeof s->note,
+                     "too few repetitions (%zu and %zu) for %zu tests: Holm's correction asks p <= "
+                     "alpha/%zu = %.3g of the first, and the smallest p-value they allow is %.3g; "
+                     "needs >= %zu in each file",
+                     s->n_base, s->n_new, family, family, level, min_p, k);
+        else
+            snprintf(s->note, sizeof s->note,
+                     "too few repetitions (%zu and %zu): the smallest p-value they allow is %.3g > "
+                     "alpha %g; needs >= %zu in each file (exact Mann-Whitney with n = m = %zu "
+                     "gives minimum p = %.3g)",
+                     s->n_base, s->n_new, min_p, o->alpha, k, k, stats_mwu_min_p(k, k));
     } else if (significant && worse > t) {
         s->verdict = CMP_REGRESSED;
     } else if (significant && worse < -t) {
         s->verdict = CMP_IMPROVED;
     } else if (fabs(worse) > t) {
         s->verdict = CMP_INCONCLUSIVE;
-        snprintf(s->note, sizeof s->note,
-                 "%s by %.1f%% but not significant (p = %.3g > alpha %g%s): too noisy to decide; "
-                 "more repetitions may",
-                 worse > 0 ? "worse" : "better", 100.0 * fabs(worse), s->p_adj, o->alpha,
-                 family > 1 ? ", Holm-corrected" : "");
+        int at = snprintf(s->note, sizeof s->note, "%s by %.1f%% but not significant (p = %.3g > alpha %g%s): ",
+                          worse > 0 ? "worse" : "better", 100.0 * fabs(worse), s->p_adj, o->alpha,
+                          family > 1 ? ", Holm-corrected" : "");
+        char *rest = s->note + (at > 0 && (size_t)at < sizeof s->note ? (size_t)at : strlen(s->note));
+        const size_t left = sizeof s->note - (size_t)(rest - s->note);
+        size_t reps = stats_reps_for_change(s->noise, o->threshold, level, 0.9);
+        if (!isnan(s->detectable) && reps)
+            /* say how far this runner is from deciding: what these samples can
+             * resolve, and what the threshold would take (issue 15) */
+            snprintf(rest, left,
+                     "one repetition varies by %.1f%% here, so %zu and %zu detect changes of about %.0f%%; "
+                     "%g%% needs about %zu in each file, or compare instruction counts",
+                     100.0 * s->noise, s->n_base, s->n_new, 100.0 * s->detectable, 100.0 * o->threshold, reps);
+        else
+            snprintf(rest, left, "too noisy to decide; more repetitions may");
     } else {
         s->verdict = CMP_UNCHANGED;
         if (significant && worse != 0.0)
@@ -198,6 +209,7 @@ int cmp_judge(const double *base, size_t nb, const double *new_, size_t nn, cmp_
     out->is_count = is_count;
     out->med_base = out->med_new = out->ratio = NAN;
     out->ci_lo = out->ci_hi = out->est = out->p = out->p_adj = NAN;
+    out->noise = out->detectable = NAN;
     if (nb == 0 || nn == 0) {
         out->verdict = CMP_NOT_MEASURED;
         snprintf(out->note, sizeof out->note, "not measured in %s",
@@ -226,6 +238,7 @@ int cmp_judge(const double *base, size_t nb, const double *new_, size_t nn, cmp_
         return -1;
     out->tested = 1;
     out->p = out->p_adj = u.p;
+    out->noise = stats_log_spread(base, nb, new_, nn);
     out->method = u.method;
     if (all_positive(base, nb) && all_positive(new_, nn) &&
         stats_ratio_ci(base, nb, new_, nn, 1.0 - o->alpha, &out->est, &out->ci_lo, &out->ci_hi,

@@ -94,7 +94,12 @@ typedef struct cmp_stat {
     int is_count;            /* judged without statistics */
     cmp_verdict_t verdict;
     size_t reps_needed;      /* inconclusive for lack of repetitions: needed in each file */
-    char note[240];          /* why, for anything but a plain verdict; "" otherwise */
+    double noise;            /* how much one repetition varies: the pooled standard deviation
+                              * of log(value) within each file (stats_log_spread); NAN when
+                              * not tested or under 2 values a file */
+    double detectable;       /* the relative change these sample sizes detect 9 times in 10 at
+                              * the (Holm) level of this test, from noise; NAN when unknown */
+    char note[360];          /* why, for anything but a plain verdict; "" otherwise */
 } cmp_stat_t;
 
 /* Judges one metric from its two samples (either may be empty), as the only

@@ -312,11 +312,32 @@ static void claim_cell(FILE *f, const report_t *r, claim_fn fn)
         fprintf(f, "not measured");
 }
 
+/* BLEU below this for every variant of a group: the models do not translate
+ * that test set (e.g. caption-trained models on news), and differences or
+ * shares of near-zero scores are noise, not claims. */
+#define BLEU_FLOOR 1.0
+
+/* 1 (and out says so) when no variant of group g reaches BLEU_FLOOR. */
+static int bleu_untranslated(const report_t *r, int g, char *out, size_t n)
+{
+    double best = NAN;
+    for (int i = 0; i < r->n_series; i++)
+        if (r->series[i].group == g && !isnan(r->series[i].bleu) && !(r->series[i].bleu <= best))
+            best = r->series[i].bleu;
+    if (isnan(best) || best >= BLEU_FLOOR)
+        return 0;
+    snprintf(out, n, "not meaningful: no variant reaches %.0f BLEU on this test set (best %.2f), so they do not "
+             "translate it", BLEU_FLOOR, best);
+    return 1;
+}
+
 static int claim_bleu_delta(const report_t *r, int g, char *out, size_t n)
 {
     const report_series_t *t = group_series(r, g, "task-moe"), *k = group_series(r, g, "token-moe");
     if (!t || !k || isnan(t->bleu) || isnan(k->bleu) || !bleu_group(r, g))
         return 0;
+    if (bleu_untranslated(r, g, out, n))
+        return 1;
     snprintf(out, n, "%+.2f", t->bleu - k->bleu);
     return 1;
 }
@@ -368,6 +389,8 @@ static int kept_gain(const report_t *r, int g, char *out, size_t n, const char *
                           *d = group_series(r, g, "dense");
     if (!s || !k || !d || isnan(s->bleu) || isnan(k->bleu) || isnan(d->bleu) || !bleu_group(r, g))
         return 0;
+    if (bleu_untranslated(r, g, out, n))
+        return 1;
     double gain = k->bleu - d->bleu;
     if (fabs(gain) < 0.05)
         snprintf(out, n, "undefined: %s and dense BLEU are equal (%.2f)", teacher, k->bleu);

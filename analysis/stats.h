@@ -58,6 +58,19 @@ size_t stats_mwu_reps_needed(double alpha);
 double stats_normal_sf(double z);
 double stats_normal_quantile(double p);
 
+/* Power of the two-sided U test at `level` between samples whose logarithms
+ * spread with standard deviation sd (normal approximation, with the U test's
+ * asymptotic efficiency 3/pi against the t-test on normal data):
+ * stats_detectable_change gives the relative change that n and m values
+ * detect with probability `power` (e.g. 0.25 for 25%); stats_reps_for_change
+ * the values per sample (n = m) that detect `change` so. NAN / 0 when sd is
+ * not a number >= 0 or n, m < 2. */
+double stats_detectable_change(double sd, size_t n, size_t m, double level, double power);
+size_t stats_reps_for_change(double sd, double change, double level, double power);
+/* Pooled within-sample standard deviation of log(x) and log(y) (all values
+ * > 0, n, m >= 2; else NAN): how much one repetition varies, as a ratio. */
+double stats_log_spread(const double *x, size_t n, const double *y, size_t m);
+
 /* Confidence interval, at level `confidence` (e.g. 0.99), for the ratio
  * new/base under a multiplicative shift: exp of the Hodges-Lehmann interval
  * for the shift of log values, i.e. order statistics of the n*m ratios

@@ -101,6 +101,11 @@ typedef struct be_ops {
     void (*attention_rows)(be_t *be, int n, const float *q, int ldq, const float *const *k,
                            const float *const *v, int ldkv, const int *nk, int n_heads, int d_head,
                            float *out, int ldo, float *scratch);
+    /* 1 when gemm may run on several threads of the caller at once (no
+     * shared state per call): the trainer then gives each thread of its
+     * OpenMP team its own small GEMMs (attention per sequence). 0: one call
+     * at a time (onednn keeps a primitive cache and memory objects). */
+    int gemm_concurrent;
 } be_ops_t;
 
 struct be {

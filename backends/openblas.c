@@ -118,4 +118,6 @@ const be_ops_t be_openblas_ops = {
     .relu = fastops_relu,
     .attention = fastops_attention,
     .log_softmax = fastops_log_softmax,
+    /* OpenBLAS 0.3.x serialises its threaded paths itself; small GEMMs run on the caller */
+    .gemm_concurrent = 1,
 };

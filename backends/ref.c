@@ -50,4 +50,5 @@ const be_ops_t be_ref_ops = {
     .init = ref_init,
     .version = ref_version,
     .gemm = ref_gemm,
+    .gemm_concurrent = 1, /* plain loops over the caller's arrays */
 };

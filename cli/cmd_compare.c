@@ -110,7 +110,10 @@ static void usage(FILE *f)
 "    (Hodges-Lehmann estimate), p, p_holm (p as is and Holm-corrected), test (\"exact\" | \"exact-ties\" | \"normal\";\n"
 "    null for counts), verdict (\"regressed\" | \"improved\" | \"unchanged\" |\n"
 "    \"inconclusive\" | \"not_measured\"), reps_needed (repetitions needed in\n"
-"    each file; 0 unless too few), note (\"\" or why)}];\n"
+"    each file; 0 unless too few), noise (standard deviation of log(value)\n"
+"    within each file: how much one repetition varies), detectable_change\n"
+"    (the relative change these sample sizes detect 9 times in 10 at this\n"
+"    test's Holm level; docs/ci.md), note (\"\" or why)}];\n"
 "  only_in_base, only_in_new [config objects]; notes [strings].\n"
 "  Numbers that do not exist (no test, no interval) are null.\n");
 }
@@ -536,6 +539,8 @@ static int print_json(const cmp_report_t *r, FILE *f)
             cJSON_AddNullToObject(c, "test");
         cJSON_AddStringToObject(c, "verdict", cmp_verdict_id(s->verdict));
         cJSON_AddNumberToObject(c, "reps_needed", (double)s->reps_needed);
+        json_num(c, "noise", s->tested ? s->noise : NAN);
+        json_num(c, "detectable_change", s->tested ? s->detectable : NAN);
         cJSON_AddStringToObject(c, "note", s->note);
         cJSON_AddItemToArray(arr, c);
     }

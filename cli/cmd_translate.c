@@ -208,7 +208,7 @@ int cmd_translate(int argc, char **argv)
         return cli_usagef("translate: give exactly one model file; see 'moebench translate --help'");
     bo.threads = (int)threads;
     model_t *m;
-    if (model_load_checked(argv[optind], check_finite, &m, &err))
+    if (model_load_mapped(argv[optind], check_finite, &m, &err)) /* translating only reads the weights */
         return cli_error(&err);
     vocab_t *voc = NULL;
     if (!ids && !m->vocab_blob) {

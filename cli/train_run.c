@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <omp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ const char TRAIN_OPTS_HELP[] =
     "                        default: the model's tasks\n"
     "  --langs LIST          languages for --directions all (e.g. en,de,fr,cs)\n"
     "  --temperature T       direction sampling p ~ n^(1/T) (default 5)\n"
+    "  --sampling shuffle|replace  a direction's lines in passes over a random order,\n"
+    "                        each once per pass (default), or drawn independently\n"
     "  --batch-tokens N      source + target tokens per batch (default 4096)\n"
     "  --max-len N           skip sentences longer than N tokens (default 128)\n"
     "  --max-lines N         read at most N lines of each file (default all)\n"
@@ -46,6 +49,7 @@ const char TRAIN_OPTS_HELP[] =
     "  --steps N             updates in all (default 1000)\n"
     "  --lr F --warmup N     peak learning rate after N linear warm-up steps, then\n"
     "                        inverse-square-root decay (default 1.5e-3, 150)\n"
+    "  --decay inv-sqrt|none after warm-up: lr * sqrt(warmup / step) (default), or lr\n"
     "  --clip F              global gradient-norm limit, 0 = none (default 1)\n"
     "  --weight-decay F      AdamW decay of matrices (default 0)\n"
     "  --dropout F --label-smoothing F --aux-weight F (defaults 0.1, 0.1, 0.01)\n"
@@ -57,7 +61,8 @@ const char TRAIN_OPTS_HELP[] =
     "                        checkpoint and the best-on-validation weights\n"
     "  --checkpoint-minutes M  checkpoint every M minutes (default 10), at the end and on\n"
     "                        SIGINT/SIGTERM\n"
-    "  --resume CKPT         continue a run from its checkpoint (same curve as without the stop)\n"
+    "  --resume CKPT         continue a run from its checkpoint (same curve as without the stop);\n"
+    "                        its settings and --steps come from the checkpoint (--steps N extends)\n"
     "  --stop-after N        stop after N steps of this run as if interrupted (for tests)\n"
     "  --curve CSV           the curve (default results/train-VARIANT.csv)\n"
     "  --log-every N --valid-every N  (defaults 10, 200)\n";
@@ -87,12 +92,25 @@ static void sibling(const char *out, const char *what, char *buf, size_t len)
 
 /* ---- the settings a checkpoint carries ---- */
 
+/* --decay's names (checkpoints store them too); -1 for another */
+static int decay_parse(const char *s)
+{
+    return !strcmp(s, "none") ? TRN_DECAY_NONE : !strcmp(s, "inv-sqrt") ? TRN_DECAY_INV_SQRT : -1;
+}
+
+/* --sampling's names (checkpoints store them too); -1 for another */
+static int sampling_parse(const char *s)
+{
+    return !strcmp(s, "shuffle") ? TRN_SAMPLE_SHUFFLE : !strcmp(s, "replace") ? TRN_SAMPLE_REPLACE : -1;
+}
+
 static void save_settings(trn_ckpt_meta_t *k, const targs_t *a)
 {
     trn_ckpt_set(k, "seed", "%ld", a->seed);
     trn_ckpt_set(k, "steps", "%ld", a->steps);
     trn_ckpt_set(k, "lr", "%.9g", a->lr);
     trn_ckpt_set(k, "warmup", "%ld", a->warmup);
+    trn_ckpt_set(k, "decay", "%s", a->decay == TRN_DECAY_NONE ? "none" : "inv-sqrt"); /* decay_parse's names */
     trn_ckpt_set(k, "clip", "%.9g", a->clip);
     trn_ckpt_set(k, "weight_decay", "%.9g", a->wd);
     trn_ckpt_set(k, "dropout", "%.9g", a->dropout);
@@ -100,6 +118,7 @@ static void save_settings(trn_ckpt_meta_t *k, const targs_t *a)
     trn_ckpt_set(k, "aux_weight", "%.9g", a->aux);
     trn_ckpt_set(k, "capacity_factor", "%.9g", a->cf);
     trn_ckpt_set(k, "temperature", "%.9g", a->temperature);
+    trn_ckpt_set(k, "sampling", "%s", a->sampling == TRN_SAMPLE_REPLACE ? "replace" : "shuffle"); /* sampling_parse's */
     trn_ckpt_set(k, "batch_tokens", "%ld", a->batch_tokens);
     trn_ckpt_set(k, "max_len", "%ld", a->max_len);
 }
@@ -126,6 +145,21 @@ static int load_settings(const trn_ckpt_meta_t *k, targs_t *a, const char *path,
         if (end == v || *end)
             return mb_fail(err, "%s: train.%s is '%s', not a number", path, f[i].key, v);
     }
+    /* written since --decay exists; older checkpoints decayed by the inverse square root */
+    const char *dv = trn_ckpt_get(k, "decay");
+    a->decay = dv ? decay_parse(dv) : TRN_DECAY_INV_SQRT;
+    if (a->decay < 0)
+        return mb_fail(err, "%s: train.decay is '%s', not 'inv-sqrt' or 'none'", path, dv);
+    /* the run's length: the checkpoint's unless --steps says otherwise (to extend a run) */
+    const char *st = trn_ckpt_get(k, "steps");
+    char *end;
+    if (!a->steps_given && st && ((a->steps = strtol(st, &end, 10)) < 1 || end == st || *end))
+        return mb_fail(err, "%s: train.steps is '%s', not a positive number", path, st);
+    /* written since --sampling exists; older checkpoints drew lines independently */
+    const char *sv = trn_ckpt_get(k, "sampling");
+    a->sampling = sv ? sampling_parse(sv) : TRN_SAMPLE_REPLACE;
+    if (a->sampling < 0)
+        return mb_fail(err, "%s: train.sampling is '%s', not 'shuffle' or 'replace'", path, sv);
     return 0;
 }
 
@@ -216,6 +250,7 @@ int train_parse_opt(targs_t *a, int c, const char *arg, mb_error_t *err)
         {O_AUX, "--aux-weight", 0, 1000, &a->aux}, {O_CF, "--train-capacity-factor", 0, 1000, &a->cf},
         {O_CKPTMIN, "--checkpoint-minutes", 0.001, 1e6, &a->ckpt_minutes},
     };
+    a->steps_given |= c == O_STEPS;
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (ints[i].code == c)
             return mb_parse_long(ints[i].name, arg, ints[i].lo, ints[i].hi, ints[i].dst, err) ? -1 : 1;
@@ -234,6 +269,16 @@ int train_parse_opt(targs_t *a, int c, const char *arg, mb_error_t *err)
     case O_CURVE: a->curve = arg; return 1;
     case O_BENCH: a->bench = 1; return 1;
     case O_INITFROM: a->init_from = arg; return 1;
+    case O_DECAY:
+        if ((a->decay = decay_parse(arg)) >= 0)
+            return 1;
+        mb_fail(err, "--decay: '%s' is not 'inv-sqrt' or 'none'", arg);
+        return -1;
+    case O_SAMPLING:
+        if ((a->sampling = sampling_parse(arg)) >= 0)
+            return 1;
+        mb_fail(err, "--sampling: '%s' is not 'shuffle' or 'replace'", arg);
+        return -1;
     default: return 0;
     }
 }
@@ -464,11 +509,18 @@ int train_run(model_args_t *ma, targs_t *a, const train_hooks_t *h, mb_error_t *
         goto out;
     }
     m->cfg.capacity_factor = (float)a->cf; /* recorded in the saved files: the cf it was trained with */
-    be_options_t bo = {(int)a->threads, BE_PRECISION_FP32};
+    /* one pool of threads: where the backend's GEMM may be called from several
+     * threads at once (openblas, ref), it runs on one thread and the
+     * trainer's team of --threads splits each GEMM and everything else;
+     * otherwise (onednn) the backend threads its GEMMs itself */
+    const be_ops_t *bops = be_find(a->backend);
+    const int team = bops && bops->gemm_concurrent && a->threads != 1;
+    be_options_t bo = {team ? 1 : (int)a->threads, BE_PRECISION_FP32};
     if (be_open(a->backend, &bo, &be, err) != 0)
         goto out;
     be_ok = 1;
-    trn_opts_t o = {(float)a->dropout, (float)a->ls, (float)a->aux, (float)a->cf};
+    trn_opts_t o = {(float)a->dropout, (float)a->ls, (float)a->aux, (float)a->cf,
+                    a->threads > 0 ? (int)a->threads : omp_get_max_threads()};
     if (trn_create(m, &be, &o, &t, err) != 0)
         goto out;
     char what[128];
@@ -504,7 +556,7 @@ int train_run(model_args_t *ma, targs_t *a, const train_hooks_t *h, mb_error_t *
     if (trn_corpus_load(&tc, a->train, c->langs, c->n_langs, a->ids ? NULL : a->vocab_file, c->vocab,
                         (int)a->max_lines, err) != 0 ||
         (h && h->corpus && h->corpus(h->ctx, &tc, &be, m, a, err) != 0) ||
-        trn_sampler_init(&ts, &tc, c, a->vocab_file ? tags : NULL, a->temperature, (uint64_t)a->seed,
+        trn_sampler_init(&ts, &tc, c, a->vocab_file ? tags : NULL, a->temperature, a->sampling, (uint64_t)a->seed,
                          (int)a->batch_tokens, (int)a->max_len, err) != 0)
         goto out;
     if (chunk >= 0 && trn_sampler_seek(&ts, chunk, (int)batch, err) != 0)
@@ -518,6 +570,7 @@ int train_run(model_args_t *ma, targs_t *a, const train_hooks_t *h, mb_error_t *
     trn_adam_defaults(&ao);
     ao.lr = (float)a->lr;
     ao.warmup = (int)a->warmup;
+    ao.decay = a->decay;
     ao.clip = (float)a->clip;
     ao.weight_decay = (float)a->wd;
     if (!a->resume && trn_adam_create(&adam, m, &ao, err) != 0)

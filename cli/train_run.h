@@ -13,7 +13,8 @@
 
 typedef struct targs {
     const char *train, *valid, *vocab_file, *directions, *langs, *out, *resume, *curve, *backend, *init_from;
-    int ids, bench;
+    int ids, bench, decay, sampling; /* decay: TRN_DECAY_*; sampling: TRN_SAMPLE_* */
+    int steps_given;           /* --steps was on the command line (else a resume keeps the checkpoint's) */
     long steps, warmup, batch_tokens, max_len, max_lines, valid_lines, seed, threads, log_every, valid_every,
         stop_after, bench_steps, bleu_lines;
     double lr, clip, wd, dropout, ls, aux, cf, temperature, ckpt_minutes;
@@ -23,7 +24,7 @@ typedef struct targs {
 enum {
     O_TRAIN = 2000, O_VALID, O_IDS, O_VOCABF, O_DIRS, O_LANGS, O_TEMP, O_BATCH, O_MAXLEN, O_MAXLINES, O_VLINES,
     O_STEPS, O_LR, O_WARMUP, O_CLIP, O_WD, O_DROP, O_LS, O_AUX, O_CF, O_SEED, O_BACKEND, O_THREADS, O_CKPTMIN,
-    O_RESUME, O_STOP, O_CURVE, O_LOG, O_VEVERY, O_BENCH, O_BSTEPS, O_BLEU, O_INITFROM
+    O_RESUME, O_STOP, O_CURVE, O_LOG, O_VEVERY, O_BENCH, O_BSTEPS, O_BLEU, O_INITFROM, O_DECAY, O_SAMPLING
 };
 #define TRAIN_LONGOPTS                                                                                          \
     {"train", 1, 0, O_TRAIN}, {"valid", 1, 0, O_VALID}, {"ids", 0, 0, O_IDS}, {"vocab-file", 1, 0, O_VOCABF},    \
@@ -35,7 +36,7 @@ enum {
     {"seed", 1, 0, O_SEED}, {"backend", 1, 0, O_BACKEND}, {"threads", 1, 0, O_THREADS},                         \
     {"checkpoint-minutes", 1, 0, O_CKPTMIN}, {"resume", 1, 0, O_RESUME}, {"stop-after", 1, 0, O_STOP},          \
     {"curve", 1, 0, O_CURVE}, {"log-every", 1, 0, O_LOG}, {"valid-every", 1, 0, O_VEVERY},                      \
-    {"bleu-lines", 1, 0, O_BLEU}
+    {"bleu-lines", 1, 0, O_BLEU}, {"decay", 1, 0, O_DECAY}, {"sampling", 1, 0, O_SAMPLING}
 
 /* Data, optimisation and records options, for --help texts. */
 extern const char TRAIN_OPTS_HELP[];

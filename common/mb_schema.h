@@ -22,7 +22,9 @@
     X(seed) X(moebench_version) X(git_dirty) X(compiler) X(cflags) X(os) X(cpu_vendor) X(cpu_family)       \
     X(cpu_model_id) X(cpu_stepping) X(cpu_flags) X(cpu_mhz) X(mem_total_mb) X(machine_id)                  \
     X(openblas_config) X(onednn_version) X(kernel_pins) X(backend_version) X(kernel) X(scenario_hash)     \
-    X(rss_scope) X(cpu_util) X(cpu_wait) X(cpu_steal) X(load_avg_1m) X(starved) X(starved_note)
+    X(rss_scope) X(cpu_util) X(cpu_wait) X(cpu_steal) X(load_avg_1m) X(starved) X(starved_note)           \
+    /* start-up (harness/runner.c) */                                                                     \
+    X(load_s)
 
 /* The configuration key, in the order compare prints it. */
 #define MB_SCHEMA_KEY_COLUMNS(X)                                                                            \

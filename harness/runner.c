@@ -82,6 +82,7 @@ typedef struct conf {
     double qps;
     qr_t *qr;                  /* the model's vocabulary scores its outputs, or NULL */
     int wt_index;              /* index of wt in the workload */
+    double load_s;             /* start-up: see exec_t */
 } conf_t;
 
 /* ---- one repetition per mode ---- */
@@ -361,6 +362,7 @@ static void write_row(run_t *R, conf_t *c, int rep, rep_t *r, mb_error_t *err, i
         csvout_set(&row, CSV_load_avg_1m, "%.2f", b.load1);
     csvout_set(&row, CSV_starved, "%d", b.starved);
     csvout_set(&row, CSV_starved_note, "%s", b.why);
+    csvout_set(&row, CSV_load_s, "%.6f", c->load_s);
     if (b.starved && !R->starved_warned++ && !R->o->count_instructions)
         progress_warn(&R->prog, "%s %s t%d %s rep %d ran starved: %s; its wall-clock numbers measure the "
                       "other load (column starved; docs/ci.md)", c->variant, c->combo->backend,
@@ -487,6 +489,13 @@ typedef struct exec {
     decode_ctx_t *dc;
     decode_request_t *req;
     qr_t *qr;                  /* a model with a vocabulary reads the real text and is scored */
+    /* Start-up, in wall-clock seconds, each part timed when it was last done:
+     * building or loading the model (and, for a cut, the last rebuild), its
+     * vocabulary, opening the backend and preparing the weights for it, and
+     * the task's part (extraction and preparing the sub-network, the decoder
+     * and its requests). A configuration's load_s is their sum: what starting
+     * it alone costs, though the parts are shared by the runs that reuse them. */
+    double t_build, t_vocab, t_backend, t_task;
 } exec_t;
 
 static void exec_drop_task(exec_t *x)
@@ -530,11 +539,16 @@ static void exec_drop_model(exec_t *x)
 static int exec_build(run_t *R, exec_t *x, int v, mb_error_t *err)
 {
     const char *file = scn_file_for(&R->s, R->s.variants[v]);
-    if (file) /* a trained (or converted) model instead of random weights */
-        return model_load_checked(file, !R->o->no_check_finite, &x->m, err);
-    if (model_create(&R->plan.cfg[v], &x->m, err))
-        return -1;
-    model_init_random(x->m, R->s.seed);
+    double t0 = mb_now();
+    if (file) { /* a trained (or converted) model instead of random weights; mapped: nothing writes it */
+        if (model_load_mapped(file, !R->o->no_check_finite, &x->m, err))
+            return -1;
+    } else {
+        if (model_create(&R->plan.cfg[v], &x->m, err))
+            return -1;
+        model_init_random(x->m, R->s.seed);
+    }
+    x->t_build = mb_now() - t0;
     return 0;
 }
 
@@ -551,7 +565,10 @@ static int exec_model(run_t *R, exec_t *x, int v, mb_error_t *err)
     x->variant = v;
     const mb_variant_t *vi = mb_variant_find(variant);
     x->cut = vi && vi->cut_from_task_moe && x->m->cfg.subnet_key < 0;
-    return qr_open(x->m, file ? file : variant, &R->wl, R->s.output_length, &x->qr, err);
+    double t0 = mb_now();
+    int rc = qr_open(x->m, file ? file : variant, &R->wl, R->s.output_length, &x->qr, err);
+    x->t_vocab = mb_now() - t0;
+    return rc;
 }
 
 static int exec_backend(run_t *R, exec_t *x, int c, mb_error_t *err)
@@ -561,11 +578,13 @@ static int exec_backend(run_t *R, exec_t *x, int c, mb_error_t *err)
     exec_drop_backend(x);
     const plan_combo_t *cb = &R->plan.combos[c];
     be_options_t bo = {cb->threads, cb->precision};
+    double t0 = mb_now();
     if (be_open(cb->backend, &bo, &x->be, err))
         return -1;
     x->be_open = 1;
     if (!x->cut && model_prepare(x->m, &x->be, err))
         return -1;
+    x->t_backend = mb_now() - t0;
     x->combo = c;
     return 0;
 }
@@ -577,13 +596,17 @@ static int exec_task(run_t *R, exec_t *x, const plan_run_t *pr, mb_error_t *err)
     exec_drop_task(x);
     const wl_task_t *wt = &R->wl.task[pr->task];
     const model_t *use = x->m;
+    double t0 = mb_now();
     if (x->cut) {
         /* the task's own sub-network, cut with the ref backend. The task-moe
          * model it is cut from is then freed (the next task builds it
          * again), so the runs hold, and peak_rss_mb counts, what serving
          * this task takes rather than the whole model beside it. */
-        if (!x->m && exec_build(R, x, pr->variant, err))
-            return -1;
+        if (!x->m) { /* rebuilt: its time replaces the first build's in t_build */
+            if (exec_build(R, x, pr->variant, err))
+                return -1;
+            t0 = mb_now();
+        }
         be_t ref;
         be_options_t ro = {1, BE_PRECISION_FP32};
         if (be_open("ref", &ro, &ref, err))
@@ -611,6 +634,7 @@ static int exec_task(run_t *R, exec_t *x, const plan_run_t *pr, mb_error_t *err)
     for (int i = 0; i < wt->n; i++)
         x->req[i] = x->qr ? qr_request(x->qr, pr->task, i, pr->model_task)
                           : (decode_request_t){pr->model_task, wt->src[i], wt->src_len[i], wt->out_len[i]};
+    x->t_task = mb_now() - t0;
     x->task = pr->task;
     return 0;
 }
@@ -626,7 +650,8 @@ static int run_plan(run_t *R, mb_error_t *err)
             break;
         }
         conf_t c = {R->s.variants[pr->variant], x.sub ? x.sub : x.m, &x.be, &R->plan.combos[pr->combo], x.dc,
-                    &R->wl.task[pr->task], x.req, pr->mode, pr->batch, pr->qps, x.qr, pr->task};
+                    &R->wl.task[pr->task], x.req, pr->mode, pr->batch, pr->qps, x.qr, pr->task,
+                    x.t_build + x.t_vocab + x.t_backend + x.t_task};
         rc = pr->search ? search_conf(R, &c, err) : measure_conf(R, &c, err);
     }
     exec_drop_model(&x);

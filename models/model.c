@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "common/mb_mem.h"
 #include "common/mb_rng.h"
@@ -301,6 +302,58 @@ int model_parse_opt_off(const char *text, int *bits, mb_error_t *err)
     return 0;
 }
 
+static void rewire_visit(walker_t *w, const model_tensor_spec_t *s, const float **slot)
+{
+    (void)s;
+    if (slot)
+        *slot = w->m->tensor[w->index];
+    w->index++;
+}
+
+void model_rewire(model_t *m)
+{
+    walker_t w;
+    memset(&w, 0, sizeof w);
+    w.visit = rewire_visit;
+    w.m = m;
+    walk(&w, &m->cfg, m);
+    wire_fused(m); /* the loader keeps each view's parts adjacent (model_view_groups) */
+}
+
+static int tensor_at(const model_t *m, const float *p)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensor[i] == p)
+            return i;
+    return -1;
+}
+
+/* A view's weight group (bias = 0) or bias group from the arena pointers of
+ * a freshly created model (model_create: every tensor in the arena). */
+static void view_group(const model_t *m, const be_weight_t *v, int parts, int bias, model_view_group_t *g)
+{
+    const size_t step = bias ? (size_t)v->n_out / parts : (size_t)v->n_out / parts * v->n_in;
+    g->n = parts;
+    for (int j = 0; j < parts; j++)
+        g->idx[j] = tensor_at(m, (bias ? v->b : v->w) + j * step);
+}
+
+int model_view_groups(const model_t *m, model_view_group_t *g, int max)
+{
+    int n = 0;
+    for (int s = 0; s < 2; s++) {
+        const model_layer_t *layers = s ? m->dec : m->enc;
+        int nl = s ? m->cfg.dec_layers : m->cfg.enc_layers;
+        for (int i = 0; i < nl; i++)
+            for (int v = 0; v < (s ? 2 : 1); v++)
+                for (int bias = 0; bias < 2; bias++, n++)
+                    if (n < max)
+                        view_group(m, v ? &layers[i].cross_kv : &layers[i].self_qkv, v ? 2 : 3, bias, &g[n]);
+    }
+    return n;
+}
+
+
 int model_create(const model_config_t *cfg, model_t **out, mb_error_t *err)
 {
     *out = NULL;
@@ -324,11 +377,12 @@ int model_create(const model_config_t *cfg, model_t **out, mb_error_t *err)
     m->arena = calloc((size_t)k.total, sizeof(float));
     m->specs = calloc((size_t)k.n_tensors, sizeof *m->specs);
     m->tensor = calloc((size_t)k.n_tensors, sizeof *m->tensor);
+    m->arena_order = calloc((size_t)k.n_tensors + 1, sizeof *m->arena_order);
     m->pos_rows = MODEL_POS_TABLE_ROWS;
     m->pos_table = malloc(sizeof(float) * (size_t)m->pos_rows * (size_t)cfg->d_model);
     m->enc = calloc((size_t)cfg->enc_layers + 1, sizeof *m->enc);
     m->dec = calloc((size_t)cfg->dec_layers + 1, sizeof *m->dec);
-    int ok = m->arena && m->specs && m->tensor && m->enc && m->dec && m->pos_table;
+    int ok = m->arena && m->specs && m->tensor && m->arena_order && m->enc && m->dec && m->pos_table;
     for (int s = 0; ok && s < 2; s++) {
         int n = s ? cfg->dec_layers : cfg->enc_layers;
         model_layer_t *layers = s ? m->dec : m->enc;
@@ -352,6 +406,13 @@ int model_create(const model_config_t *cfg, model_t **out, mb_error_t *err)
     w.at = -1;
     walk(&w, cfg, m);
     wire_fused(m);
+    /* arena order: insertion sort of the indices by offset (a few hundred tensors, nearly in order) */
+    for (int i = 0; i < m->n_tensors; i++) {
+        int j = i;
+        for (; j > 0 && m->tensor[m->arena_order[j - 1]] > m->tensor[i]; j--)
+            m->arena_order[j] = m->arena_order[j - 1];
+        m->arena_order[j] = i;
+    }
     if (model_parse_opt_off(getenv(MODEL_DECODE_OFF_ENV), &m->opt_off, err) != 0) {
         model_free(m);
         return -1;
@@ -381,7 +442,10 @@ void model_free(model_t *m)
     free(m->dec);
     free(m->specs);
     free(m->tensor);
+    free(m->arena_order);
     free(m->arena);
+    if (m->map)
+        munmap(m->map, m->map_len);
     free(m->pos_table);
     free(m->vocab_blob);
     free(m);

@@ -3,7 +3,9 @@
  * counted without allocating), allocation under the memory guard,
  * deterministic random initialisation, and safetensors save/load.
  *
- * All weights live in one float32 arena; the structs below point into it.
+ * All weights live in one float32 arena; the structs below point into it,
+ * except in a model loaded with model_load_mapped, whose fp32 tensors may
+ * point into a read-only mapping of its file instead (never write them).
  * Linear weights are be_weight_t ([n_out, n_in], PyTorch layout) so a backend
  * can prepare its own copy. The forward pass is in transformer.c. */
 #ifndef MODEL_MODEL_H
@@ -80,7 +82,9 @@ typedef struct model {
     uint64_t n_params;
     int n_tensors;
     model_tensor_spec_t *specs;    /* [n_tensors] */
-    float **tensor;                /* [n_tensors] -> into arena */
+    float **tensor;                /* [n_tensors] -> into arena, or into map (read-only) */
+    int *arena_order;              /* [n_tensors] tensor indices in arena order: files store their
+                                    * data so, which keeps each stacked view's parts adjacent */
     const float *enc_embed, *dec_embed; /* [vocab, d_model] */
     const float *enc_task_embed, *dec_task_embed; /* [n_keys, d_model] or NULL */
     be_weight_t out_proj;          /* [vocab, d_model], no bias */
@@ -98,6 +102,14 @@ typedef struct model {
      * stays runnable so that one binary can time old against new
      * (scripts/bench-decode.sh) and tests can check that both agree. */
     int opt_off;
+    /* model_load_mapped: the file mapped read-only (MAP_PRIVATE, PROT_READ)
+     * and how many tensors point into it; model_free unmaps it. A write to a
+     * mapped tensor faults, so whatever writes weights (the trainer, random
+     * initialisation) uses a model from model_create or model_load. arena is
+     * NULL when every tensor is mapped. */
+    void *map;
+    size_t map_len;
+    int n_mapped;
 } model_t;
 
 /* MOEBENCH_DECODE_OFF=fuse,attn,topk (or all): the fused Q/K/V and cross
@@ -143,6 +155,28 @@ int model_load_checked(const char *path, int check_finite, model_t **out, mb_err
 /* The first NaN or infinite weight: 0 when there is none, else -1 and
  * "WHERE: tensor 'NAME' has VALUE at index I (of N); ..." in err. */
 int model_check_finite(const model_t *m, const char *where, mb_error_t *err);
+/* Like model_load_checked, but the weights that the file stores as they are
+ * used (fp32, little-endian host, float-aligned offsets) are not copied:
+ * m->tensor points into a read-only private mapping of the file (see
+ * model_t.map), so loading costs no copy and the pages are shared with the
+ * page cache. Other tensors (BF16, F16, misaligned, and the parts of a
+ * stacked attention view that the file does not hold adjacent) are read and converted
+ * into the arena as before; when the file cannot be mapped (mmap fails, not
+ * a regular file) every tensor is read. MOEBENCH_MMAP=0 in the environment
+ * turns mapping off (to measure what it saves). Backends that repack (bf16,
+ * int8, oneDNN's blocked layouts) still make their own copy in
+ * model_prepare. The file must not be changed in place while the model
+ * lives (moebench's own writers replace files by renaming). */
+int model_load_mapped(const char *path, int check_finite, model_t **out, mb_error_t *err);
+/* Points every weight slot (layers, embeddings, out_proj) at m->tensor[i]
+ * again, after tensors were moved; model_load_mapped uses it. */
+void model_rewire(model_t *m);
+/* The tensors whose slots must stay adjacent for a stacked view (self_qkv,
+ * cross_kv; the mapped loader reads them unless the file has them so): each
+ * view's weights, and its biases, as tensor indices in arena order (n of
+ * them, 2 or 3). Fills at most max groups; returns how many there are. */
+typedef struct model_view_group { int idx[3], n; } model_view_group_t;
+int model_view_groups(const model_t *m, model_view_group_t *g, int max);
 /* Only the config of a model file (its header), allocating no weights. */
 int model_load_config(const char *path, model_config_t *cfg, mb_error_t *err);
 /* Only the vocabulary bytes of a model file (*blob malloc'ed; NULL and 0

@@ -2,6 +2,7 @@
  * __metadata__, every tensor is checked against the layout the config
  * implies (names, shapes, dtypes) before it is read. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +13,16 @@
 
 void model_weight_tensors(const model_t *m, st_out_tensor_t *t)
 {
-    for (int i = 0; i < m->n_tensors; i++) {
-        t[i].name = m->specs[i].name;
-        t[i].dtype = ST_F32;
-        t[i].ndim = m->specs[i].ndim;
-        t[i].shape[0] = m->specs[i].shape[0];
-        t[i].shape[1] = m->specs[i].shape[1];
-        t[i].data = m->tensor[i];
+    /* in arena order, so that a stacked view's parts are adjacent in the file
+     * too and a mapped load can use them in place (map_tensors) */
+    for (int j = 0; j < m->n_tensors; j++) {
+        const int i = m->arena_order[j];
+        t[j].name = m->specs[i].name;
+        t[j].dtype = ST_F32;
+        t[j].ndim = m->specs[i].ndim;
+        t[j].shape[0] = m->specs[i].shape[0];
+        t[j].shape[1] = m->specs[i].shape[1];
+        t[j].data = m->tensor[i];
     }
 }
 
@@ -134,7 +138,65 @@ int model_load(const char *path, model_t **out, mb_error_t *err)
     return model_load_checked(path, 1, out, err);
 }
 
-int model_load_checked(const char *path, int check_finite, model_t **out, mb_error_t *err)
+/* Points m's fp32 tensors into a read-only mapping of f where they can be
+ * used as they lie; returns how many. The others keep their arena memory
+ * and are read by the caller. Nothing is mapped when mapping is off or
+ * fails: reading is always correct, mapping only saves the copy. */
+static int map_tensors(model_t *m, st_file_t *f, uint8_t *mapped)
+{
+    const char *env = getenv("MOEBENCH_MMAP");
+    if ((env && !strcmp(env, "0")) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__)
+        return 0; /* a big-endian host must byte-swap: read */
+    st_map_t map;
+    mb_error_t ignore;
+    if (st_map(f, &map, &ignore) != 0)
+        return 0;
+    int n = 0;
+    const float **at = calloc((size_t)m->n_tensors + 1, sizeof *at);
+    int n_groups = model_view_groups(m, NULL, 0);
+    model_view_group_t *g = calloc((size_t)n_groups + 1, sizeof *g);
+    if (!at || !g) {
+        free(at), free(g);
+        st_unmap(&map);
+        return 0;
+    }
+    for (int i = 0; i < m->n_tensors; i++) {
+        const st_tensor_t *t = st_find(f, m->specs[i].name);
+        at[i] = (const float *)(const void *)(map.data + t->begin);
+        /* the kernels load floats one by one (unaligned vector loads), so float alignment is
+         * enough; moebench's own files align every tensor (data at a multiple of 8, fp32 sizes) */
+        mapped[i] = t->dtype == ST_F32 && (uintptr_t)at[i] % _Alignof(float) == 0;
+    }
+    /* a stacked view (Q/K/V, cross K/V) is one matrix: its parts are used in
+     * place only when the file has them adjacent (moebench's own files since
+     * they are written in arena order), else all are read into the arena */
+    model_view_groups(m, g, n_groups);
+    for (int k = 0; k < n_groups; k++) {
+        int ok = 1;
+        for (int j = 0; j < g[k].n; j++)
+            ok &= mapped[g[k].idx[j]] &&
+                  (j == 0 || at[g[k].idx[j]] == at[g[k].idx[j - 1]] + m->specs[g[k].idx[j - 1]].n);
+        for (int j = 0; !ok && j < g[k].n; j++)
+            mapped[g[k].idx[j]] = 0;
+    }
+    for (int i = 0; i < m->n_tensors; i++)
+        if (mapped[i]) {
+            m->tensor[i] = (float *)(uintptr_t)at[i]; /* read-only: see model_t.map */
+            n++;
+        }
+    free(at), free(g);
+    if (n == 0) {
+        st_unmap(&map);
+        return 0;
+    }
+    m->map = map.base;
+    m->map_len = map.len;
+    m->n_mapped = n;
+    model_rewire(m);
+    return n;
+}
+
+static int load(const char *path, int check_finite, int map, model_t **out, mb_error_t *err)
 {
     *out = NULL;
     st_file_t *f;
@@ -177,9 +239,21 @@ int model_load_checked(const char *path, int check_finite, model_t **out, mb_err
             goto fail;
         }
     }
+    uint8_t *mapped = calloc((size_t)m->n_tensors + 1, 1);
+    if (!mapped) {
+        mb_fail(err, "%s: out of memory", path);
+        goto fail;
+    }
+    if (map && map_tensors(m, f, mapped) == m->n_tensors) {
+        free(m->arena); /* every weight lies in the mapping */
+        m->arena = NULL;
+    }
     for (int i = 0; i < m->n_tensors; i++)
-        if (st_read_f32(f, st_find(f, m->specs[i].name), m->tensor[i], m->specs[i].n, err) != 0)
+        if (!mapped[i] && st_read_f32(f, st_find(f, m->specs[i].name), m->tensor[i], m->specs[i].n, err) != 0) {
+            free(mapped);
             goto fail;
+        }
+    free(mapped);
     if (read_vocab(f, path, &m->vocab_blob, &m->vocab_len, err) != 0 ||
         (check_finite && model_check_finite(m, path, err) != 0))
         goto fail;
@@ -190,6 +264,16 @@ fail:
     model_free(m);
     st_close(f);
     return -1;
+}
+
+int model_load_checked(const char *path, int check_finite, model_t **out, mb_error_t *err)
+{
+    return load(path, check_finite, 0, out, err);
+}
+
+int model_load_mapped(const char *path, int check_finite, model_t **out, mb_error_t *err)
+{
+    return load(path, check_finite, 1, out, err);
 }
 
 int model_load_config(const char *path, model_config_t *cfg, mb_error_t *err)

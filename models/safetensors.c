@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -580,6 +581,37 @@ int st_read_f32(st_file_t *f, const st_tensor_t *t, float *dst, uint64_t n, mb_e
         done += k;
     }
     return 0;
+}
+
+int st_map(st_file_t *f, st_map_t *out, mb_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    struct stat sb;
+    uint64_t want = f->data_start + f->data_size;
+    if (fstat(fileno(f->fp), &sb) != 0 || !S_ISREG(sb.st_mode))
+        return mb_fail(err, "%s: cannot map: not a regular file", f->path);
+    /* a file cut since st_open would fault (SIGBUS) past its new end: read it instead, which fails cleanly */
+    if ((uint64_t)sb.st_size != want || want > SIZE_MAX)
+        return mb_fail(err, "%s: cannot map: the file is %lld bytes, not the %" PRIu64 " it had when opened", f->path,
+                       (long long)sb.st_size, want);
+    int flags = MAP_PRIVATE;
+#ifdef MAP_POPULATE
+    flags |= MAP_POPULATE; /* one call fills the page table, not a fault per page (the weights are all read) */
+#endif
+    void *p = mmap(NULL, (size_t)want, PROT_READ, flags, fileno(f->fp), 0);
+    if (p == MAP_FAILED)
+        return mb_fail(err, "%s: cannot map: %s", f->path, strerror(errno));
+    out->base = p;
+    out->len = (size_t)want;
+    out->data = (const uint8_t *)p + f->data_start;
+    return 0;
+}
+
+void st_unmap(st_map_t *m)
+{
+    if (m->base)
+        munmap(m->base, m->len);
+    memset(m, 0, sizeof *m);
 }
 
 /* ---- writing ---- */

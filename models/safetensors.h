@@ -46,6 +46,20 @@ int st_read_f32(st_file_t *f, const st_tensor_t *t, float *dst, uint64_t n, mb_e
 /* Raw little-endian bytes of tensor t (any dtype) into dst; size must equal t->end - t->begin. */
 int st_read_raw(st_file_t *f, const st_tensor_t *t, void *dst, uint64_t size, mb_error_t *err);
 
+/* The whole file mapped read-only and private (PROT_READ, MAP_PRIVATE), for readers that use
+ * tensors where they lie instead of copying them: tensor t's bytes are data + t->begin (the
+ * mapping is page-aligned, so their alignment is that of their file offset); base and len are
+ * what munmap takes. The mapping outlives st_close; a write through it faults. Fails (err says
+ * why) when the file is not a regular file, has changed size since st_open, or mmap refuses;
+ * the caller then reads with st_read_f32. */
+typedef struct st_map {
+    void *base;
+    size_t len;
+    const uint8_t *data;       /* byte 0 of the data buffer */
+} st_map_t;
+int st_map(st_file_t *f, st_map_t *out, mb_error_t *err);
+void st_unmap(st_map_t *m); /* a zeroed map is fine */
+
 const char *st_dtype_name(st_dtype_t d); /* "F32", ...; "?" for a value outside the enum */
 size_t st_dtype_size(st_dtype_t d);      /* bytes per element; 0 for a value outside the enum */
 

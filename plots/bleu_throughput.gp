@@ -1,6 +1,8 @@
 # Figure 3: BLEU against peak offline throughput, one point per variant: the
 # paper's quality/efficiency trade-off (up and to the right is better); each
-# variant in its own colour (plots/variants.gp) and labelled.
+# variant in its own colour (plots/variants.gp) and labelled: rows 1, 3, ...
+# above their point, rows 2, 4, ... below, so that neighbours in the table
+# (task-moe and task-subnet: the same BLEU by construction) do not overprint.
 #   gnuplot -c plots/bleu_throughput.gp OUTBASE TITLE SUBTITLE BLEU_THROUGHPUT.dat ["VARIANT..."]
 # VARIANT... names the rows of the data file in order.
 # Writes OUTBASE.png and OUTBASE.svg (900 x 560 px). Data formats: plots/README.md.
@@ -31,6 +33,7 @@ do for [fmt in "png svg"] {
     set output ARG1.".".fmt
     plot for [i=1:words(vl)] ARG4 every ::(i-1)::(i-1) using 2:3 with points pt 7 ps 2 \
              lc rgb vcolor(word(vl, i)) notitle, \
-         ARG4 using 2:3:1 with labels offset 0,1.4 noenhanced notitle
+         ARG4 every 2 using 2:3:1 with labels offset 0,1.4 noenhanced notitle, \
+         ARG4 every 2::1 using 2:3:1 with labels offset 0,-1.4 noenhanced notitle
     unset output
 }

@@ -68,7 +68,8 @@ if [ "$hog" = 1 ]; then
     log "CPU hog running (pid $hog_pid)"
 fi
 cleanup() { [ -n "$hog_pid" ] && kill "$hog_pid" 2>/dev/null; }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM # exit runs the EXIT trap; a bare cleanup would carry on
 
 # run_set LABEL NEWBUILD EXTRA_ARGS: N trials of compare --run, tallied
 table=$out/table.md

@@ -25,7 +25,8 @@
 #         stream latency, BLEU and chrF on newstest2013 (out of domain, when
 #         the data has it); parameters and memory in every row; all merged
 #         into one CSV
-#   11    moebench report
+#   11    the paired bootstrap of the BLEU claims per direction (moebench bleu
+#         --paired-bs) and moebench report
 # Models, checkpoints, logs and stamps live outside the work tree, in
 # PAPER_DIR (default $HOME/.cache/moebench/paper, -quick, -tiny). The full
 # recipe writes results/paper-small.csv, results/paper-train-*.csv (the
@@ -484,6 +485,7 @@ finish() {
             while ((i = index(s, from)) > 0) { out = out substr(s, 1, i - 1) to; s = substr(s, i + length(from)) }
             return out s }
         { print sub_all(sub_all($0, p, "$PAPER_DIR"), d, "$MOEBENCH_DATA") }' >"${CSV%.csv}.recipe.txt"
+    significance || return 1
     set --
     if [ -n "$CURVES_OUT" ]; then
         for c in "$P"/curves/train-*.csv; do
@@ -493,11 +495,40 @@ finish() {
         # the committed report: every tracked results CSV, this one included
         # the committed report: every tracked results CSV (curves included), these too
         set -- $( (git ls-files 'results/*.csv' 2>/dev/null; echo "results/$NAME.csv"; cd "$ROOT" &&
-            ls results/paper-train-*.csv 2>/dev/null) | sort -u)
+            ls results/paper-train-*.csv "results/$NAME-sig.csv" 2>/dev/null) | sort -u)
         "$MB" report "$@" -o "$REPORT" --figures plots/figures
     else
-        "$MB" report "$CSV" "$P"/curves/train-*.csv -o "$REPORT" --figures "$P/figures"
+        "$MB" report "$CSV" "$SIG" "$P"/curves/train-*.csv -o "$REPORT" --figures "$P/figures"
     fi
+}
+# The significance of the paper's BLEU claims: sacreBLEU's paired bootstrap
+# (moebench bleu --paired-bs, 1,000 resamples, seed 12345) on each direction's
+# in-domain test translations of the measure step (greedy outputs do not
+# depend on the batch size, so any batch's file will do): token-moe, student
+# and the others against dense; task-moe against token-moe; the sub-network
+# against task-moe. One CSV, ${CSV%.csv}-sig.csv, which the report reads.
+SIG=${CSV%.csv}-sig.csv
+significance() {
+    rm -f "$R"/sig-*.csv
+    for d in $(echo "$DIRS" | tr , ' '); do
+        hyp() { ls "$P/hyps/$NAME.$1".*".$d.offline.b"*.txt 2>/dev/null | head -n 1; }
+        n=$(wc -l <"$(hyp dense)") || return 1
+        gzip -dc "$DATA/multi30k/test_2016_flickr.${d#*-}.gz" | head -n "$n" >"$R/ref.$d" || return 1
+        boot() { # OUT BASELINE SYSTEM...: one paired-bootstrap table of this direction
+            out=$1; shift; files="" names=""
+            for v in "$@"; do
+                f=$(hyp "$v"); [ -n "$f" ] || continue
+                files="$files $f" names="$names${names:+,}$v"
+            done
+            # shellcheck disable=SC2086
+            "$MB" bleu --paired-bs $files --ref "$R/ref.$d" --names "$names" --label "$d" \
+                --csv "$R/sig-$d-$out.csv" >"$LOGS/sig-$d-$out.log"
+        }
+        boot dense dense token-moe sentence-moe task-moe task-subnet student &&
+            boot token token-moe task-moe sentence-moe && boot task task-moe task-subnet || return 1
+    done
+    set -- "$R"/sig-*.csv
+    { head -n 1 "$1"; for f in "$@"; do tail -n +2 "$f"; done; } >"$SIG.tmp" && mv "$SIG.tmp" "$SIG"
 }
 INPUTS="$PARTS" RESUME=""
 run_step report "$CSV" "$(size est_report)" finish "report=$REPORT"

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "train/trn_ops.h"
+
 static double clock_s(clockid_t id)
 {
     struct timespec ts;
@@ -12,7 +14,8 @@ static double clock_s(clockid_t id)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* GFLOP per CPU-second of be_gemm over the linear layers' shapes with M rows: forward
+/* GFLOP per CPU-second of the trainer's GEMM (trn_gemm: the backend's, split
+ * over the team where the trainer does that) over the linear layers' shapes with M rows: forward
  * (x W^T), weight gradient (dy^T x) and input gradient (dy W). */
 static double gemm_rate(be_t *be, int M, int d, int dff, mb_error_t *err)
 {
@@ -30,9 +33,9 @@ static double gemm_rate(be_t *be, int M, int d, int dff, mb_error_t *err)
     for (int rep = 0; rep < 3; rep++)
         for (int s = 0; s < 3; s++) {
             int ni = shapes[s][0], no = shapes[s][1];
-            be_gemm(be, 0, 1, M, no, ni, 1.0f, x, ni, w, ni, 0.0f, y, no);
-            be_gemm(be, 1, 0, no, ni, M, 1.0f, x, no, w, ni, 1.0f, y, ni);
-            be_gemm(be, 0, 0, M, ni, no, 1.0f, x, no, w, ni, 0.0f, y, ni);
+            trn_gemm(be, 0, 1, M, no, ni, 1.0f, x, ni, w, ni, 0.0f, y, no);
+            trn_gemm(be, 1, 0, no, ni, M, 1.0f, x, no, w, ni, 1.0f, y, ni);
+            trn_gemm(be, 0, 0, M, ni, no, 1.0f, x, no, w, ni, 0.0f, y, ni);
             flops += 3.0 * 2.0 * M * ni * no;
         }
     double dt = clock_s(CLOCK_PROCESS_CPUTIME_ID) - t0;

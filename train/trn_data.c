@@ -218,10 +218,16 @@ static int usable(const trn_sampler_t *s, const trn_direction_t *d, int line)
     return ls > 0 && lt > 0 && ls + 2 <= s->max_len && lt + 1 <= s->max_len;
 }
 
+/* source (tag, words, EOS) + target (words, EOS: the labels) tokens of a pair */
+static int pair_tokens(const trn_sampler_t *s, int dir, int line)
+{
+    const trn_direction_t *d = &s->dir[dir];
+    return line_len(s->c, d->src, line) + 2 + line_len(s->c, d->tgt, line) + 1;
+}
+
 static int ex_tokens(const trn_sampler_t *s, int i)
 {
-    const trn_direction_t *d = &s->dir[s->ex_dir[i]];
-    return line_len(s->c, d->src, s->ex_line[i]) + 2 + line_len(s->c, d->tgt, s->ex_line[i]) + 1;
+    return pair_tokens(s, s->ex_dir[i], s->ex_line[i]);
 }
 
 static int setup(trn_sampler_t *s, const trn_corpus_t *c, const model_config_t *cfg, const int *tag_of_lang,
@@ -252,16 +258,20 @@ static int setup(trn_sampler_t *s, const trn_corpus_t *c, const model_config_t *
 }
 
 int trn_sampler_init(trn_sampler_t *s, const trn_corpus_t *c, const model_config_t *cfg, const int *tag_of_lang,
-                     double temperature, uint64_t seed, int budget, int max_len, mb_error_t *err)
+                     double temperature, int sampling, uint64_t seed, int budget, int max_len, mb_error_t *err)
 {
     if (setup(s, c, cfg, tag_of_lang, budget, max_len, err) != 0)
         return -1;
     s->seed = seed;
+    s->sampling = sampling;
     s->chunk_batches = CHUNK_BATCHES;
     double tot = 0;
     for (int t = 0; t < s->n_dir; t++) {
         trn_direction_t *d = &s->dir[t];
-        if (!(s->lines[t] = malloc(sizeof(int) * (size_t)(c->n_lines ? c->n_lines : 1))))
+        s->pass_of[t] = -1;
+        if (!(s->lines[t] = malloc(sizeof(int) * (size_t)(c->n_lines ? c->n_lines : 1))) ||
+            (sampling == TRN_SAMPLE_SHUFFLE &&
+             !(s->pass_order[t] = malloc(sizeof(int) * (size_t)(c->n_lines ? c->n_lines : 1)))))
             return mb_fail(err, "out of memory indexing the corpus");
         /* a line is drawn among its direction's usable lines, so that empty
          * or overlong lines do not shift the directions' shares */
@@ -341,9 +351,36 @@ static int add_example(trn_sampler_t *s, int dir, int line, mb_error_t *err)
     return 0;
 }
 
-/* Chunk `chunk` of the training stream: examples drawn from its own random
- * stream (so any chunk can be regenerated from the seed alone). */
-static int make_chunk(trn_sampler_t *s, long chunk, mb_error_t *err)
+/* Line number k (from 0) that direction t gives in shuffle mode: entry
+ * k mod n of pass k / n, a Fisher-Yates order of its usable lines from the
+ * stream "trn_data pass T P" of the seed (so a pass is a function of the
+ * seed alone, and regenerating one costs n draws). */
+static int shuffled_line(trn_sampler_t *s, int t, long k)
+{
+    long n = s->dir[t].n, pass = k / n;
+    int *o = s->pass_order[t];
+    if (s->pass_of[t] != pass) {
+        char name[64];
+        snprintf(name, sizeof name, "trn_data pass %d %ld", t, pass);
+        mb_rng_t r;
+        mb_rng_for(&r, s->seed, name);
+        memcpy(o, s->lines[t], sizeof(int) * (size_t)n);
+        for (long i = n - 1; i > 0; i--) {
+            long j = (long)(mb_rng_u64(&r) % (uint64_t)(i + 1));
+            int tmp = o[i];
+            o[i] = o[j];
+            o[j] = tmp;
+        }
+        s->pass_of[t] = pass;
+    }
+    return o[k % n];
+}
+
+/* Chunk `chunk` of the training stream: directions drawn from the chunk's
+ * own random stream; lines from it too (replace) or from the directions'
+ * passes (shuffle, s->drawn[] then holds the count before this chunk).
+ * keep = 0 only advances s->drawn[] (seeking). */
+static int draw_chunk(trn_sampler_t *s, long chunk, int keep, mb_error_t *err)
 {
     char name[48];
     snprintf(name, sizeof name, "trn_data chunk %ld", chunk);
@@ -366,13 +403,21 @@ static int make_chunk(trn_sampler_t *s, long chunk, mb_error_t *err)
                 return mb_fail(err, "corpus: almost no usable sentence pairs; check --max-len");
             continue;
         }
-        int line = s->lines[dir][mb_rng_u64(&r) % (uint64_t)s->dir[dir].n];
-        if (add_example(s, dir, line, err) != 0)
+        int line = s->sampling == TRN_SAMPLE_SHUFFLE ? shuffled_line(s, dir, s->drawn[dir]++)
+                                                     : s->lines[dir][mb_rng_u64(&r) % (uint64_t)s->dir[dir].n];
+        got += pair_tokens(s, dir, line);
+        if (keep && add_example(s, dir, line, err) != 0)
             return -1;
-        got += ex_tokens(s, s->n_ex - 1);
     }
+    if (!keep)
+        return 0;
     s->chunk = chunk;
     return cut(s, &r, err);
+}
+
+static int make_chunk(trn_sampler_t *s, long chunk, mb_error_t *err)
+{
+    return draw_chunk(s, chunk, 1, err);
 }
 
 int trn_sampler_init_valid(trn_sampler_t *s, const trn_corpus_t *c, const model_config_t *cfg,
@@ -397,8 +442,10 @@ void trn_sampler_free(trn_sampler_t *s)
     void *p[] = {s->ex_dir, s->ex_line, s->batch_start, s->order, s->src_off, s->src, s->tgt_off, s->tin, s->tout, s->key};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         free(p[i]);
-    for (int t = 0; t < MODEL_MAX_TASKS; t++)
+    for (int t = 0; t < MODEL_MAX_TASKS; t++) {
         free(s->lines[t]);
+        free(s->pass_order[t]);
+    }
     memset(s, 0, sizeof *s);
 }
 
@@ -409,6 +456,10 @@ int trn_sampler_batches(const trn_sampler_t *s)
 
 int trn_sampler_seek(trn_sampler_t *s, long chunk, int batch, mb_error_t *err)
 {
+    memset(s->drawn, 0, sizeof s->drawn);
+    for (long k = 0; s->sampling == TRN_SAMPLE_SHUFFLE && k < chunk; k++)
+        if (draw_chunk(s, k, 0, err) != 0)
+            return -1;
     if (make_chunk(s, chunk, err) != 0)
         return -1;
     s->batch = batch;

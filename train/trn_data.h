@@ -2,7 +2,9 @@
  * language, aligned line by line, plain or gzip), tokenized either by the
  * vocabulary (vocab/vocab.h, text files) or already (files of token ids, one
  * sentence per line, so tests need no vocabulary); translation directions
- * sampled with temperature T (p_d ~ n_d^(1/T)); token-budget batches
+ * sampled with temperature T (p_d ~ n_d^(1/T)); within a direction, lines
+ * taken in passes over a fresh random order of its usable lines (each line
+ * once per pass, as epochs do) or drawn independently; token-budget batches
  * bucketed by length; all of it a function of the seed and a position
  * (chunk, batch), which is what a checkpoint records.
  *
@@ -57,12 +59,21 @@ typedef struct trn_direction {
     double p;                  /* sampling probability */
 } trn_direction_t;
 
+/* How a direction's lines are drawn: in passes over a random order of its
+ * usable lines (every line once before any repeats), or independently with
+ * replacement (what checkpoints written before the choice existed used). */
+enum { TRN_SAMPLE_SHUFFLE = 0, TRN_SAMPLE_REPLACE = 1 };
+
 typedef struct trn_sampler {
     const trn_corpus_t *c;
     int n_dir;
     trn_direction_t dir[MODEL_MAX_TASKS];
     int *lines[MODEL_MAX_TASKS]; /* [dir.n] the usable lines of each direction (training) */
     uint64_t seed;
+    int sampling;              /* TRN_SAMPLE_* */
+    long drawn[MODEL_MAX_TASKS]; /* shuffle: lines taken from each direction by the chunks so far */
+    int *pass_order[MODEL_MAX_TASKS]; /* shuffle: the order of pass pass_of[t] over lines[t] */
+    long pass_of[MODEL_MAX_TASKS];
     int budget, max_len, chunk_batches;
     int valid;                 /* a fixed, unshuffled list (validation) */
     long chunk;                /* position: chunk and batch within it */
@@ -77,10 +88,11 @@ typedef struct trn_sampler {
 
 /* Directions from the model's tasks (cfg->tasks, every language in the
  * corpus); tags from tag_of (NULL: the model's <2xx> ids); sampling with
- * temperature T over line counts. budget: source + target tokens per batch;
- * sentences longer than max_len tokens are skipped. */
+ * temperature T over line counts, lines by `sampling` (TRN_SAMPLE_*).
+ * budget: source + target tokens per batch; sentences longer than max_len
+ * tokens are skipped. */
 int trn_sampler_init(trn_sampler_t *s, const trn_corpus_t *c, const model_config_t *cfg, const int *tag_of_lang,
-                     double temperature, uint64_t seed, int budget, int max_len, mb_error_t *err);
+                     double temperature, int sampling, uint64_t seed, int budget, int max_len, mb_error_t *err);
 /* A validation list instead: every direction over the first `lines` lines,
  * batched by length, in a fixed order; trn_sampler_next cycles through it
  * and *wrapped says when a pass is complete. */
@@ -89,7 +101,10 @@ int trn_sampler_init_valid(trn_sampler_t *s, const trn_corpus_t *c, const model_
 void trn_sampler_free(trn_sampler_t *s);
 /* The next batch (valid until the next call). */
 int trn_sampler_next(trn_sampler_t *s, trn_batch_t *b, int *wrapped, mb_error_t *err);
-/* Moves a training sampler to batch `batch` of chunk `chunk` (a checkpoint's position). */
+/* Moves a training sampler to batch `batch` of chunk `chunk` (a checkpoint's
+ * position). With TRN_SAMPLE_SHUFFLE it replays the draws of the chunks
+ * before (how many lines each direction has given depends on them): about a
+ * millisecond per chunk. */
 int trn_sampler_seek(trn_sampler_t *s, long chunk, int batch, mb_error_t *err);
 /* Batches in a validation pass. */
 int trn_sampler_batches(const trn_sampler_t *s);

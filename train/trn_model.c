@@ -4,6 +4,7 @@
 #include "train/trn_model.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,14 @@ struct trn {
     be_t *be;
     trn_opts_t o;
     int d, dff, H, dhead, V;
+    int nt;                    /* OpenMP threads (--threads; trn_ops.c says what they split) */
     trn_sub_t *enc, *dec;      /* [enc_layers * 2], [dec_layers * 3] */
     int cap_s, cap_t, cap_n, cap_scr, cap_g;
     float *xe, *xd, *enc_out, *fe_xhat, *fe_rstd, *fd_xhat, *fd_rstd, *hd, *logits, *enc_mean;
     uint8_t *mask_e, *mask_d;
     int *pos_s, *pos_t, *seq_s, *seq_t, *key_s, *key_t, *len_s;
     float *dx, *dh, *dq, *dk, *dv, *datt, *dy, *y, *dff_buf, *d_enc, *d_mean, *dgate, *scratch;
+    size_t *poff;              /* [n + 1] each sequence's offset into a sublayer's P */
     trn_moe_scratch_t ms;
 };
 
@@ -48,6 +51,7 @@ void trn_opts_default(trn_opts_t *o)
     o->label_smoothing = 0.1f;
     o->aux_weight = 0.01f;
     o->capacity_factor = 1.0f;
+    o->threads = 0;
 }
 
 /* ---- creation and reservation ---- */
@@ -78,6 +82,10 @@ int trn_create(model_t *m, be_t *be, const trn_opts_t *o, trn_t **out, mb_error_
     t->H = c->n_heads;
     t->dhead = c->d_model / c->n_heads;
     t->V = c->vocab;
+    /* the team: opts.threads (train --threads), else the backend's count, else the default team;
+     * trn_gemm splits GEMMs over it when the backend runs on one thread */
+    t->nt = o->threads > 0 ? o->threads : be->opt.threads > 0 ? be->opt.threads : omp_get_max_threads();
+    omp_set_num_threads(t->nt);
     t->enc = calloc((size_t)c->enc_layers * 2, sizeof *t->enc);
     t->dec = calloc((size_t)c->dec_layers * 3, sizeof *t->dec);
     if (!t->enc || !t->dec) {
@@ -125,7 +133,8 @@ void trn_free(trn_t *t)
     void *p[] = {t->xe,    t->xd,    t->enc_out, t->fe_xhat, t->fe_rstd, t->fd_xhat, t->fd_rstd, t->hd,
                  t->logits, t->enc_mean, t->mask_e, t->mask_d, t->pos_s, t->pos_t,  t->seq_s,   t->seq_t,
                  t->key_s, t->key_t, t->len_s, t->dx,     t->dh,      t->dq,      t->dk,      t->dv,
-                 t->datt,  t->dy,    t->y,       t->dff_buf, t->d_enc, t->d_mean, t->dgate,  t->scratch};
+                 t->datt,  t->dy,    t->y,       t->dff_buf, t->d_enc, t->d_mean, t->dgate,  t->scratch,
+                 t->poff};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
         free(p[i]);
     trn_moe_scratch_free(&t->ms);
@@ -242,7 +251,7 @@ static int reserve_all(trn_t *t, int S, int T, int n, int pe, int pd, int pc, in
     }
     if (bytes || n > t->cap_n)
         fail |= trn_buf(&t->enc_mean, n * d, 4, bytes) || trn_buf(&t->d_mean, n * d, 4, bytes) ||
-                trn_buf(&t->len_s, (size_t)n, 4, bytes);
+                trn_buf(&t->len_s, (size_t)n, 4, bytes) || trn_buf(&t->poff, (size_t)n + 1, sizeof(size_t), bytes);
     if (bytes || G > t->cap_g)
         fail |= trn_buf(&t->dgate, (size_t)G * d, 4, bytes);
     if (bytes || scr > t->cap_scr)
@@ -280,6 +289,7 @@ int trn_reserve(trn_t *t, const trn_batch_t *b, mb_error_t *err)
         long m = ls > lt ? ls : lt;
         scr = m * m > scr ? m * m : scr;
     }
+    scr *= t->nt; /* one attention-backward scratch per thread */
     const int S = b->src_off[b->n], T = b->tgt_off[b->n];
     for (int i = 0; i < S; i++)
         if (b->src[i] < 0 || b->src[i] >= t->V)
@@ -315,11 +325,21 @@ static void lin_bwd(trn_t *t, const be_weight_t *w, const be_weight_t *gw, const
     trn_linear_bwd(t->be, w->w, x, dy, M, w->n_in, w->n_out, dx, beta, (float *)gw->w, (float *)gw->b);
 }
 
+/* poff[i]: where sequence i's probabilities [H, nq, nk] start in a sublayer's P */
+static void attn_offsets(trn_t *t, int n, const int *qoff, const int *koff)
+{
+    t->poff[0] = 0;
+    for (int i = 0; i < n; i++)
+        t->poff[i + 1] = t->poff[i] + (size_t)t->H * (size_t)(qoff[i + 1] - qoff[i]) * (size_t)(koff[i + 1] - koff[i]);
+}
+
 static void residual_out(trn_t *t, trn_sub_t *s, float *x, int Tq, int train, uint64_t *rng)
 {
     size_t n = (size_t)Tq * t->d;
     trn_dropout_fwd(t->y, n, train ? t->o.dropout : 0.0f, rng, s->mask);
-    layer_add(x, t->y, n);
+#pragma omp parallel for simd schedule(static) if (n > 16384 && t->nt > 1)
+    for (size_t i = 0; i < n; i++)
+        x[i] += t->y[i];
 }
 
 /* x[Tq,d] += dropout(attention(LN(x)) Wo); keys/values from kv ([Tk,d]; NULL: self). */
@@ -332,12 +352,18 @@ static void attn_fwd(trn_t *t, trn_sub_t *s, const model_ln_t *ln, const model_a
     lin_fwd(t, &a->q, s->h, Tq, s->q);
     lin_fwd(t, &a->k, kv ? kv : s->h, Tk, s->k);
     lin_fwd(t, &a->v, kv ? kv : s->h, Tk, s->v);
-    size_t po = 0;
+    attn_offsets(t, n, qoff, koff);
+    /* sequences are independent (their own rows of q, k, v, att and P): one
+     * thread each, so the schedule cannot change a result; dynamic since
+     * lengths differ. Only on a backend whose GEMM may run on several threads
+     * at once (gemm_concurrent); the GEMMs are small enough that OpenBLAS
+     * runs them on the calling thread. */
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1 && t->nt > 1 && t->be->ops->gemm_concurrent)
     for (int i = 0; i < n; i++) {
         int nq = qoff[i + 1] - qoff[i], nk = koff[i + 1] - koff[i];
         size_t qo = (size_t)qoff[i] * d, ko = (size_t)koff[i] * d;
-        trn_attn_fwd(t->be, s->q + qo, s->k + ko, s->v + ko, d, nq, nk, t->H, t->dhead, causal, s->P + po, s->att + qo);
-        po += (size_t)t->H * nq * nk;
+        trn_attn_fwd(t->be, s->q + qo, s->k + ko, s->v + ko, d, nq, nk, t->H, t->dhead, causal, s->P + t->poff[i],
+                     s->att + qo);
     }
     lin_fwd(t, &a->o, s->att, Tq, t->y);
     residual_out(t, s, x, Tq, train, rng);
@@ -357,13 +383,14 @@ static void attn_bwd(trn_t *t, trn_sub_t *s, const model_ln_t *ln, const model_l
     memset(t->dq, 0, sizeof(float) * (size_t)Tq * d);
     memset(t->dk, 0, sizeof(float) * (size_t)Tk * d);
     memset(t->dv, 0, sizeof(float) * (size_t)Tk * d);
-    size_t po = 0;
+    attn_offsets(t, n, qoff, koff);
+    const size_t scr = (size_t)t->cap_scr / (size_t)t->nt;
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1 && t->nt > 1 && t->be->ops->gemm_concurrent)
     for (int i = 0; i < n; i++) {
         int nq = qoff[i + 1] - qoff[i], nk = koff[i + 1] - koff[i];
         size_t qo = (size_t)qoff[i] * d, ko = (size_t)koff[i] * d;
-        trn_attn_bwd(t->be, s->q + qo, s->k + ko, s->v + ko, d, nq, nk, t->H, t->dhead, s->P + po, t->datt + qo,
-                     t->dq + qo, t->dk + ko, t->dv + ko, t->scratch);
-        po += (size_t)t->H * nq * nk;
+        trn_attn_bwd(t->be, s->q + qo, s->k + ko, s->v + ko, d, nq, nk, t->H, t->dhead, s->P + t->poff[i],
+                     t->datt + qo, t->dq + qo, t->dk + ko, t->dv + ko, t->scratch + scr * (size_t)omp_get_thread_num());
     }
     lin_bwd(t, &a->q, &ga->q, s->h, t->dq, Tq, t->dh, 0.0f);
     if (kv) {
@@ -415,8 +442,7 @@ static void ffn_fwd(trn_t *t, trn_sub_t *s, const model_layer_t *L, model_stack_
     const int d = t->d;
     trn_ln_fwd(x, L->ln_ffn.g, L->ln_ffn.b, Tq, d, s->h, s->xhat, s->rstd);
     if (!L->is_moe) {
-        lin_fwd(t, &L->ffn.fc1, s->h, Tq, s->ff);
-        trn_relu_fwd(s->ff, (size_t)Tq * t->dff);
+        trn_linear_relu_fwd(t->be, L->ffn.fc1.w, L->ffn.fc1.b, s->h, Tq, L->ffn.fc1.n_in, L->ffn.fc1.n_out, s->ff);
         lin_fwd(t, &L->ffn.fc2, s->ff, Tq, t->y);
     } else {
         int G;

@@ -24,6 +24,9 @@ typedef struct trn_opts {
     float label_smoothing;     /* 0.1 */
     float aux_weight;          /* GShard load-balancing loss per gated layer; 0.01 */
     float capacity_factor;     /* training capacity (docs/routing.md); 1.0 = GShard's 2N/E for top-2 */
+    int threads;               /* the trainer's OpenMP team; 0: the backend's thread count. On a
+                                  backend opened with 1 thread whose GEMM may run on several
+                                  threads at once, the team also splits the GEMMs (trn_gemm) */
 } trn_opts_t;
 
 void trn_opts_default(trn_opts_t *o);

@@ -169,8 +169,11 @@ void trn_moe_fwd(be_t *be, const trn_moe_cfg_t *c, const model_moe_t *w, const f
                 int e = a->chosen[(size_t)G_ROW(grp, t) * k + r], row = a->start[e] + a->fill[e]++;
                 a->slot[(size_t)t * k + r] = row;
                 a->rows[row] = t;
-                memcpy(a->xg + (size_t)row * d, h + (size_t)t * d, sizeof(float) * (size_t)d);
             }
+    /* rows are independent copies: threads split them (trn_ops.c: threading) */
+#pragma omp parallel for schedule(static) if ((size_t)a->A * d > 16384)
+    for (int row = 0; row < a->A; row++)
+        memcpy(a->xg + (size_t)row * d, h + (size_t)a->rows[row] * d, sizeof(float) * (size_t)d);
     /* one GEMM pair per expert over its gathered rows */
     for (int e = 0; e < E; e++) {
         int r0 = a->start[e], n = a->start[e + 1] - r0;
@@ -178,12 +181,12 @@ void trn_moe_fwd(be_t *be, const trn_moe_cfg_t *c, const model_moe_t *w, const f
             continue;
         const model_ffn_t *f = &w->experts[e];
         float *hg = a->hg + (size_t)r0 * dff;
-        trn_linear_fwd(be, f->fc1.w, f->fc1.b, a->xg + (size_t)r0 * d, n, d, dff, hg);
-        trn_relu_fwd(hg, (size_t)n * dff);
+        trn_linear_relu_fwd(be, f->fc1.w, f->fc1.b, a->xg + (size_t)r0 * d, n, d, dff, hg);
         trn_linear_fwd(be, f->fc2.w, f->fc2.b, hg, n, dff, d, a->yg + (size_t)r0 * d);
     }
     /* combine in rank order */
     memset(y, 0, sizeof(float) * (size_t)T * d);
+#pragma omp parallel for schedule(static) if ((size_t)T * d > 16384)
     for (int t = 0; t < T; t++)
         for (int r = 0; r < k; r++) {
             int row = a->slot[(size_t)t * k + r];
@@ -217,7 +220,10 @@ void trn_moe_bwd(be_t *be, const trn_moe_cfg_t *c, const model_moe_t *w, const m
     const int E = c->E, k = c->k, d = c->d, dff = c->d_ff, T = a->T, G = a->G;
     memset(s->dcw, 0, sizeof(float) * (size_t)G * k);
     memset(s->dprobs, 0, sizeof(float) * (size_t)G * E);
-    /* combine backward: dyg = w * dy; dw = dy . yg */
+    /* combine backward: dyg = w * dy; dw = dy . yg. Tokens in parallel only
+     * when each has its own gate row (token routing): shared rows (sentence,
+     * task) sum dw over tokens, and that sum stays in token order. */
+#pragma omp parallel for schedule(static) if (!grp && (size_t)T * d > 16384)
     for (int t = 0; t < T; t++)
         for (int r = 0; r < k; r++) {
             int row = a->slot[(size_t)t * k + r];
@@ -246,12 +252,19 @@ void trn_moe_bwd(be_t *be, const trn_moe_cfg_t *c, const model_moe_t *w, const m
         trn_linear_bwd(be, f->fc1.w, a->xg + (size_t)r0 * d, dhg, n, d, dff, s->dxg + (size_t)r0 * d, 0.0f,
                        (float *)gf->fc1.w, (float *)gf->fc1.b);
     }
-    for (int row = 0; row < a->A; row++) {
-        float *dt = dh + (size_t)a->rows[row] * d;
-        const float *dr = s->dxg + (size_t)row * d;
-        for (int j = 0; j < d; j++)
-            dt[j] += dr[j];
-    }
+    /* scatter back per token (its rows in rank order), so no two threads
+     * write one token's row */
+#pragma omp parallel for schedule(static) if ((size_t)T * d > 16384)
+    for (int t = 0; t < T; t++)
+        for (int r = 0; r < k; r++) {
+            int row = a->slot[(size_t)t * k + r];
+            if (row < 0)
+                continue;
+            float *dt = dh + (size_t)t * d;
+            const float *dr = s->dxg + (size_t)row * d;
+            for (int j = 0; j < d; j++)
+                dt[j] += dr[j];
+        }
     /* through the renormalisation w_r = p_r / sum_j p_j (k >= 2) or w = p (k = 1) */
     for (int g = 0; g < G; g++) {
         const int *ch = a->chosen + (size_t)g * k;

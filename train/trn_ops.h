@@ -7,7 +7,10 @@
  * buffer. Backward functions ACCUMULATE (+=) into parameter gradients and,
  * where documented, into input gradients, so that a tensor used twice (tied
  * embeddings, the encoder output read by every decoder layer) sums its
- * gradients without extra copies. */
+ * gradients without extra copies. Loops run on the calling thread's OpenMP
+ * team (trn_create sets its size from --threads) and split only independent
+ * rows, columns or elements, so results do not depend on the team's size
+ * (trn_ops.c says how). */
 #ifndef TRAIN_TRN_OPS_H
 #define TRAIN_TRN_OPS_H
 
@@ -18,14 +21,50 @@
 
 #define TRN_LN_EPS 1e-5f /* the same epsilon as the inference engine (transformer.c) */
 
+/* e^x for softmaxes, written so that a loop over it vectorises with the
+ * baseline instruction set (no libm call): Cody-Waite reduction x = n ln2 + r,
+ * |r| <= ln2/2, a degree-7 polynomial for e^r (Cephes' expf coefficients) and
+ * 2^n built in the exponent bits. Relative error under 3e-7 (a few ulp;
+ * tests/unit/test_train_layers.c checks it against exp in double); x is
+ * clamped to [-87, 88], so e^-1000 gives about 1.6e-38 instead of 0. */
+static inline float trn_expf(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    /* round x log2(e) to an integer by adding 1.5 * 2^23 (round-to-nearest) */
+    const float shift = 12582912.0f;
+    float t = x * 1.44269504088896341f + shift;
+    float n = t - shift;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } two_n;
+    two_n.i = ((int32_t)n + 127) << 23;
+    return p * two_n.f;
+}
+
 /* Reallocates *(void **)pp to n elements of elem bytes; with bytes != NULL
  * only adds n * elem to *bytes (the dry run that checks memory before any
  * allocation). 0 or -1 (out of memory). */
 int trn_buf(void *pp, size_t n, size_t elem, uint64_t *bytes);
 
+/* be_gemm, split over the caller's OpenMP team when the backend runs on one
+ * thread and allows concurrent calls (trn_ops.c says why and how) */
+void trn_gemm(be_t *be, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+              int ldb, float beta, float *C, int ldc);
+
 /* y[M,n_out] = x[M,n_in] W[n_out,n_in]^T + b[n_out] (b may be NULL) */
 void trn_linear_fwd(be_t *be, const float *W, const float *b, const float *x, int M, int n_in, int n_out,
                     float *y);
+/* the same followed by y = max(y, 0), in the bias pass (an FFN's first layer) */
+void trn_linear_relu_fwd(be_t *be, const float *W, const float *b, const float *x, int M, int n_in, int n_out,
+                         float *y);
 /* dW[n_out,n_in] += dy^T x; db[n_out] += colsum(dy) (db may be NULL);
  * dx[M,n_in] = dy W + dx_beta * dx (dx may be NULL: no input gradient). */
 void trn_linear_bwd(be_t *be, const float *W, const float *x, const float *dy, int M, int n_in, int n_out,

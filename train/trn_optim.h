@@ -10,9 +10,12 @@
 
 #include "models/model.h"
 
+enum { TRN_DECAY_INV_SQRT = 0, TRN_DECAY_NONE = 1 };
+
 typedef struct trn_adam_opts {
     float lr;                  /* peak learning rate (reached at the end of warm-up) */
     int warmup;                /* steps of linear warm-up; then lr * sqrt(warmup / step) */
+    int decay;                 /* after warm-up: TRN_DECAY_INV_SQRT (default) or TRN_DECAY_NONE (lr) */
     float beta1, beta2, eps;
     float weight_decay;        /* decoupled (AdamW); 2-D tensors only */
     float clip;                /* global gradient-norm limit; 0 = none */

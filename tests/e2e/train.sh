@@ -1,7 +1,8 @@
 # End-to-end checks of `moebench train` on a small token-id corpus made
 # here (3 languages, aligned lines, ids of the tiny preset's vocabulary):
 # a run lowers the loss; an interrupted run resumed from its checkpoint
-# writes the same curve as an uninterrupted one (wall/CPU columns aside);
+# writes the same curve as an uninterrupted one (wall/CPU columns aside),
+# at 1 and at 2 threads;
 # SIGTERM checkpoints and exits 143; every variant trains; the files load
 # in `info`; bad input is refused in one line; --bench reports its figures.
 . tests/e2e/lib.sh
@@ -34,6 +35,37 @@ else not_ok "validation at steps 20 and 40" "$(cut -d, -f1,11 "$WORK/a.csv" | he
 check "the trained model loads in info" $M info "$WORK/a.safetensors"
 if grep -q "^step 40/40  loss" "$WORK/a.err"; then ok "progress on stderr"; else not_ok "progress on stderr" "$(tail -2 "$WORK/a.err")"; fi
 
+# --decay none: the peak learning rate after warm-up, kept by a resumed run
+$M train $T --steps 24 --warmup 5 --decay none -o "$WORK/dn.safetensors" --curve "$WORK/dn.csv" --stop-after 12 2>"$WORK/dn1.err"
+$M train --resume "$WORK/dn.ckpt.safetensors" --ids --train "$D/train.{lang}" --steps 24 --checkpoint-minutes 60 \
+    -o "$WORK/dn.safetensors" --curve "$WORK/dn.csv" 2>"$WORK/dn2.err"
+if [ "$(awk -F, 'NR > 6 { print $5 }' "$WORK/dn.csv" | sort -u)" = "0.00300000003" ] &&
+    [ "$(awk -F, 'END { print $1 }' "$WORK/dn.csv")" = 24 ]; then ok "--decay none holds the peak rate after warm-up, across a resume"
+else not_ok "--decay none holds the peak rate after warm-up, across a resume" "$(cut -d, -f1,5 "$WORK/dn.csv" | sed -n '5,9p;20,25p'; tail -2 "$WORK/dn2.err")"; fi
+# --sampling: a resume past the first chunk of 64 batches (shuffle replays
+# the chunks before to know each direction's place in its pass) continues
+# the same stream, in both modes; the modes draw different streams
+for smp in shuffle replace; do
+    $M train $T --batch-tokens 100 --sampling $smp --steps 75 -o "$WORK/s$smp.safetensors" --curve "$WORK/s$smp.csv" 2>"$WORK/s$smp.err"
+    $M train $T --batch-tokens 100 --sampling $smp --steps 75 -o "$WORK/r$smp.safetensors" --curve "$WORK/r$smp.csv" --stop-after 70 2>"$WORK/r$smp.1.err"
+    $M train --resume "$WORK/r$smp.ckpt.safetensors" --ids --train "$D/train.{lang}" -o "$WORK/r$smp.safetensors" \
+        --curve "$WORK/r$smp.csv" 2>"$WORK/r$smp.2.err"
+    if [ "$(awk -F, 'END { print $1 }' "$WORK/s$smp.csv")" = 75 ] && cut -d, -f1,2,5-13 "$WORK/s$smp.csv" >"$WORK/s$smp.cut" &&
+        cut -d, -f1,2,5-13 "$WORK/r$smp.csv" >"$WORK/r$smp.cut" && cmp -s "$WORK/s$smp.cut" "$WORK/r$smp.cut" &&
+        cmp -s "$WORK/s$smp.safetensors" "$WORK/r$smp.safetensors"; then
+        ok "--sampling $smp: resumed at step 70 (second chunk; --steps from the checkpoint) = uninterrupted"
+    else not_ok "--sampling $smp: resumed at step 70 (second chunk; --steps from the checkpoint) = uninterrupted" \
+        "$(diff "$WORK/s$smp.cut" "$WORK/r$smp.cut" | head -4; tail -2 "$WORK/r$smp.2.err")"; fi
+done
+if ! cmp -s "$WORK/sshuffle.cut" "$WORK/sreplace.cut"; then ok "--sampling shuffle and replace draw different batches"
+else not_ok "--sampling shuffle and replace draw different batches"; fi
+if $M train $T --steps 2 --sampling sometimes -o "$WORK/sx.safetensors" 2>"$WORK/sx.err"; then not_ok "--sampling sometimes is refused"
+elif [ "$(wc -l <"$WORK/sx.err")" -eq 1 ] && grep -q "not 'shuffle' or 'replace'" "$WORK/sx.err"; then ok "--sampling sometimes is refused in one line"
+else not_ok "--sampling sometimes is refused in one line" "$(cat "$WORK/sx.err")"; fi
+if $M train $T --steps 2 --decay cosine -o "$WORK/dx.safetensors" 2>"$WORK/dx.err"; then not_ok "--decay cosine is refused"
+elif [ "$(wc -l <"$WORK/dx.err")" -eq 1 ] && grep -q "not 'inv-sqrt' or 'none'" "$WORK/dx.err"; then ok "--decay cosine is refused in one line"
+else not_ok "--decay cosine is refused in one line" "$(cat "$WORK/dx.err")"; fi
+
 # interrupted after 15 steps, resumed: the same curve
 $M train $T --steps 40 --valid "$D/val.{lang}" --valid-every 20 -o "$WORK/b.safetensors" --curve "$WORK/b.csv" --stop-after 15 2>"$WORK/b1.err"
 $M train --resume "$WORK/b.ckpt.safetensors" --ids --train "$D/train.{lang}" --valid "$D/val.{lang}" --valid-every 20 \
@@ -43,6 +75,18 @@ if cut -d, -f1,2,5-13 "$WORK/a.csv" >"$WORK/a.cut" && cut -d, -f1,2,5-13 "$WORK/
 else not_ok "resume gives the same curve as an uninterrupted run" "$(diff "$WORK/a.cut" "$WORK/b.cut" | head -6; tail -2 "$WORK/b2.err")"; fi
 if cmp -s "$WORK/a.safetensors" "$WORK/b.safetensors"; then ok "and the same final weights, bit for bit"
 else not_ok "and the same final weights, bit for bit"; fi
+
+# two threads (the trainer's OpenMP loops and the GEMMs): resumed = uninterrupted at the same thread count
+$M train $T --threads 2 --steps 20 -o "$WORK/e.safetensors" --curve "$WORK/e.csv" 2>"$WORK/e.err"
+$M train $T --threads 2 --steps 20 -o "$WORK/f.safetensors" --curve "$WORK/f.csv" --stop-after 8 2>"$WORK/f1.err"
+$M train --resume "$WORK/f.ckpt.safetensors" --ids --train "$D/train.{lang}" --threads 2 --steps 20 \
+    --checkpoint-minutes 60 -o "$WORK/f.safetensors" --curve "$WORK/f.csv" 2>"$WORK/f2.err"
+if [ "$(wc -l <"$WORK/e.csv")" -eq 21 ] && cut -d, -f1,2,5-13 "$WORK/e.csv" >"$WORK/e.cut" &&
+    cut -d, -f1,2,5-13 "$WORK/f.csv" >"$WORK/f.cut" && cmp -s "$WORK/e.cut" "$WORK/f.cut" &&
+    cmp -s "$WORK/e.safetensors" "$WORK/f.safetensors"; then
+    ok "--threads 2: resume gives the same curve and weights as an uninterrupted run"
+else not_ok "--threads 2: resume gives the same curve and weights as an uninterrupted run" \
+    "$(diff "$WORK/e.cut" "$WORK/f.cut" | head -6; tail -2 "$WORK/e.err" "$WORK/f2.err")"; fi
 
 # SIGTERM: a checkpoint, exit status 143
 $M train $T --steps 100000 -o "$WORK/c.safetensors" --curve "$WORK/c.csv" 2>"$WORK/c.err" &

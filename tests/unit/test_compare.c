@@ -133,6 +133,9 @@ static void test_directions(void **state)
     assert_int_equal(d, CMP_LOWER_IS_BETTER);
     assert_int_equal(cmp_metric_direction("papi_l3_tcm", &d), 1);
     assert_int_equal(d, CMP_LOWER_IS_BETTER);
+    d = CMP_HIGHER_IS_BETTER;
+    assert_int_equal(cmp_metric_direction("load_s", &d), 1);
+    assert_int_equal(d, CMP_LOWER_IS_BETTER);
     assert_int_equal(cmp_metric_direction("frobs", &d), 0);
     assert_int_equal(d, CMP_LOWER_IS_BETTER);
     assert_true(cmp_metric_is_count("callgrind_ir"));

@@ -307,6 +307,10 @@ static void test_run_csv_column_by_column(void **state)
             assert_true(strlen(cell(&t, r, CSV_counters_note)) > 0);
         assert_true(atof(cell(&t, r, CSV_peak_rss_mb)) > 0);
         assert_true(cell(&t, r, CSV_task_clock_ms)[0] != '\0');
+        /* start-up: measured, and one value for the two repetitions of a configuration (rows in pairs) */
+        assert_true(atof(cell(&t, r, CSV_load_s)) > 0);
+        if (!strcmp(cell(&t, r, CSV_rep), "2"))
+            assert_string_equal(cell(&t, r, CSV_load_s), cell(&t, r - 1, CSV_load_s));
     }
     for (int i = 0; i < t.rows * CSV_NCOLS; i++)
         free(t.cell[i]);

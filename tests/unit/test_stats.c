@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "analysis/stats.h"
+#include "common/mb_rng.h"
 
 /* cmocka 1.1.5's assert_float_equal compares floats; these are doubles. */
 #define assert_close(got, want, tol)                                                            \
@@ -238,6 +239,58 @@ static void test_ratio_ci_limits(void **state)
     assert_true(hi / lo < 1.25);
 }
 
+/* The power formula against a simulation that shares nothing with it but
+ * the U test: lognormal repetitions with the given spread, the new sample
+ * slower by the change the formula says is detected 9 times in 10 (or 5 in
+ * 10) at Holm's first level for 8 tests; the share of trials the U test
+ * rejects must be near that (1,000 trials: binomial sd 0.01-0.016, plus the
+ * normal approximation's error at n = 20; bound 0.05). */
+static void test_detectable_power(void **state)
+{
+    (void)state;
+    const double sd = 0.12, level = 0.01 / 8;
+    const double powers[2] = {0.9, 0.5};
+    for (int k = 0; k < 2; k++) {
+        double change = stats_detectable_change(sd, 20, 20, level, powers[k]);
+        assert_true(change > 0.05 && change < 0.5);
+        size_t n = stats_reps_for_change(sd, change, level, powers[k]);
+        assert_true(n >= 19 && n <= 21); /* the inverse of the same formula */
+        mb_rng_t r;
+        mb_rng_seed(&r, 77 + (uint64_t)k);
+        int hits = 0;
+        for (int t = 0; t < 1000; t++) {
+            double x[20], y[20];
+            for (int i = 0; i < 20; i++) {
+                x[i] = exp(sd * mb_rng_normal(&r));
+                y[i] = exp(log1p(change) + sd * mb_rng_normal(&r));
+            }
+            stats_mwu_t u;
+            assert_int_equal(stats_mann_whitney(x, 20, y, 20, &u, NULL), 0);
+            hits += u.p <= level;
+        }
+        print_message("# power %.1f: change %.1f%%, detected in %d of 1000\n", powers[k], 100 * change, hits);
+        assert_true(fabs(hits / 1000.0 - powers[k]) <= 0.05);
+    }
+    /* smaller noise or more values detect less; bad input gives NAN / 0 */
+    assert_true(stats_detectable_change(0.06, 20, 20, level, 0.9) < stats_detectable_change(sd, 20, 20, level, 0.9));
+    assert_true(stats_detectable_change(sd, 80, 80, level, 0.9) < stats_detectable_change(sd, 20, 20, level, 0.9));
+    assert_true(isnan(stats_detectable_change(NAN, 20, 20, level, 0.9)));
+    assert_true(isnan(stats_detectable_change(sd, 1, 20, level, 0.9)));
+    assert_int_equal(stats_reps_for_change(sd, 0.0, level, 0.9), 0);
+}
+
+static void test_log_spread(void **state)
+{
+    (void)state;
+    const double e = exp(1.0);
+    double x[2] = {1.0, e}, y[3] = {e, e * e, e * e * e};
+    /* logs {0, 1} and {1, 2, 3}: squares about the means 0.5 and 2, over 2 + 3 - 2 */
+    assert_close(stats_log_spread(x, 2, y, 3), sqrt(2.5 / 3.0), 1e-12);
+    double bad[2] = {1.0, 0.0};
+    assert_true(isnan(stats_log_spread(x, 2, bad, 2)));
+    assert_true(isnan(stats_log_spread(x, 1, y, 3)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +307,8 @@ int main(void)
         cmocka_unit_test(test_normal),
         cmocka_unit_test(test_ratio_ci),
         cmocka_unit_test(test_ratio_ci_limits),
+        cmocka_unit_test(test_detectable_power),
+        cmocka_unit_test(test_log_spread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

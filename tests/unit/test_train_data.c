@@ -1,6 +1,7 @@
 /* The trainer's data: token-id corpora, the layout of a batch (tag, BOS,
  * EOS, labels shifted by one), the token budget, temperature sampling over
- * directions, determinism from (seed, chunk, batch) and seeking there (what
+ * directions, lines in passes (shuffle) or drawn independently (replace),
+ * determinism from (seed, chunk, batch) and seeking there (what
  * --resume relies on), and the validation pass covering every pair once. */
 #include "testutil.h"
 
@@ -56,16 +57,15 @@ static void setup_all(model_config_t *c, trn_corpus_t *tc)
     assert_int_equal(tc->n_lines, 300);
 }
 
-static void test_batches(void **state)
+static void batches(int mode)
 {
-    (void)state;
     model_config_t c;
     trn_corpus_t tc;
     setup_all(&c, &tc);
     trn_sampler_t s, s2;
     mb_error_t err;
-    assert_int_equal(trn_sampler_init(&s, &tc, &c, NULL, 5.0, 9, 300, 64, &err), 0);
-    assert_int_equal(trn_sampler_init(&s2, &tc, &c, NULL, 5.0, 9, 300, 64, &err), 0);
+    assert_int_equal(trn_sampler_init(&s, &tc, &c, NULL, 5.0, mode, 9, 300, 64, &err), 0);
+    assert_int_equal(trn_sampler_init(&s2, &tc, &c, NULL, 5.0, mode, 9, 300, 64, &err), 0);
     long seen = 0;
     for (int i = 0; i < 100; i++) {
         trn_batch_t b, b2;
@@ -92,24 +92,113 @@ static void test_batches(void **state)
         }
     }
     assert_true(seen > 100);
-    /* seeking to the position after 37 batches continues the same stream */
+    /* seeking to the position after 237 batches (a few chunks in: shuffle
+     * replays the chunks before) continues the same stream */
     trn_sampler_t s3;
-    assert_int_equal(trn_sampler_init(&s3, &tc, &c, NULL, 5.0, 9, 300, 64, &err), 0);
+    assert_int_equal(trn_sampler_init(&s3, &tc, &c, NULL, 5.0, mode, 9, 300, 64, &err), 0);
     trn_sampler_free(&s2);
-    assert_int_equal(trn_sampler_init(&s2, &tc, &c, NULL, 5.0, 9, 300, 64, &err), 0);
+    assert_int_equal(trn_sampler_init(&s2, &tc, &c, NULL, 5.0, mode, 9, 300, 64, &err), 0);
     trn_batch_t b, b3;
-    for (int i = 0; i < 37; i++)
+    for (int i = 0; i < 237; i++)
         assert_int_equal(trn_sampler_next(&s2, &b, NULL, &err), 0);
+    assert_true(s2.chunk >= 2);
     assert_int_equal(trn_sampler_seek(&s3, s2.chunk, s2.batch, &err), 0);
     for (int i = 0; i < 80; i++) {
         assert_int_equal(trn_sampler_next(&s2, &b, NULL, &err), 0);
         assert_int_equal(trn_sampler_next(&s3, &b3, NULL, &err), 0);
         assert_int_equal(b.n, b3.n);
         assert_memory_equal(b.src, b3.src, sizeof(int) * b.src_off[b.n]);
+        assert_memory_equal(b.tgt_out, b3.tgt_out, sizeof(int) * b.tgt_off[b.n]);
     }
     trn_sampler_free(&s);
     trn_sampler_free(&s2);
     trn_sampler_free(&s3);
+    trn_corpus_free(&tc);
+    remove_corpus();
+}
+
+static void test_batches(void **state)
+{
+    (void)state;
+    batches(TRN_SAMPLE_SHUFFLE);
+    batches(TRN_SAMPLE_REPLACE);
+}
+
+/* The corpus's line i starts with word 20 + i in en (and fr, 20 + (i + 10)
+ * mod 400) and 20 + (i + 5) mod 400 in de: a source names its line. */
+static int source_line(const model_config_t *c, const trn_batch_t *b, int j, int *dir)
+{
+    const int *src = b->src + b->src_off[j];
+    *dir = -1;
+    for (int t = 0; t < c->n_tasks; t++)
+        if (src[0] == model_task_tag(c, t))
+            *dir = t;
+    int shift = !strncmp(c->tasks[*dir], "de", 2) ? 5 : !strncmp(c->tasks[*dir], "fr", 2) ? 10 : 0;
+    return ((src[1] - 20 - shift) % 400 + 400) % 400;
+}
+
+/* Shuffle: after whole chunks, direction d has given drawn[d] lines in
+ * passes over its usable lines, so every usable line has been seen
+ * floor(drawn / n) or that plus one times, and no other line at all.
+ * Independent draws (replace) spread far wider, which the test also shows,
+ * so it can tell the two apart. */
+static void test_shuffle_passes(void **state)
+{
+    (void)state;
+    model_config_t c;
+    trn_corpus_t tc;
+    setup_all(&c, &tc);
+    mb_error_t err;
+    for (int mode = 0; mode < 2; mode++) {
+        trn_sampler_t s;
+        assert_int_equal(trn_sampler_init(&s, &tc, &c, NULL, 5.0, mode, 4, 300, 64, &err), 0);
+        static int seen[3][300];
+        long total[3] = {0, 0, 0};
+        memset(seen, 0, sizeof seen);
+        for (long chunk = 0; chunk < 3; chunk++) {
+            trn_batch_t b;
+            assert_int_equal(trn_sampler_next(&s, &b, NULL, &err), 0);
+            assert_int_equal(s.chunk, chunk);
+            for (int k = 0;; k++) {
+                for (int j = 0; j < b.n; j++) {
+                    int t, line = source_line(&c, &b, j, &t);
+                    assert_true(t >= 0);
+                    seen[t][line]++;
+                    total[t]++;
+                }
+                if (k + 1 == trn_sampler_batches(&s))
+                    break;
+                assert_int_equal(trn_sampler_next(&s, &b, NULL, &err), 0);
+            }
+        }
+        int spread = 0;
+        for (int t = 0; t < 3; t++) {
+            const trn_direction_t *d = &s.dir[t];
+            int lo = INT32_MAX, hi = 0;
+            for (int i = 0; i < 300; i++) {
+                int usable = 0;
+                for (long q = 0; q < d->n; q++)
+                    usable |= s.lines[t][q] == i;
+                if (!usable) {
+                    assert_int_equal(seen[t][i], 0);
+                    continue;
+                }
+                lo = seen[t][i] < lo ? seen[t][i] : lo;
+                hi = seen[t][i] > hi ? seen[t][i] : hi;
+            }
+            if (mode == TRN_SAMPLE_SHUFFLE) {
+                assert_int_equal(total[t], s.drawn[t]);
+                assert_int_equal(lo, (int)(total[t] / d->n));
+                assert_true(hi - lo <= 1);
+            }
+            spread = hi - lo > spread ? hi - lo : spread;
+        }
+        print_message("# %s: the most and least seen usable lines differ by %d\n",
+                      mode == TRN_SAMPLE_SHUFFLE ? "shuffle" : "replace", spread);
+        if (mode == TRN_SAMPLE_REPLACE)
+            assert_true(spread > 1);
+        trn_sampler_free(&s);
+    }
     trn_corpus_free(&tc);
     remove_corpus();
 }
@@ -125,7 +214,7 @@ static void test_temperature(void **state)
     double T[3] = {1.0, 5.0, 1000.0};
     for (int k = 0; k < 3; k++) {
         trn_sampler_t s;
-        assert_int_equal(trn_sampler_init(&s, &tc, &c, NULL, T[k], 1, 400, 64, &err), 0);
+        assert_int_equal(trn_sampler_init(&s, &tc, &c, NULL, T[k], TRN_SAMPLE_REPLACE, 1, 400, 64, &err), 0);
         double w0 = pow(200.0, 1.0 / T[k]), w2 = pow(300.0, 1.0 / T[k]);
         assert_int_equal((int)s.dir[0].n, 200);
         assert_int_equal((int)s.dir[2].n, 300);
@@ -198,7 +287,7 @@ static void test_own_column(void **state)
     assert_int_equal(trn_corpus_add_column(&tc, "en-de", o2, i2, &err), -1); /* one column per direction */
     assert_non_null(strstr(err.msg, "already has its own targets"));
     trn_sampler_t s;
-    assert_int_equal(trn_sampler_init(&s, &tc, &c, NULL, 5.0, 3, 300, 64, &err), 0);
+    assert_int_equal(trn_sampler_init(&s, &tc, &c, NULL, 5.0, TRN_SAMPLE_REPLACE, 3, 300, 64, &err), 0);
     assert_int_equal((int)s.dir[0].n, 300); /* en-de: every own target is usable, unlike de's empty lines */
     assert_int_equal((int)s.dir[1].n, 200); /* de-en: its sources still are de's */
     assert_int_equal((int)s.dir[2].n, 300);
@@ -245,6 +334,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_shuffle_passes),
         cmocka_unit_test(test_temperature),
         cmocka_unit_test(test_validation_pass),
         cmocka_unit_test(test_own_column),

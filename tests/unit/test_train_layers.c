@@ -58,20 +58,61 @@ static double lin_loss(void *c)
     trn_linear_fwd(&k->be, k->W, k->b, k->x, LM, LI, LO, k->y);
     return proj(k->y, k->r, LM * LO);
 }
+/* a ref backend and x, W, b from seeds seed, seed + 1, seed + 2 */
+static void lin_setup(lin_ctx *k, uint64_t seed)
+{
+    k->be = test_ref_backend();
+    test_fill(k->x, LM * LI, seed);
+    test_fill(k->W, LO * LI, seed + 1);
+    test_fill(k->b, LO, seed + 2);
+}
 static void test_linear(void **state)
 {
     (void)state;
     lin_ctx k;
-    k.be = test_ref_backend();
-    test_fill(k.x, LM * LI, 1);
-    test_fill(k.W, LO * LI, 2);
-    test_fill(k.b, LO, 3);
+    lin_setup(&k, 1);
     test_fill(k.r, LM * LO, 4);
     float dx[LM * LI], dW[LO * LI] = {0}, db[LO] = {0};
     trn_linear_bwd(&k.be, k.W, k.x, k.r, LM, LI, LO, dx, 0.0f, dW, db);
     check_fd("linear dx", lin_loss, &k, k.x, dx, LM * LI);
     check_fd("linear dW", lin_loss, &k, k.W, dW, LO * LI);
     check_fd("linear db", lin_loss, &k, k.b, db, LO);
+}
+
+/* the fused bias + ReLU forward against the definition in double */
+static void test_linear_relu(void **state)
+{
+    (void)state;
+    lin_ctx k;
+    lin_setup(&k, 5);
+    trn_linear_relu_fwd(&k.be, k.W, k.b, k.x, LM, LI, LO, k.y);
+    int zeros = 0;
+    for (int i = 0; i < LM; i++)
+        for (int o = 0; o < LO; o++) {
+            double v = k.b[o];
+            for (int j = 0; j < LI; j++)
+                v += (double)k.x[i * LI + j] * k.W[o * LI + j];
+            v = v > 0 ? v : 0;
+            zeros += v == 0;
+            assert_true(fabs(k.y[i * LO + o] - v) < 1e-5);
+        }
+    assert_true(zeros > 0 && zeros < LM * LO); /* both sides of the kink were tested */
+}
+
+/* trn_expf against exp in double over the whole clamped range */
+static void test_expf(void **state)
+{
+    (void)state;
+    double worst = 0;
+    for (int i = 0; i <= 400000; i++) {
+        float x = -87.0f + 175.0f * (float)i / 400000.0f;
+        double e = exp((double)x), r = fabs(trn_expf(x) - e) / e;
+        worst = r > worst ? r : worst;
+    }
+    if (worst >= 2e-7)
+        fail_msg("trn_expf: worst relative error %g (bound 2e-7)", worst);
+    assert_true(trn_expf(0.0f) == 1.0f);
+    assert_true(trn_expf(-1000.0f) > 0 && trn_expf(-1000.0f) < 2e-38f); /* clamped, not 0 or NaN */
 }
 
 /* ---- layer norm ---- */
@@ -251,6 +292,46 @@ static void test_cross_entropy(void **state)
     float grad[XT * XV];
     memcpy(grad, k.work, sizeof grad);
     check_fd("cross-entropy", xe_loss, &k, k.logits, grad, XT * XV);
+}
+
+/* a vocabulary over several of trn_xent's summation blocks (512) */
+static void test_cross_entropy_wide(void **state)
+{
+    (void)state;
+    enum { WT = 2, WV = 1300 };
+    static float logits[WT * WV], work[WT * WV];
+    int labels[WT] = {5, 1299};
+    test_fill(logits, WT * WV, 23);
+    for (int i = 0; i < WT * WV; i++)
+        logits[i] *= 4.0f;
+    logits[1 * WV + 700] = 9.0f; /* a clear maximum in row 1, past the first block */
+    memcpy(work, logits, sizeof work);
+    int hits = -1;
+    double got = trn_xent(work, labels, WT, WV, 0.1f, 0.5f, NULL, &hits);
+    double want = 0;
+    int want_hits = 0;
+    for (int t = 0; t < WT; t++) {
+        const float *r = logits + t * WV;
+        double mx = r[0], z = 0;
+        int best = 0;
+        for (int j = 1; j < WV; j++)
+            if (r[j] > mx) {
+                mx = r[j];
+                best = j;
+            }
+        want_hits += best == labels[t];
+        for (int j = 0; j < WV; j++)
+            z += exp((double)r[j] - mx);
+        for (int j = 0; j < WV; j++) {
+            double q = (j == labels[t] ? 0.9 : 0.0) + 0.1 / WV, sm = exp((double)r[j] - mx) / z;
+            want -= q * ((double)r[j] - mx - log(z));
+            double g = (sm - q) * 0.5;
+            if (fabs(work[t * WV + j] - g) > 1e-7 + 1e-5 * fabs(g))
+                fail_msg("xent gradient [%d,%d]: %g, want %g", t, j, work[t * WV + j], g);
+        }
+    }
+    assert_true(fabs(got - want) < 1e-5 * want);
+    assert_int_equal(hits, want_hits);
 }
 
 /* ---- MoE ---- */
@@ -434,6 +515,8 @@ int main(void)
         cmocka_unit_test(test_attention_causal), cmocka_unit_test(test_attention_cross),
         cmocka_unit_test(test_embedding),       cmocka_unit_test(test_relu_dropout),
         cmocka_unit_test(test_cross_entropy),   cmocka_unit_test(test_moe_token_top2),
+        cmocka_unit_test(test_linear_relu),     cmocka_unit_test(test_expf),
+        cmocka_unit_test(test_cross_entropy_wide),
         cmocka_unit_test(test_moe_token_top1),  cmocka_unit_test(test_moe_capacity),
         cmocka_unit_test(test_moe_shared_rows), cmocka_unit_test(test_moe_aux_only),
     };

@@ -19,6 +19,10 @@ static void test_schedule(void **state)
     assert_true(fabsf(trn_adam_lr(&o, 50) - 1e-3f) < 1e-9f);
     assert_true(fabsf(trn_adam_lr(&o, 100) - 2e-3f) < 1e-9f);
     assert_true(fabsf(trn_adam_lr(&o, 400) - 1e-3f) < 1e-9f); /* sqrt(100 / 400) = 1/2 */
+    o.decay = TRN_DECAY_NONE; /* --decay none: the peak after warm-up */
+    assert_true(fabsf(trn_adam_lr(&o, 50) - 1e-3f) < 1e-9f);
+    assert_true(trn_adam_lr(&o, 400) == 2e-3f);
+    o.decay = TRN_DECAY_INV_SQRT;
     o.warmup = 0;
     assert_true(trn_adam_lr(&o, 7) == 2e-3f);
 }
