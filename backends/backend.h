@@ -55,6 +55,11 @@ typedef struct be be_t;
 typedef struct be_ops {
     const char *name;
     const char *summary;
+    /* The backend's threads are an OpenMP team (onednn): model code may run
+     * its own OpenMP loops on be->opt.threads threads. Not so next to
+     * OpenBLAS's pthreads, where libgomp's spinning team and OpenBLAS's
+     * pool fight over the cores (docs/backends.md). */
+    int openmp;
     /* Sets up be->state; fails (with a message) when the precision or thread
      * count cannot be honoured. Optional. */
     int (*init)(be_t *be, mb_error_t *err);
@@ -87,6 +92,15 @@ typedef struct be_ops {
     /* x[M,N] -> x - logsumexp(x) per row, in place (the decoder's output
      * distribution over the vocabulary). */
     void (*log_softmax)(be_t *be, float *x, int M, int N);
+    /* The attention of one decoder step: n rows, each one query over its own
+     * keys (not causal). Row r: query q + r*ldq [H*dh], keys k[r] and values
+     * v[r] (nk[r] rows, ldkv apart), output out + r*ldo. Each (row, head) is
+     * computed as attention() computes it, so the result does not depend on
+     * how rows and heads are split between threads. scratch holds the
+     * largest nk[r] floats (for a serial version). */
+    void (*attention_rows)(be_t *be, int n, const float *q, int ldq, const float *const *k,
+                           const float *const *v, int ldkv, const int *nk, int n_heads, int d_head,
+                           float *out, int ldo, float *scratch);
     /* 1 when gemm may run on several threads of the caller at once (no
      * shared state per call): the trainer then gives each thread of its
      * OpenMP team its own small GEMMs (attention per sequence). 0: one call
@@ -128,6 +142,8 @@ void be_attention(be_t *be, const float *q, int ldq, const float *k, int ldk, co
                   int nq, int nk, int n_heads, int d_head, int causal, int q_pos0, float *out, int ldo,
                   float *scratch);
 void be_log_softmax(be_t *be, float *x, int M, int N);
+void be_attention_rows(be_t *be, int n, const float *q, int ldq, const float *const *k, const float *const *v,
+                       int ldkv, const int *nk, int n_heads, int d_head, float *out, int ldo, float *scratch);
 
 /* The portable versions themselves (portable.c), for backends that wrap them
  * and for tests that compare against them. */
@@ -139,5 +155,8 @@ void portable_attention(be_t *be, const float *q, int ldq, const float *k, int l
                         int ldv, int nq, int nk, int n_heads, int d_head, int causal, int q_pos0,
                         float *out, int ldo, float *scratch);
 void portable_log_softmax(be_t *be, float *x, int M, int N);
+/* One be_attention call per row, in order, on the calling thread. */
+void portable_attention_rows(be_t *be, int n, const float *q, int ldq, const float *const *k, const float *const *v,
+                             int ldkv, const int *nk, int n_heads, int d_head, float *out, int ldo, float *scratch);
 
 #endif

@@ -110,7 +110,8 @@ void fastops_attention_team(fastops_team_t *team, const float *q, int ldq, const
     const double work = (double)nq * nk * n_heads * d_head;
     int nt = team->threads < n_heads ? team->threads : n_heads;
     if (nt > 1 && work >= 16384 && nk > team->att_cap) {
-        float *p = realloc(team->att, sizeof(float) * (size_t)nk * (size_t)nt);
+        /* a row per team member, not per head: fastops_attention_rows shares the buffer */
+        float *p = realloc(team->att, sizeof(float) * (size_t)nk * (size_t)team->threads);
         if (p) {
             team->att = p;
             team->att_cap = nk;
@@ -127,6 +128,47 @@ void fastops_attention_team(fastops_team_t *team, const float *q, int ldq, const
         int h0 = n_heads * t / T, h1 = n_heads * (t + 1) / T;
         fastops_attention_heads(q, ldq, k, ldk, v, ldv, nq, nk, h0, h1, d_head, causal, q_pos0, out, ldo,
                                 team->att + (size_t)t * team->att_cap);
+    }
+}
+
+void fastops_attention_rows(fastops_team_t *team, int n, const float *q, int ldq, const float *const *k,
+                            const float *const *v, int ldkv, const int *nk, int n_heads, int d_head, float *out,
+                            int ldo, float *scratch)
+{
+    double work = 0;
+    int max_nk = 0;
+    for (int r = 0; r < n; r++) {
+        work += (double)nk[r] * n_heads * d_head;
+        max_nk = nk[r] > max_nk ? nk[r] : max_nk;
+    }
+    const int pairs = n * n_heads;
+    int nt = team->threads < pairs ? team->threads : pairs;
+    if (nt > 1 && work >= 16384 && max_nk > team->att_cap) {
+        float *p = realloc(team->att, sizeof(float) * (size_t)max_nk * (size_t)team->threads);
+        if (p) {
+            team->att = p;
+            team->att_cap = max_nk;
+        }
+    }
+    if (nt < 2 || work < 16384 || max_nk > team->att_cap) { /* small (batch 1): waking a team costs more */
+        for (int r = 0; r < n; r++)
+            fastops_attention_heads(q + (size_t)r * ldq, ldq, k[r], ldkv, v[r], ldkv, 1, nk[r], 0, n_heads, d_head,
+                                    0, 0, out + (size_t)r * ldo, ldo, scratch);
+        return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+        /* contiguous shares of the (row, head) pairs: rows differ in length,
+         * but a share spans many rows at the batch sizes that get here */
+        int t = omp_get_thread_num(), T = omp_get_num_threads();
+        int p0 = (int)((long)pairs * t / T), p1 = (int)((long)pairs * (t + 1) / T);
+        float *att = team->att + (size_t)t * team->att_cap;
+        for (int p = p0; p < p1;) {
+            int r = p / n_heads, h0 = p % n_heads, h1 = p1 - r * n_heads < n_heads ? p1 - r * n_heads : n_heads;
+            fastops_attention_heads(q + (size_t)r * ldq, ldq, k[r], ldkv, v[r], ldkv, 1, nk[r], h0, h1, d_head, 0,
+                                    0, out + (size_t)r * ldo, ldo, att);
+            p = r * n_heads + h1;
+        }
     }
 }
 

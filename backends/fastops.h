@@ -39,6 +39,14 @@ void fastops_attention_team(fastops_team_t *team, const float *q, int ldq, const
                             int ldv, int nq, int nk, int n_heads, int d_head, int causal, int q_pos0, float *out,
                             int ldo, float *scratch);
 void fastops_team_free(fastops_team_t *team);
+/* be_ops_t.attention_rows over a team: the n * n_heads (row, head) pairs in
+ * one OpenMP parallel loop, contiguous shares per thread, when the step is
+ * big enough to pay for waking the team (else on the calling thread). Each
+ * pair runs fastops_attention_heads for that one head, so results equal
+ * fastops_attention's to the bit whatever the split. */
+void fastops_attention_rows(fastops_team_t *team, int n, const float *q, int ldq, const float *const *k,
+                            const float *const *v, int ldkv, const int *nk, int n_heads, int d_head, float *out,
+                            int ldo, float *scratch);
 /* x[M,N] -> x - logsumexp(x) per row: a vectorised exp (polynomial, error
  * below 1e-7 relative) summed in double as portable.c does. */
 void fastops_log_softmax(be_t *be, float *x, int M, int N);

@@ -451,6 +451,13 @@ static void dn_attention(be_t *be, const float *q, int ldq, const float *k, int 
                            out, ldo, scratch);
 }
 
+/* a decoder step's rows and heads in one parallel loop over the team */
+static void dn_attention_rows(be_t *be, int n, const float *q, int ldq, const float *const *k, const float *const *v,
+                              int ldkv, const int *nk, int n_heads, int d_head, float *out, int ldo, float *scratch)
+{
+    fastops_attention_rows(&state_of(be)->team, n, q, ldq, k, v, ldkv, nk, n_heads, d_head, out, ldo, scratch);
+}
+
 /* ---- weights ---- */
 
 /* The preparation of N x K weights: found, or made (layout asked of a matmul
@@ -704,5 +711,7 @@ const be_ops_t be_onednn_ops = {
     .layernorm = fastops_layernorm,
     .relu = fastops_relu,
     .attention = dn_attention,
+    .attention_rows = dn_attention_rows,
+    .openmp = 1,
     .log_softmax = fastops_log_softmax,
 };

@@ -102,6 +102,14 @@ void portable_log_softmax(be_t *be, float *x, int M, int N)
     }
 }
 
+void portable_attention_rows(be_t *be, int n, const float *q, int ldq, const float *const *k, const float *const *v,
+                             int ldkv, const int *nk, int n_heads, int d_head, float *out, int ldo, float *scratch)
+{
+    for (int r = 0; r < n; r++)
+        be_attention(be, q + (size_t)r * ldq, ldq, k[r], ldkv, v[r], ldkv, 1, nk[r], n_heads, d_head, 0, 0,
+                     out + (size_t)r * ldo, ldo, scratch);
+}
+
 /* ---- dispatch ---- */
 
 int be_weight_prepare(be_t *be, be_weight_t *w, mb_error_t *err)
@@ -161,4 +169,12 @@ void be_attention(be_t *be, const float *q, int ldq, const float *k, int ldk, co
 void be_log_softmax(be_t *be, float *x, int M, int N)
 {
     (be->ops->log_softmax ? be->ops->log_softmax : portable_log_softmax)(be, x, M, N);
+}
+
+void be_attention_rows(be_t *be, int n, const float *q, int ldq, const float *const *k, const float *const *v,
+                       int ldkv, const int *nk, int n_heads, int d_head, float *out, int ldo, float *scratch)
+{
+    if (n > 0)
+        (be->ops->attention_rows ? be->ops->attention_rows : portable_attention_rows)(
+            be, n, q, ldq, k, v, ldkv, nk, n_heads, d_head, out, ldo, scratch);
 }

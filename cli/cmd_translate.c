@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/mb_clock.h"
 #include "common/mb_ids.h"
 #include "common/mb_mem.h"
 #include "common/mb_parse.h"
@@ -39,7 +40,8 @@ static void help(void)
            "  --capacity-factor F   expert capacity factor per sequence (docs/routing.md); default 0 =\n"
            "                        unlimited, whatever the model file records from training\n"
            "  --scores              append a tab and the hypothesis log-probability to each line\n"
-           "  --stats               print routing statistics (dropped assignments and tokens) to stderr\n"
+           "  --stats               print to stderr the tokens, routing statistics (dropped assignments\n"
+           "                        and tokens), start-up time, and the translating time and speed\n"
            "  --no-check-finite     load the model even when a weight is NaN or infinite (refused by\n"
            "                        default: such a model decodes garbage)\n\n%s",
            CLI_EXIT_HELP);
@@ -207,6 +209,8 @@ int cmd_translate(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usagef("translate: give exactly one model file; see 'moebench translate --help'");
     bo.threads = (int)threads;
+    const double t_start = mb_now(); /* --stats: start-up apart from translating */
+    double t_ready = 0, cpu_ready = 0;
     model_t *m;
     if (model_load_mapped(argv[optind], check_finite, &m, &err)) /* translating only reads the weights */
         return cli_error(&err);
@@ -249,6 +253,8 @@ int cmd_translate(int argc, char **argv)
     if (model_prepare(m, &be, &err) || decode_ctx_create(m, &be, &dopt, &dc, &err) ||
         (ids ? read_ids(stdin, &in, &err) : read_text(stdin, voc, &in, &err)))
         goto out;
+    t_ready = mb_now();
+    cpu_ready = mb_process_cpu_s();
     decode_request_t *req = calloc((size_t)batch, sizeof *req);
     decode_result_t *res = calloc((size_t)batch, sizeof *res);
     int tty = isatty(2);
@@ -295,9 +301,19 @@ int cmd_translate(int argc, char **argv)
     free(res);
     if (stats) {
         const decode_stats_t *st = decode_get_stats(dc);
+        const double wall = mb_now() - t_ready, cpu = mb_process_cpu_s() - cpu_ready;
+        char nthreads[24];
+        snprintf(nthreads, sizeof nthreads, bo.threads > 0 ? "%d" : "default", bo.threads);
         fprintf(stderr, "moebench: %llu sentences, %llu source tokens, %llu output tokens, %llu decoder steps\n",
                 (unsigned long long)st->sentences, (unsigned long long)st->src_tokens,
                 (unsigned long long)st->out_tokens, (unsigned long long)st->steps);
+        /* the figures a user compares engines by: start-up (load, backend, prepared weights, input
+         * read) apart from translating (every batch, output written) */
+        fprintf(stderr, "moebench: start-up %.3f s; translating %.3f s wall, %.3f s CPU (%.2f cores): "
+                        "%.1f output tokens/s (%s %s, threads %s, batch %ld)\n",
+                t_ready - t_start, wall, cpu, wall > 0 ? cpu / wall : 0.0,
+                wall > 0 ? (double)st->out_tokens / wall : 0.0, be.ops->name,
+                be_precision_name(bo.precision), nthreads, batch);
         const moe_stats_t *ms[2] = {&st->moe_encoder, &st->moe_decoder};
         for (int s = 0; s < 2; s++)
             fprintf(stderr, "moebench: %s MoE: %llu token routings, %llu expert assignments, "

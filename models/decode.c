@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "common/mb_mem.h"
 #include "models/layers.h"
 #include "models/transformer.h"
@@ -41,6 +45,7 @@ struct decode_ctx {
     fin_t *fin;                                      /* [n, 2 * beam] */
     int *fin_ids;                                    /* [n, 2 * beam, cap_len] */
     cand_t *cand;                                    /* [2 * beam] */
+    int *row_top;                                    /* [slots, 2 * beam] each row's best tokens */
     decode_stats_t stats;
 };
 
@@ -85,7 +90,8 @@ void decode_ctx_free(decode_ctx_t *c)
     tf_cache_free(&c->cache);
     void *bufs[] = {c->src_offset, c->src_ids, c->src_key, c->limit, c->forced, c->enc_out, c->logits, c->tok, c->pos,
                     c->seq, c->slot, c->from, c->to, c->hist, c->hist_tmp, c->beam_lp, c->beam_lp_tmp,
-                    c->n_fin, c->fin, c->fin_ids, c->cand, c->next_tok, c->next_seq, c->g_len, c->g_finished, c->g_lp};
+                    c->n_fin, c->fin, c->fin_ids, c->cand, c->next_tok, c->next_seq, c->g_len, c->g_finished, c->g_lp,
+                    c->row_top};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     free(c);
@@ -122,6 +128,7 @@ static int reserve(decode_ctx_t *c, int n, int src_tokens, int max_out, mb_error
                 mb_grow((void **)&c->fin, (size_t)cn * 2 * K, sizeof(fin_t)) ||
                 mb_grow((void **)&c->fin_ids, (size_t)cn * 2 * K * cl, sizeof(int)) ||
                 mb_grow((void **)&c->cand, (size_t)2 * K, sizeof(cand_t)) ||
+                mb_grow((void **)&c->row_top, cs * 2 * K, sizeof(int)) ||
                 mb_grow((void **)&c->next_tok, cs, sizeof(int)) || mb_grow((void **)&c->next_seq, cs, sizeof(int)) ||
                 mb_grow((void **)&c->g_len, (size_t)cn, sizeof(int)) || mb_grow((void **)&c->g_finished, (size_t)cn, sizeof(int)) ||
                 mb_grow((void **)&c->g_lp, (size_t)cn, sizeof(float));
@@ -244,6 +251,88 @@ static int top_candidates(decode_ctx_t *c, int r0, int r1, int m)
     return have;
 }
 
+/* The m best tokens of one row of log-probabilities lp[V] into top[m],
+ * best first: higher lp, then lower token. Within a row the base score is
+ * one number, so this is the order cand_before gives the row's candidates
+ * (base + lp is monotone in lp, and equal sums fall back to lp, then token);
+ * any candidate among a sentence's best m is among its row's best m. Blocks
+ * whose maximum cannot enter are skipped after one vectorisable pass. */
+static void row_top(const float *lp, int V, int m, int *top)
+{
+    int have = 0;
+    float worst = -INFINITY; /* lp of top[m - 1] once full */
+    for (int v0 = 0; v0 < V; v0 += 64) {
+        const int v1 = v0 + 64 < V ? v0 + 64 : V;
+        if (have == m) {
+            float mx = -INFINITY;
+            for (int v = v0; v < v1; v++)
+                mx = lp[v] > mx ? lp[v] : mx;
+            if (!(mx > worst))
+                continue;
+        }
+        for (int v = v0; v < v1; v++) {
+            const float x = lp[v];
+            if (have == m && !(x > worst)) /* ties go to the earlier (lower) token */
+                continue;
+            int i = have < m ? have++ : m - 1;
+            while (i > 0 && x > lp[top[i - 1]]) {
+                top[i] = top[i - 1];
+                i--;
+            }
+            top[i] = v;
+            if (have == m)
+                worst = lp[top[m - 1]];
+        }
+    }
+    for (int i = have; i < m; i++)
+        top[i] = -1;
+}
+
+/* Every row's best m tokens (row_top), rows split between the backend's
+ * threads when they are an OpenMP team (be_ops_t.openmp): the scan over the
+ * vocabulary is otherwise a serial part of each beam step. */
+static void rows_top(decode_ctx_t *c, int rows, int m)
+{
+    const int V = c->m->cfg.vocab;
+    int nt = c->be->opt.threads > 0 ? c->be->opt.threads : 1;
+#ifdef _OPENMP
+    if (c->be->opt.threads <= 0)
+        nt = omp_get_max_threads();
+#endif
+    if (!c->be->ops->openmp)
+        nt = 1;
+    nt = (double)rows * V < 262144.0 ? 1 : nt < rows ? nt : rows; /* small: not worth waking threads */
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int r = 0; r < rows; r++)
+        row_top(c->logits + (size_t)r * V, V, m, c->row_top + (size_t)r * m);
+}
+
+/* top_candidates from the rows' own best m (rows_top has run): the same
+ * candidates in the same order, from m per row instead of V. */
+static int merge_candidates(decode_ctx_t *c, int r0, int r1, int m)
+{
+    const int V = c->m->cfg.vocab;
+    int have = 0;
+    for (int r = r0; r < r1; r++) {
+        const float *lp = c->logits + (size_t)r * V;
+        const int *top = c->row_top + (size_t)r * m;
+        float base = c->beam_lp[c->slot[r]];
+        for (int j = 0; j < m && top[j] >= 0; j++) {
+            int v = top[j];
+            cand_t x = {base + lp[v], lp[v], r, v};
+            if (have == m && !cand_before(&x, &c->cand[m - 1]))
+                break; /* the row's later tokens rank lower still */
+            int i = have < m ? have++ : m - 1;
+            while (i > 0 && cand_before(&x, &c->cand[i - 1])) {
+                c->cand[i] = c->cand[i - 1];
+                i--;
+            }
+            c->cand[i] = x;
+        }
+    }
+    return have;
+}
+
 static float length_penalty(float alpha, int len)
 {
     return powf((5.0f + (float)len) / 6.0f, alpha);
@@ -285,12 +374,15 @@ static void beam(decode_ctx_t *c, int n)
         for (int r = 0; r < rows; r++)
             if (c->forced[c->seq[r]])
                 c->logits[(size_t)r * V + MODEL_EOS] = -INFINITY;
+        const int fast = !(c->m->opt_off & MODEL_OPT_TOPK);
+        if (fast)
+            rows_top(c, rows, 2 * K);
         int next_rows = 0, moves = 0;
         for (int r0 = 0; r0 < rows;) {
             int s = c->seq[r0], r1 = r0;
             while (r1 < rows && c->seq[r1] == s)
                 r1++;
-            int nc = top_candidates(c, r0, r1, 2 * K), n_new = 0;
+            int nc = fast ? merge_candidates(c, r0, r1, 2 * K) : top_candidates(c, r0, r1, 2 * K), n_new = 0;
             int first_new = next_rows;
             for (int i = 0; i < nc && n_new < K; i++) {
                 const cand_t *x = &c->cand[i];

@@ -28,6 +28,7 @@ typedef struct walker {
     model_t *m;                /* wiring: the model, next tensor index and arena offset */
     int index;
     uint64_t offset;
+    int64_t at;                /* >= 0: the arena offset of the next tensor (out of order) */
 } walker_t;
 
 static void emit(walker_t *w, const float **slot, int ndim, int64_t d0, int64_t d1, const char *fmt, ...)
@@ -52,15 +53,25 @@ static void emit(walker_t *w, const float **slot, int ndim, int64_t d0, int64_t 
     w->visit(w, &s, slot);
 }
 
-static void emit_linear(walker_t *w, be_weight_t *lw, int n_out, int n_in, int bias, const char *prefix)
+/* at_w, at_b: arena offsets of the weight and the bias, or -1 for the next free place */
+static void emit_linear_at(walker_t *w, be_weight_t *lw, int n_out, int n_in, int bias, const char *prefix,
+                           int64_t at_w, int64_t at_b)
 {
+    w->at = at_w;
     emit(w, lw ? &lw->w : NULL, 2, n_out, n_in, "%s.w", prefix);
+    w->at = at_b;
     if (bias)
         emit(w, lw ? &lw->b : NULL, 1, n_out, 0, "%s.b", prefix);
+    w->at = -1;
     if (lw) {
         lw->n_out = n_out;
         lw->n_in = n_in;
     }
+}
+
+static void emit_linear(walker_t *w, be_weight_t *lw, int n_out, int n_in, int bias, const char *prefix)
+{
+    emit_linear_at(w, lw, n_out, n_in, bias, prefix, -1, -1);
 }
 
 static void emit_ln(walker_t *w, model_ln_t *ln, int d, const char *prefix)
@@ -74,10 +85,18 @@ static void emit_attn(walker_t *w, model_attn_t *a, int d, const char *prefix)
     char name[96]; /* prefix (< 64) + suffix */
     const char *part[4] = {"q", "k", "v", "o"};
     be_weight_t *lw[4] = {a ? &a->q : NULL, a ? &a->k : NULL, a ? &a->v : NULL, a ? &a->o : NULL};
+    /* Tensor order (names, files) stays q.w q.b k.w k.b ...; in the arena the
+     * block is q.w k.w v.w q.b k.b v.b o.w o.b, so that q, k, v are one
+     * [3d, d] matrix with one [3d] bias (model_layer_t.self_qkv) and k, v one
+     * [2d, d] (cross_kv) without a copy. */
+    const int64_t dd = (int64_t)d * d, base = (int64_t)w->offset;
+    const int64_t at_w[4] = {0, dd, 2 * dd, 3 * dd + 3 * (int64_t)d};
+    const int64_t at_b[4] = {3 * dd, 3 * dd + d, 3 * dd + 2 * (int64_t)d, 4 * dd + 3 * (int64_t)d};
     for (int i = 0; i < 4; i++) {
         snprintf(name, sizeof name, "%s.%s", prefix, part[i]);
-        emit_linear(w, lw[i], d, d, 1, name);
+        emit_linear_at(w, lw[i], d, d, 1, name, base + at_w[i], base + at_b[i]);
     }
+    w->offset = (uint64_t)(base + 4 * dd + 4 * (int64_t)d);
 }
 
 static void emit_ffn(walker_t *w, model_ffn_t *f, const model_config_t *c, const char *prefix)
@@ -208,6 +227,7 @@ int model_count(const model_config_t *cfg, model_counts_t *out, mb_error_t *err)
     memset(out, 0, sizeof *out);
     walker_t w;
     memset(&w, 0, sizeof w);
+    w.at = -1;
     w.visit = count_visit;
     w.counts = out;
     w.top_k = cfg->top_k;
@@ -232,12 +252,54 @@ int model_count(const model_config_t *cfg, model_counts_t *out, mb_error_t *err)
 static void wire_visit(walker_t *w, const model_tensor_spec_t *s, const float **slot)
 {
     model_t *m = w->m;
+    uint64_t off = w->at >= 0 ? (uint64_t)w->at : w->offset;
     m->specs[w->index] = *s;
-    m->tensor[w->index] = m->arena + w->offset;
+    m->tensor[w->index] = m->arena + off;
     if (slot)
-        *slot = m->arena + w->offset;
-    w->offset += s->n;
+        *slot = m->arena + off;
+    if (w->at < 0)
+        w->offset += s->n;
     w->index++;
+}
+
+/* The stacked views of model_layer_t (see emit_attn for the arena order). */
+static be_weight_t stacked(const be_weight_t *first, int parts)
+{
+    return (be_weight_t){.w = first->w, .b = first->b, .n_out = parts * first->n_out, .n_in = first->n_in};
+}
+
+static void wire_fused(model_t *m)
+{
+    for (int s = 0; s < 2; s++) {
+        model_layer_t *layers = s ? m->dec : m->enc;
+        int n = s ? m->cfg.dec_layers : m->cfg.enc_layers;
+        for (int i = 0; i < n; i++) {
+            layers[i].self_qkv = stacked(&layers[i].self.q, 3);
+            if (s)
+                layers[i].cross_kv = stacked(&layers[i].cross.k, 2);
+        }
+    }
+}
+
+int model_parse_opt_off(const char *text, int *bits, mb_error_t *err)
+{
+    static const struct { const char *name; int bit; } parts[] = {
+        {"fuse", MODEL_OPT_FUSE}, {"attn", MODEL_OPT_ATTN_ROWS}, {"topk", MODEL_OPT_TOPK},
+        {"all", MODEL_OPT_FUSE | MODEL_OPT_ATTN_ROWS | MODEL_OPT_TOPK}};
+    *bits = 0;
+    for (const char *p = text ? text : ""; *p;) {
+        size_t len = strcspn(p, ",");
+        size_t i = 0;
+        while (i < sizeof parts / sizeof parts[0] && (strlen(parts[i].name) != len || strncmp(p, parts[i].name, len)))
+            i++;
+        if (len && i == sizeof parts / sizeof parts[0])
+            return mb_fail(err, "%s: '%.*s' is not a decode optimisation; use a comma list of fuse, attn, topk "
+                                "or all (or unset it)", MODEL_DECODE_OFF_ENV, (int)len, p);
+        if (len)
+            *bits |= parts[i].bit;
+        p += len + (p[len] == ',');
+    }
+    return 0;
 }
 
 static void rewire_visit(walker_t *w, const model_tensor_spec_t *s, const float **slot)
@@ -255,7 +317,42 @@ void model_rewire(model_t *m)
     w.visit = rewire_visit;
     w.m = m;
     walk(&w, &m->cfg, m);
+    wire_fused(m); /* the loader keeps each view's parts adjacent (model_view_groups) */
 }
+
+static int tensor_at(const model_t *m, const float *p)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensor[i] == p)
+            return i;
+    return -1;
+}
+
+/* A view's weight group (bias = 0) or bias group from the arena pointers of
+ * a freshly created model (model_create: every tensor in the arena). */
+static void view_group(const model_t *m, const be_weight_t *v, int parts, int bias, model_view_group_t *g)
+{
+    const size_t step = bias ? (size_t)v->n_out / parts : (size_t)v->n_out / parts * v->n_in;
+    g->n = parts;
+    for (int j = 0; j < parts; j++)
+        g->idx[j] = tensor_at(m, (bias ? v->b : v->w) + j * step);
+}
+
+int model_view_groups(const model_t *m, model_view_group_t *g, int max)
+{
+    int n = 0;
+    for (int s = 0; s < 2; s++) {
+        const model_layer_t *layers = s ? m->dec : m->enc;
+        int nl = s ? m->cfg.dec_layers : m->cfg.enc_layers;
+        for (int i = 0; i < nl; i++)
+            for (int v = 0; v < (s ? 2 : 1); v++)
+                for (int bias = 0; bias < 2; bias++, n++)
+                    if (n < max)
+                        view_group(m, v ? &layers[i].cross_kv : &layers[i].self_qkv, v ? 2 : 3, bias, &g[n]);
+    }
+    return n;
+}
+
 
 int model_create(const model_config_t *cfg, model_t **out, mb_error_t *err)
 {
@@ -280,11 +377,12 @@ int model_create(const model_config_t *cfg, model_t **out, mb_error_t *err)
     m->arena = calloc((size_t)k.total, sizeof(float));
     m->specs = calloc((size_t)k.n_tensors, sizeof *m->specs);
     m->tensor = calloc((size_t)k.n_tensors, sizeof *m->tensor);
+    m->arena_order = calloc((size_t)k.n_tensors + 1, sizeof *m->arena_order);
     m->pos_rows = MODEL_POS_TABLE_ROWS;
     m->pos_table = malloc(sizeof(float) * (size_t)m->pos_rows * (size_t)cfg->d_model);
     m->enc = calloc((size_t)cfg->enc_layers + 1, sizeof *m->enc);
     m->dec = calloc((size_t)cfg->dec_layers + 1, sizeof *m->dec);
-    int ok = m->arena && m->specs && m->tensor && m->enc && m->dec && m->pos_table;
+    int ok = m->arena && m->specs && m->tensor && m->arena_order && m->enc && m->dec && m->pos_table;
     for (int s = 0; ok && s < 2; s++) {
         int n = s ? cfg->dec_layers : cfg->enc_layers;
         model_layer_t *layers = s ? m->dec : m->enc;
@@ -305,7 +403,20 @@ int model_create(const model_config_t *cfg, model_t **out, mb_error_t *err)
     memset(&w, 0, sizeof w);
     w.visit = wire_visit;
     w.m = m;
+    w.at = -1;
     walk(&w, cfg, m);
+    wire_fused(m);
+    /* arena order: insertion sort of the indices by offset (a few hundred tensors, nearly in order) */
+    for (int i = 0; i < m->n_tensors; i++) {
+        int j = i;
+        for (; j > 0 && m->tensor[m->arena_order[j - 1]] > m->tensor[i]; j--)
+            m->arena_order[j] = m->arena_order[j - 1];
+        m->arena_order[j] = i;
+    }
+    if (model_parse_opt_off(getenv(MODEL_DECODE_OFF_ENV), &m->opt_off, err) != 0) {
+        model_free(m);
+        return -1;
+    }
     /* layer norms start as the identity */
     for (int i = 0; i < m->n_tensors; i++) {
         size_t len = strlen(m->specs[i].name);
@@ -331,6 +442,7 @@ void model_free(model_t *m)
     free(m->dec);
     free(m->specs);
     free(m->tensor);
+    free(m->arena_order);
     free(m->arena);
     if (m->map)
         munmap(m->map, m->map_len);
@@ -407,7 +519,7 @@ void model_init_random(model_t *m, uint64_t seed)
 
 /* ---- backend-prepared weights ---- */
 
-static int for_each_linear(model_t *m, int (*fn)(be_t *, be_weight_t *, mb_error_t *), be_t *be,
+static int for_each_linear(model_t *m, int all, int (*fn)(be_t *, be_weight_t *, mb_error_t *), be_t *be,
                            mb_error_t *err)
 {
     for (int s = 0; s < 2; s++) {
@@ -415,13 +527,27 @@ static int for_each_linear(model_t *m, int (*fn)(be_t *, be_weight_t *, mb_error
         int n = s ? m->cfg.dec_layers : m->cfg.enc_layers;
         for (int i = 0; i < n; i++) {
             model_layer_t *L = &layers[i];
-            be_weight_t *ws[10] = {&L->self.q, &L->self.k, &L->self.v, &L->self.o};
-            int nw = 4;
+            /* fused: the stacked views instead of their parts, so that a
+             * backend's prepared copy (oneDNN's blocked layout) exists once;
+             * release (all) visits both */
+            be_weight_t *ws[14] = {&L->self.o};
+            int nw = 1;
+            if (all || !(m->opt_off & MODEL_OPT_FUSE))
+                ws[nw++] = &L->self_qkv;
+            if (all || (m->opt_off & MODEL_OPT_FUSE)) {
+                ws[nw++] = &L->self.q;
+                ws[nw++] = &L->self.k;
+                ws[nw++] = &L->self.v;
+            }
             if (s) {
                 ws[nw++] = &L->cross.q;
-                ws[nw++] = &L->cross.k;
-                ws[nw++] = &L->cross.v;
                 ws[nw++] = &L->cross.o;
+                if (all || !(m->opt_off & MODEL_OPT_FUSE))
+                    ws[nw++] = &L->cross_kv;
+                if (all || (m->opt_off & MODEL_OPT_FUSE)) {
+                    ws[nw++] = &L->cross.k;
+                    ws[nw++] = &L->cross.v;
+                }
             }
             if (!L->is_moe) {
                 ws[nw++] = &L->ffn.fc1;
@@ -448,7 +574,7 @@ static int release_one(be_t *be, be_weight_t *w, mb_error_t *err)
 int model_prepare(model_t *m, be_t *be, mb_error_t *err)
 {
     m->out_proj.role = BE_WEIGHT_OUT_PROJ; /* int8 keeps it fp32 unless asked */
-    if (for_each_linear(m, be_weight_prepare, be, err) != 0) {
+    if (for_each_linear(m, 0, be_weight_prepare, be, err) != 0) {
         model_release(m, be);
         return -1;
     }
@@ -457,5 +583,5 @@ int model_prepare(model_t *m, be_t *be, mb_error_t *err)
 
 void model_release(model_t *m, be_t *be)
 {
-    for_each_linear(m, release_one, be, NULL);
+    for_each_linear(m, 1, release_one, be, NULL);
 }

@@ -41,6 +41,12 @@ typedef struct model_moe {
 typedef struct model_layer {
     model_ln_t ln_self, ln_cross, ln_ffn;
     model_attn_t self, cross;  /* cross: decoder only */
+    /* Views of the same arena memory as one matrix (issue 18: one GEMM
+     * instead of three): the arena keeps q, k, v of an attention block
+     * adjacent, weights then biases, so no copy exists.
+     * self_qkv: [3 d_model, d_model] = self.q, self.k, self.v stacked;
+     * cross_kv: [2 d_model, d_model] = cross.k, cross.v (decoder only). */
+    be_weight_t self_qkv, cross_kv;
     int is_moe;
     model_ffn_t ffn;           /* dense FFN */
     model_moe_t moe;
@@ -77,6 +83,8 @@ typedef struct model {
     int n_tensors;
     model_tensor_spec_t *specs;    /* [n_tensors] */
     float **tensor;                /* [n_tensors] -> into arena, or into map (read-only) */
+    int *arena_order;              /* [n_tensors] tensor indices in arena order: files store their
+                                    * data so, which keeps each stacked view's parts adjacent */
     const float *enc_embed, *dec_embed; /* [vocab, d_model] */
     const float *enc_task_embed, *dec_task_embed; /* [n_keys, d_model] or NULL */
     be_weight_t out_proj;          /* [vocab, d_model], no bias */
@@ -89,6 +97,11 @@ typedef struct model {
      * parses it); NULL when the model has none. */
     uint8_t *vocab_blob;           /* [vocab_len] */
     size_t vocab_len;
+    /* Decode-step optimisations turned off (MODEL_OPT_* bits), from the
+     * environment variable MOEBENCH_DECODE_OFF at model_create: the old path
+     * stays runnable so that one binary can time old against new
+     * (scripts/bench-decode.sh) and tests can check that both agree. */
+    int opt_off;
     /* model_load_mapped: the file mapped read-only (MAP_PRIVATE, PROT_READ)
      * and how many tensors point into it; model_free unmaps it. A write to a
      * mapped tensor faults, so whatever writes weights (the trainer, random
@@ -98,6 +111,14 @@ typedef struct model {
     size_t map_len;
     int n_mapped;
 } model_t;
+
+/* MOEBENCH_DECODE_OFF=fuse,attn,topk (or all): the fused Q/K/V and cross
+ * K/V projections, the one parallel attention call per decoder step, the
+ * parallel per-row top-k of beam search. */
+enum { MODEL_OPT_FUSE = 1, MODEL_OPT_ATTN_ROWS = 2, MODEL_OPT_TOPK = 4 };
+#define MODEL_DECODE_OFF_ENV "MOEBENCH_DECODE_OFF"
+/* Parses a MOEBENCH_DECODE_OFF value (NULL or "" = none) into MODEL_OPT_* bits. */
+int model_parse_opt_off(const char *text, int *bits, mb_error_t *err);
 
 /* The U8 tensor that carries the vocabulary in a model file. */
 #define MODEL_VOCAB_TENSOR "vocab.sentencepiece"
@@ -138,7 +159,8 @@ int model_check_finite(const model_t *m, const char *where, mb_error_t *err);
  * used (fp32, little-endian host, float-aligned offsets) are not copied:
  * m->tensor points into a read-only private mapping of the file (see
  * model_t.map), so loading costs no copy and the pages are shared with the
- * page cache. Other tensors (BF16, F16, misaligned) are read and converted
+ * page cache. Other tensors (BF16, F16, misaligned, and the parts of a
+ * stacked attention view that the file does not hold adjacent) are read and converted
  * into the arena as before; when the file cannot be mapped (mmap fails, not
  * a regular file) every tensor is read. MOEBENCH_MMAP=0 in the environment
  * turns mapping off (to measure what it saves). Backends that repack (bf16,
@@ -149,6 +171,12 @@ int model_load_mapped(const char *path, int check_finite, model_t **out, mb_erro
 /* Points every weight slot (layers, embeddings, out_proj) at m->tensor[i]
  * again, after tensors were moved; model_load_mapped uses it. */
 void model_rewire(model_t *m);
+/* The tensors whose slots must stay adjacent for a stacked view (self_qkv,
+ * cross_kv; the mapped loader reads them unless the file has them so): each
+ * view's weights, and its biases, as tensor indices in arena order (n of
+ * them, 2 or 3). Fills at most max groups; returns how many there are. */
+typedef struct model_view_group { int idx[3], n; } model_view_group_t;
+int model_view_groups(const model_t *m, model_view_group_t *g, int max);
 /* Only the config of a model file (its header), allocating no weights. */
 int model_load_config(const char *path, model_config_t *cfg, mb_error_t *err);
 /* Only the vocabulary bytes of a model file (*blob malloc'ed; NULL and 0

@@ -13,13 +13,16 @@
 
 void model_weight_tensors(const model_t *m, st_out_tensor_t *t)
 {
-    for (int i = 0; i < m->n_tensors; i++) {
-        t[i].name = m->specs[i].name;
-        t[i].dtype = ST_F32;
-        t[i].ndim = m->specs[i].ndim;
-        t[i].shape[0] = m->specs[i].shape[0];
-        t[i].shape[1] = m->specs[i].shape[1];
-        t[i].data = m->tensor[i];
+    /* in arena order, so that a stacked view's parts are adjacent in the file
+     * too and a mapped load can use them in place (map_tensors) */
+    for (int j = 0; j < m->n_tensors; j++) {
+        const int i = m->arena_order[j];
+        t[j].name = m->specs[i].name;
+        t[j].dtype = ST_F32;
+        t[j].ndim = m->specs[i].ndim;
+        t[j].shape[0] = m->specs[i].shape[0];
+        t[j].shape[1] = m->specs[i].shape[1];
+        t[j].data = m->tensor[i];
     }
 }
 
@@ -149,17 +152,39 @@ static int map_tensors(model_t *m, st_file_t *f, uint8_t *mapped)
     if (st_map(f, &map, &ignore) != 0)
         return 0;
     int n = 0;
+    const float **at = calloc((size_t)m->n_tensors + 1, sizeof *at);
+    int n_groups = model_view_groups(m, NULL, 0);
+    model_view_group_t *g = calloc((size_t)n_groups + 1, sizeof *g);
+    if (!at || !g) {
+        free(at), free(g);
+        st_unmap(&map);
+        return 0;
+    }
     for (int i = 0; i < m->n_tensors; i++) {
         const st_tensor_t *t = st_find(f, m->specs[i].name);
-        const uint8_t *p = map.data + t->begin;
+        at[i] = (const float *)(const void *)(map.data + t->begin);
         /* the kernels load floats one by one (unaligned vector loads), so float alignment is
          * enough; moebench's own files align every tensor (data at a multiple of 8, fp32 sizes) */
-        mapped[i] = t->dtype == ST_F32 && (uintptr_t)p % _Alignof(float) == 0;
+        mapped[i] = t->dtype == ST_F32 && (uintptr_t)at[i] % _Alignof(float) == 0;
+    }
+    /* a stacked view (Q/K/V, cross K/V) is one matrix: its parts are used in
+     * place only when the file has them adjacent (moebench's own files since
+     * they are written in arena order), else all are read into the arena */
+    model_view_groups(m, g, n_groups);
+    for (int k = 0; k < n_groups; k++) {
+        int ok = 1;
+        for (int j = 0; j < g[k].n; j++)
+            ok &= mapped[g[k].idx[j]] &&
+                  (j == 0 || at[g[k].idx[j]] == at[g[k].idx[j - 1]] + m->specs[g[k].idx[j - 1]].n);
+        for (int j = 0; !ok && j < g[k].n; j++)
+            mapped[g[k].idx[j]] = 0;
+    }
+    for (int i = 0; i < m->n_tensors; i++)
         if (mapped[i]) {
-            m->tensor[i] = (float *)(uintptr_t)p; /* read-only: see model_t.map */
+            m->tensor[i] = (float *)(uintptr_t)at[i]; /* read-only: see model_t.map */
             n++;
         }
-    }
+    free(at), free(g);
     if (n == 0) {
         st_unmap(&map);
         return 0;

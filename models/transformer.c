@@ -38,10 +38,14 @@ int tf_ws_reserve(tf_ws_t *ws, const model_t *m, int tokens, int src_tokens, int
     if (tokens > ws->cap_tokens || E > ws->cap_experts) {
         tokens = tokens > ws->cap_tokens ? tokens : ws->cap_tokens;
         size_t td = (size_t)tokens * (size_t)c->d_model;
-        float **bufs[] = {&ws->x, &ws->h, &ws->q, &ws->k, &ws->v, &ws->att, &ws->y, &ws->gate_in};
+        float **bufs[] = {&ws->x, &ws->h, &ws->k, &ws->v, &ws->att, &ws->y, &ws->gate_in};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
             if (mb_grow((void **)bufs[i], td, sizeof(float)))
                 goto oom;
+        if (mb_grow((void **)&ws->q, 3 * td, sizeof(float)) || mb_grow((void **)&ws->row_k, (size_t)tokens, sizeof(float *)) ||
+            mb_grow((void **)&ws->row_v, (size_t)tokens, sizeof(float *)) ||
+            mb_grow((void **)&ws->row_nk, (size_t)tokens, sizeof(int)))
+            goto oom;
         if (mb_grow((void **)&ws->ff, (size_t)tokens * (size_t)c->d_ff, sizeof(float)) ||
             mb_grow((void **)&ws->pos, (size_t)tokens, sizeof(int)) ||
             mb_grow((void **)&ws->group, (size_t)tokens, sizeof(int)) ||
@@ -55,7 +59,7 @@ int tf_ws_reserve(tf_ws_t *ws, const model_t *m, int tokens, int src_tokens, int
     }
     if (src_tokens > ws->cap_src) {
         size_t sd = (size_t)src_tokens * (size_t)c->d_model;
-        if (mb_grow((void **)&ws->ck, sd, sizeof(float)) || mb_grow((void **)&ws->cv, sd, sizeof(float)))
+        if (mb_grow((void **)&ws->ck, 2 * sd, sizeof(float)))
             goto oom;
         ws->cap_src = src_tokens;
     }
@@ -71,8 +75,9 @@ oom:
 
 void tf_ws_free(tf_ws_t *ws)
 {
-    void *bufs[] = {ws->x,  ws->h,  ws->q,       ws->k,   ws->v,   ws->att,     ws->y,   ws->ff,    ws->gate_in,
-                    ws->acc, ws->ck, ws->cv, ws->scratch, ws->pos, ws->group, ws->cap, ws->counter, ws->counts};
+    void *bufs[] = {ws->x,   ws->h,  ws->q,       ws->k,   ws->v,     ws->att, ws->y,       ws->ff,
+                    ws->gate_in, ws->acc, ws->ck, ws->scratch, ws->pos, ws->group, ws->cap, ws->counter,
+                    ws->counts, (void *)ws->row_k, (void *)ws->row_v, ws->row_nk};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]);
     moe_ws_free(&ws->moe);
@@ -171,6 +176,44 @@ static void positions(const tf_seqs_t *seqs, int *pos)
             pos[t] = t - seqs->offset[s];
 }
 
+/* Queries, keys and values of h[T, d] for self-attention: fused, one GEMM
+ * against the stacked [3d, d] weight into ws->q (rows q|k|v); otherwise
+ * (MOEBENCH_DECODE_OFF=fuse) three, into ws->q, ws->k, ws->v. Returns the
+ * row stride of all three. */
+static int self_qkv(const model_t *m, be_t *be, tf_ws_t *ws, const model_layer_t *L, int T, const float **q,
+                    const float **k, const float **v)
+{
+    const int d = m->cfg.d_model;
+    if (m->opt_off & MODEL_OPT_FUSE) {
+        be_linear(be, &L->self.q, ws->h, T, ws->q);
+        be_linear(be, &L->self.k, ws->h, T, ws->k);
+        be_linear(be, &L->self.v, ws->h, T, ws->v);
+        *q = ws->q, *k = ws->k, *v = ws->v;
+        return d;
+    }
+    be_linear(be, &L->self_qkv, ws->h, T, ws->q);
+    *q = ws->q, *k = ws->q + d, *v = ws->q + 2 * d;
+    return 3 * d;
+}
+
+/* Cross-attention keys and values of the encoder output enc[S, d] into
+ * kv[S, 2d]: fused, one GEMM (rows k|v); otherwise two, k then v as [S, d]
+ * each. Sets *v_off (v = kv + *v_off) and returns the row stride. */
+static int cross_kv(const model_t *m, be_t *be, const model_layer_t *L, const float *enc, int S, float *kv,
+                    size_t *v_off)
+{
+    const int d = m->cfg.d_model;
+    if (m->opt_off & MODEL_OPT_FUSE) {
+        be_linear(be, &L->cross.k, enc, S, kv);
+        be_linear(be, &L->cross.v, enc, S, kv + (size_t)S * d);
+        *v_off = (size_t)S * d;
+        return d;
+    }
+    be_linear(be, &L->cross_kv, enc, S, kv);
+    *v_off = (size_t)d;
+    return 2 * d;
+}
+
 /* Self-attention sublayer over packed sequences: x += O(attn(LN(x))). */
 static void self_attn_packed(const model_t *m, be_t *be, tf_ws_t *ws, const model_layer_t *L,
                              const tf_seqs_t *seqs, int causal)
@@ -178,14 +221,13 @@ static void self_attn_packed(const model_t *m, be_t *be, tf_ws_t *ws, const mode
     const model_config_t *c = &m->cfg;
     const int d = c->d_model, T = seqs->offset[seqs->n], dh = d / c->n_heads;
     be_layernorm(be, ws->x, L->ln_self.g, L->ln_self.b, T, d, LN_EPS, ws->h);
-    be_linear(be, &L->self.q, ws->h, T, ws->q);
-    be_linear(be, &L->self.k, ws->h, T, ws->k);
-    be_linear(be, &L->self.v, ws->h, T, ws->v);
+    const float *q, *k, *v;
+    const int ld = self_qkv(m, be, ws, L, T, &q, &k, &v);
     for (int s = 0; s < seqs->n; s++) {
-        size_t o = (size_t)seqs->offset[s] * d;
+        size_t o = (size_t)seqs->offset[s] * ld;
         int len = seqs->offset[s + 1] - seqs->offset[s];
-        be_attention(be, ws->q + o, d, ws->k + o, d, ws->v + o, d, len, len, c->n_heads, dh, causal, 0,
-                     ws->att + o, d, ws->scratch);
+        be_attention(be, q + o, ld, k + o, ld, v + o, ld, len, len, c->n_heads, dh, causal, 0,
+                     ws->att + (size_t)seqs->offset[s] * d, d, ws->scratch);
     }
     be_linear(be, &L->self.o, ws->att, T, ws->y);
     layer_add(ws->x, ws->y, (size_t)T * d);
@@ -238,13 +280,13 @@ void tf_decode_full(const model_t *m, be_t *be, tf_ws_t *ws, const tf_seqs_t *sr
         /* cross-attention: queries from the target, keys/values from the source */
         be_layernorm(be, ws->x, L->ln_cross.g, L->ln_cross.b, T, d, LN_EPS, ws->h);
         be_linear(be, &L->cross.q, ws->h, T, ws->q);
-        be_linear(be, &L->cross.k, enc_out, S, ws->ck);
-        be_linear(be, &L->cross.v, enc_out, S, ws->cv);
+        size_t v_off;
+        const int ldkv = cross_kv(m, be, L, enc_out, S, ws->ck, &v_off);
         for (int s = 0; s < tgt->n; s++) {
-            size_t qo = (size_t)tgt->offset[s] * d, ko = (size_t)src->offset[s] * d;
-            be_attention(be, ws->q + qo, d, ws->ck + ko, d, ws->cv + ko, d, tgt->offset[s + 1] - tgt->offset[s],
-                         src->offset[s + 1] - src->offset[s], c->n_heads, dh, 0, 0, ws->att + qo, d,
-                         ws->scratch);
+            size_t qo = (size_t)tgt->offset[s] * d, ko = (size_t)src->offset[s] * ldkv;
+            be_attention(be, ws->q + qo, d, ws->ck + ko, ldkv, ws->ck + v_off + ko, ldkv,
+                         tgt->offset[s + 1] - tgt->offset[s], src->offset[s + 1] - src->offset[s], c->n_heads, dh,
+                         0, 0, ws->att + qo, d, ws->scratch);
         }
         be_linear(be, &L->cross.o, ws->att, T, ws->y);
         layer_add(ws->x, ws->y, (size_t)T * d);
@@ -267,7 +309,7 @@ int tf_cache_reserve(tf_cache_t *c, const model_t *m, int slots, int max_len, in
         c->n_experts = max_experts(m);
         if (!(c->k = calloc((size_t)L, sizeof *c->k)) || !(c->v = calloc((size_t)L, sizeof *c->v)) ||
             !(c->count = calloc((size_t)L, sizeof *c->count)) || !(c->ck = calloc((size_t)L, sizeof *c->ck)) ||
-            !(c->cv = calloc((size_t)L, sizeof *c->cv)) || !(c->acc = calloc((size_t)d, sizeof *c->acc)))
+            !(c->acc = calloc((size_t)d, sizeof *c->acc)))
             goto oom;
     }
     if (slots > c->cap_slots || max_len > c->cap_len) {
@@ -289,8 +331,7 @@ int tf_cache_reserve(tf_cache_t *c, const model_t *m, int slots, int max_len, in
     }
     if (src_tokens > c->cap_src) {
         for (int i = 0; i < L; i++)
-            if (mb_grow((void **)&c->ck[i], (size_t)src_tokens * d, sizeof(float)) ||
-                mb_grow((void **)&c->cv[i], (size_t)src_tokens * d, sizeof(float)))
+            if (mb_grow((void **)&c->ck[i], (size_t)src_tokens * 2 * d, sizeof(float)))
                 goto oom;
         c->cap_src = src_tokens;
     }
@@ -314,13 +355,11 @@ void tf_cache_free(tf_cache_t *c)
         free(c->v[i]);
         free(c->count[i]);
         free(c->ck[i]);
-        free(c->cv[i]);
     }
     free(c->k);
     free(c->v);
     free(c->count);
     free(c->ck);
-    free(c->cv);
     free(c->tmp);
     free(c->ctmp);
     free(c->acc);
@@ -333,10 +372,8 @@ void tf_cache_free(tf_cache_t *c)
 void tf_cache_begin(tf_cache_t *c, const model_t *m, be_t *be, const tf_seqs_t *src, const float *enc_out)
 {
     const int S = src->offset[src->n];
-    for (int i = 0; i < c->n_layers; i++) {
-        be_linear(be, &m->dec[i].cross.k, enc_out, S, c->ck[i]);
-        be_linear(be, &m->dec[i].cross.v, enc_out, S, c->cv[i]);
-    }
+    for (int i = 0; i < c->n_layers; i++)
+        c->kv_ld = cross_kv(m, be, &m->dec[i], enc_out, S, c->ck[i], &c->v_off);
     c->n_seq = src->n;
     memcpy(c->src_offset, src->offset, sizeof(int) * ((size_t)src->n + 1));
     for (int s = 0; s < src->n; s++) {
@@ -375,27 +412,45 @@ void tf_cache_copy(tf_cache_t *c, int n, const int *from, const int *to, int len
     }
 }
 
+/* The attention of a decoder step: row r's query q + r*ldq over its keys
+ * and values ws->row_k[r], ws->row_v[r] (ws->row_nk[r] rows, ldkv apart)
+ * into ws->att. One call for all rows, which a backend may split between
+ * its threads; MOEBENCH_DECODE_OFF=attn: one call per row, as before. */
+static void step_attention(const model_t *m, be_t *be, tf_ws_t *ws, int n, const float *q, int ldq, int ldkv)
+{
+    const int d = m->cfg.d_model, H = m->cfg.n_heads;
+    if (!(m->opt_off & MODEL_OPT_ATTN_ROWS)) {
+        be_attention_rows(be, n, q, ldq, ws->row_k, ws->row_v, ldkv, ws->row_nk, H, d / H, ws->att, d,
+                          ws->scratch);
+        return;
+    }
+    for (int r = 0; r < n; r++)
+        be_attention(be, q + (size_t)r * ldq, ldq, ws->row_k[r], ldkv, ws->row_v[r], ldkv, 1, ws->row_nk[r], H,
+                     d / H, 0, 0, ws->att + (size_t)r * d, d, ws->scratch);
+}
+
 void tf_decode_step(const model_t *m, be_t *be, tf_ws_t *ws, tf_cache_t *c, int n, const int *tok,
                     const int *pos, const int *seq, const int *slot, float *logits, moe_stats_t *stats)
 {
     const model_config_t *cfg = &m->cfg;
-    const int d = cfg->d_model, dh = d / cfg->n_heads;
+    const int d = cfg->d_model;
     const size_t slot_stride = (size_t)c->cap_len * d;
     layer_embed(m->dec_embed, d, tok, pos, n, sqrtf((float)d), m->pos_table, m->pos_rows, ws->x);
     for (int i = 0; i < cfg->dec_layers; i++) {
         const model_layer_t *L = &m->dec[i];
         /* self-attention over the cached prefix */
         be_layernorm(be, ws->x, L->ln_self.g, L->ln_self.b, n, d, LN_EPS, ws->h);
-        be_linear(be, &L->self.q, ws->h, n, ws->q);
-        be_linear(be, &L->self.k, ws->h, n, ws->k);
-        be_linear(be, &L->self.v, ws->h, n, ws->v);
+        const float *q, *k, *v;
+        const int ld = self_qkv(m, be, ws, L, n, &q, &k, &v);
         for (int r = 0; r < n; r++) {
             float *kc = c->k[i] + (size_t)slot[r] * slot_stride, *vc = c->v[i] + (size_t)slot[r] * slot_stride;
-            memcpy(kc + (size_t)pos[r] * d, ws->k + (size_t)r * d, sizeof(float) * (size_t)d);
-            memcpy(vc + (size_t)pos[r] * d, ws->v + (size_t)r * d, sizeof(float) * (size_t)d);
-            be_attention(be, ws->q + (size_t)r * d, d, kc, d, vc, d, 1, pos[r] + 1, cfg->n_heads, dh, 0, 0,
-                         ws->att + (size_t)r * d, d, ws->scratch);
+            memcpy(kc + (size_t)pos[r] * d, k + (size_t)r * ld, sizeof(float) * (size_t)d);
+            memcpy(vc + (size_t)pos[r] * d, v + (size_t)r * ld, sizeof(float) * (size_t)d);
+            ws->row_k[r] = kc;
+            ws->row_v[r] = vc;
+            ws->row_nk[r] = pos[r] + 1;
         }
+        step_attention(m, be, ws, n, q, ld, d);
         be_linear(be, &L->self.o, ws->att, n, ws->y);
         layer_add(ws->x, ws->y, (size_t)n * d);
         /* cross-attention over the sentence's encoder output */
@@ -403,9 +458,11 @@ void tf_decode_step(const model_t *m, be_t *be, tf_ws_t *ws, tf_cache_t *c, int 
         be_linear(be, &L->cross.q, ws->h, n, ws->q);
         for (int r = 0; r < n; r++) {
             int a = c->src_offset[seq[r]], b = c->src_offset[seq[r] + 1];
-            be_attention(be, ws->q + (size_t)r * d, d, c->ck[i] + (size_t)a * d, d, c->cv[i] + (size_t)a * d, d,
-                         1, b - a, cfg->n_heads, dh, 0, 0, ws->att + (size_t)r * d, d, ws->scratch);
+            ws->row_k[r] = c->ck[i] + (size_t)a * c->kv_ld;
+            ws->row_v[r] = c->ck[i] + c->v_off + (size_t)a * c->kv_ld;
+            ws->row_nk[r] = b - a;
         }
+        step_attention(m, be, ws, n, ws->q, d, c->kv_ld);
         be_linear(be, &L->cross.o, ws->att, n, ws->y);
         layer_add(ws->x, ws->y, (size_t)n * d);
         /* FFN or MoE; routing input per row */

@@ -32,11 +32,14 @@ typedef struct tf_ws {
      * A run-time setting, not the model file's recorded training value. */
     double capacity_factor;
     int cap_tokens, cap_src, cap_scratch, cap_experts;
-    float *x, *h, *q, *k, *v, *att, *y;  /* [tokens, d_model] */
+    float *x, *h, *k, *v, *att, *y;  /* [tokens, d_model] */
+    float *q;                  /* [tokens, 3 d_model]: q, or q|k|v of the fused projection */
+    const float **row_k, **row_v; /* [tokens] a decoder step's keys/values per row */
+    int *row_nk;               /* [tokens] how many */
     float *ff;                 /* [tokens, d_ff] */
     float *gate_in;            /* [tokens, d_model] routing inputs */
     double *acc;               /* [d_model] sums for sentence means */
-    float *ck, *cv;            /* [src tokens, d_model] cross keys/values */
+    float *ck;                 /* [src tokens, 2 d_model] cross keys and values (layout: tf_cache_t.ck) */
     float *scratch;            /* [cap_scratch] attention scores */
     int *pos, *group;          /* [tokens] */
     int *cap, *counter;        /* [tokens] capacity and counter row of each token's sequence */
@@ -67,7 +70,12 @@ typedef struct tf_cache {
     int n_layers, d, n_experts, cap_slots, cap_len, cap_src, cap_seq;
     float **k, **v;            /* [layer] -> [slots, cap_len, d] */
     int **count;               /* [layer] -> [slots, n_experts] or NULL */
-    float **ck, **cv;          /* [layer] -> [src tokens, d] */
+    /* [layer] -> cross-attention keys and values [src tokens, 2d]: fused,
+     * rows k|v (kv_ld = 2d, v_off = d); MOEBENCH_DECODE_OFF=fuse: all keys
+     * [S, d] then all values (kv_ld = d, v_off = S d) */
+    float **ck;
+    int kv_ld;
+    size_t v_off;
     float *tmp;                /* [slots, cap_len, d] for slot copies */
     int *ctmp;                 /* [slots, n_experts] for slot copies */
     int n_seq;

@@ -33,6 +33,25 @@ const char *trn_ckpt_get(const trn_ckpt_meta_t *t, const char *key)
     return NULL;
 }
 
+/* Adam's moments live in the arena's layout, which need not be the tensors'
+ * order (attention blocks keep q, k, v adjacent: model.c's emit_attn); the
+ * file holds them in tensor order, each tensor's slice after the one
+ * before, so that a checkpoint does not depend on the arena's layout (files
+ * written when the two orders were the same read unchanged). to_file: arena
+ * -> file order; else back. */
+static void moments_order(const model_t *m, const float *src, float *dst, int to_file)
+{
+    uint64_t pos = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        const uint64_t off = (uint64_t)(m->tensor[i] - m->arena), n = m->specs[i].n;
+        if (to_file)
+            memcpy(dst + pos, src + off, sizeof(float) * n);
+        else
+            memcpy(dst + off, src + pos, sizeof(float) * n);
+        pos += n;
+    }
+}
+
 int trn_ckpt_save(const char *path, const model_t *m, const trn_adam_t *a, const trn_ckpt_meta_t *t,
                   mb_error_t *err)
 {
@@ -52,11 +71,16 @@ int trn_ckpt_save(const char *path, const model_t *m, const trn_adam_t *a, const
         values[nk++] = t->value[i];
     }
     st_out_tensor_t *ts = calloc((size_t)m->n_tensors + 2, sizeof *ts);
-    if (!ts)
+    float *ordered = malloc(sizeof(float) * 2 * (size_t)(a->n ? a->n : 1));
+    if (!ts || !ordered) {
+        free(ts), free(ordered);
         return mb_fail(err, "%s: out of memory", path);
+    }
     model_weight_tensors(m, ts);
+    moments_order(m, a->m, ordered, 1);
+    moments_order(m, a->v, ordered + a->n, 1);
     const char *names[2] = {"optim.m", "optim.v"};
-    const float *data[2] = {a->m, a->v};
+    const float *data[2] = {ordered, ordered + a->n};
     for (int j = 0; j < 2; j++) {
         st_out_tensor_t *o = &ts[m->n_tensors + j];
         o->name = names[j];
@@ -67,6 +91,7 @@ int trn_ckpt_save(const char *path, const model_t *m, const trn_adam_t *a, const
     }
     int rc = st_write(path, keys, values, nk, ts, m->n_tensors + 2, err);
     free(ts);
+    free(ordered);
     return rc;
 }
 
@@ -116,6 +141,17 @@ int trn_ckpt_load(const char *path, model_t **out, trn_adam_t *a, trn_ckpt_meta_
             goto fail;
         }
     }
+    float *arena_order = malloc(sizeof(float) * (size_t)(m->n_params ? m->n_params : 1));
+    if (!arena_order) {
+        mb_fail(err, "%s: out of memory", path);
+        trn_adam_free(a);
+        goto fail;
+    }
+    for (int j = 0; j < 2; j++) {
+        moments_order(m, dst[j], arena_order, 0);
+        memcpy(dst[j], arena_order, sizeof(float) * m->n_params);
+    }
+    free(arena_order);
     for (int i = 0; i < st_meta_count(f); i++) {
         const char *k = st_meta_key_at(f, i);
         if (!strncmp(k, "train.", 6))

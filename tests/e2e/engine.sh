@@ -76,6 +76,13 @@ if [ "$t_src" = 29 ] && [ "$t_out" = "$out_tokens" ] && [ "$e_tok" = 29 ] && [ "
    [ "$e_drop" = 0 ] && [ "$d_drop" = 0 ]; then
     ok "translate --stats: 29 source tokens, 29 encoder routings, 58 assignments, decoder = outputs (+EOS), nothing dropped"
 else not_ok "translate --stats numbers" "$(cat "$WORK/st"; echo "outputs $out_tokens")"; fi
+# and the timing line: start-up apart from translating, and tokens/s = output tokens / translating wall
+# (within the rounding of the printed wall time)
+tl=$(sed -n 's/^moebench: start-up \([0-9.]*\) s; translating \([0-9.]*\) s wall, \([0-9.]*\) s CPU (\([0-9.]*\) cores): \([0-9.]*\) output tokens\/s (ref fp32, threads default, batch 32)$/\1 \2 \5/p' "$WORK/st")
+if [ -n "$tl" ] && echo "$tl $t_out" | awk '{ lo = $2 - 0.0005; hi = $2 + 0.0005  # the wall time is printed to 1 ms
+        exit !($1 > 0 && $2 > 0 && $3 <= ($4 / (lo > 0 ? lo : 1e-9)) * 1.001 + 0.1 && $3 >= $4 / hi * 0.999 - 0.1) }'; then
+    ok "translate --stats: start-up, translating time and output tokens/s ($tl)"
+else not_ok "translate --stats timing line" "$(grep start-up "$WORK/st")"; fi
 
 # capacity on: a token-moe model with 32 experts and cf 0.5 (C = 4 per expert and sentence) drops,
 # and the counts add up; a model file that records a training cf still drops nothing by default

@@ -311,6 +311,10 @@ static void test_mapped_load_same_as_read(void **state)
         assert_true(in_map(mp, mp->tensor[i]));
     assert_true(in_map(mp, mp->dec[1].moe.experts[2].fc2.b));
     assert_true(in_map(mp, mp->enc_embed) && in_map(mp, mp->dec_ln.g));
+    /* the file is in arena order, so the stacked Q/K/V and cross K/V views are used in place too */
+    assert_true(in_map(mp, mp->enc[0].self_qkv.w) && in_map(mp, mp->dec[1].cross_kv.b));
+    assert_true(mp->enc[0].self_qkv.w == mp->enc[0].self.q.w && mp->enc[0].self.k.w == mp->enc[0].self.q.w +
+                (size_t)mp->cfg.d_model * mp->cfg.d_model);
     char perms[5];
     mapping_perms(mp->tensor[0], perms);
     assert_string_equal(perms, "r--p");
@@ -359,6 +363,44 @@ static void save_shifted(const model_t *m, const char *file, int odd_first, int 
     if (st_write(file, keys, values, meta.n, t, n + m->n_tensors, &err) != 0)
         fail_msg("%s", err.msg);
     free(t);
+}
+
+/* A file whose tensors are in name order (as files were written before the
+ * arena kept Q, K and V adjacent): the parts of each stacked view are read
+ * into the arena (adjacent there), everything else is mapped, and the
+ * model computes what a read one does. */
+static void test_mapped_load_old_order(void **state)
+{
+    (void)state;
+    mb_error_t err;
+    model_t *m = test_model("token-moe", 12, 2.0f), *rd, *mp;
+    model_meta_t meta;
+    model_config_to_meta(&m->cfg, &meta);
+    const char *keys[MODEL_META_MAX], *values[MODEL_META_MAX];
+    for (int i = 0; i < meta.n; i++)
+        keys[i] = meta.key[i], values[i] = meta.value[i];
+    st_out_tensor_t *t = calloc((size_t)m->n_tensors + 1, sizeof *t);
+    for (int i = 0; i < m->n_tensors; i++)
+        t[i] = (st_out_tensor_t){.name = m->specs[i].name, .dtype = ST_F32, .ndim = m->specs[i].ndim,
+                                 .shape = {m->specs[i].shape[0], m->specs[i].shape[1]}, .data = m->tensor[i]};
+    if (st_write(path("order.st"), keys, values, meta.n, t, m->n_tensors, &err) != 0)
+        fail_msg("%s", err.msg);
+    free(t);
+    assert_int_equal(model_load(path("order.st"), &rd, &err), 0);
+    assert_int_equal(model_load_mapped(path("order.st"), 1, &mp, &err), 0);
+    int views = 0, groups = model_view_groups(mp, NULL, 0);
+    model_view_group_t g[64];
+    assert_true(groups > 0 && groups <= 64);
+    model_view_groups(mp, g, groups);
+    for (int k = 0; k < groups; k++)
+        views += g[k].n;
+    assert_int_equal(mp->n_mapped, mp->n_tensors - views);
+    assert_non_null(mp->arena);
+    assert_true(!in_map(mp, mp->enc[0].self_qkv.w) && !in_map(mp, mp->dec[0].cross_kv.b));
+    assert_true(in_map(mp, mp->enc[0].self.o.w) && in_map(mp, mp->enc_embed));
+    expect_same_weights(rd, mp);
+    expect_same_translations(rd, mp);
+    model_free(rd), model_free(mp), model_free(m);
 }
 
 static void test_mapped_load_reads_what_it_cannot_map(void **state)
@@ -441,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_memory_guard_refuses_before_allocating),
         cmocka_unit_test(test_mapped_load_same_as_read),
         cmocka_unit_test(test_mapped_load_reads_what_it_cannot_map),
+        cmocka_unit_test(test_mapped_load_old_order),
         cmocka_unit_test(test_mapped_load_refuses_bad_files),
     };
     return cmocka_run_group_tests_name("model_io", tests, setup, teardown);
