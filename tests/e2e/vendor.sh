@@ -59,11 +59,14 @@ for v in dense token-moe; do
 done
 
 # prefill/decode apart: prefill filled and positive on every offline and single-stream row, and
-# shorter than the whole repetition. The decode figures are the full time minus the re-timed
-# prefill, so on a starved machine (or under the sanitizers) noise can leave a row without
-# them; most rows must have them, positive.
+# shorter than the whole repetition on most of them (the prefill is re-timed after the
+# repetition, so on a loaded machine a spike during the re-timing can outlast a short
+# repetition of the tiny model: seen twice with a training run beside the suite). The decode
+# figures are the full time minus the re-timed prefill, so noise can leave a row without them
+# too; most rows must have them, positive.
 bad=$(awk -F, -v m="$MODE" -v p="$PF" -v w="$(col wall_s)" \
-    'NR > 1 && ($m == "offline" || $m == "single-stream") && !($p > 0 && $p / 1000 < $w) {print NR}' "$csv")
+    'NR > 1 && ($m == "offline" || $m == "single-stream") { n++; if (!($p > 0)) print NR; else if (!($p / 1000 < $w)) long++ }
+     END { if (long * 2 > n) print "prefill longer than the repetition on " long " of " n " rows" }' "$csv")
 dec=$(awk -F, -v m="$MODE" -v d="$DM" -v t="$DT" \
     'NR > 1 && ($m == "offline" || $m == "single-stream") { n++; if ($d > 0 && $t > 0) k++ } END { print (k * 2 > n) ? "ok" : k "/" n }' "$csv")
 if [ -z "$bad" ] && [ "$dec" = ok ]; then ok "prefill_ms, decode_ms_per_token, decode_tok_per_s on offline and single-stream rows"
