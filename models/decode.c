@@ -228,6 +228,21 @@ static int cand_before(const cand_t *a, const cand_t *b)
     return a->token < b->token;
 }
 
+/* Inserts x into cand[0..*have), kept best first and at most m long; 0 when
+ * x ranks below all m already there (nothing changes). */
+static int cand_insert(cand_t *cand, int *have, int m, const cand_t *x)
+{
+    if (*have == m && !cand_before(x, &cand[m - 1]))
+        return 0;
+    int i = *have < m ? (*have)++ : m - 1;
+    while (i > 0 && cand_before(x, &cand[i - 1])) {
+        cand[i] = cand[i - 1];
+        i--;
+    }
+    cand[i] = *x;
+    return 1;
+}
+
 /* The best m candidates over rows [r0, r1) into c->cand, best first. */
 static int top_candidates(decode_ctx_t *c, int r0, int r1, int m)
 {
@@ -238,14 +253,7 @@ static int top_candidates(decode_ctx_t *c, int r0, int r1, int m)
         float base = c->beam_lp[c->slot[r]];
         for (int v = 0; v < V; v++) {
             cand_t x = {base + lp[v], lp[v], r, v};
-            if (have == m && !cand_before(&x, &c->cand[m - 1]))
-                continue;
-            int i = have < m ? have++ : m - 1;
-            while (i > 0 && cand_before(&x, &c->cand[i - 1])) {
-                c->cand[i] = c->cand[i - 1];
-                i--;
-            }
-            c->cand[i] = x;
+            cand_insert(c->cand, &have, m, &x);
         }
     }
     return have;
@@ -320,14 +328,8 @@ static int merge_candidates(decode_ctx_t *c, int r0, int r1, int m)
         for (int j = 0; j < m && top[j] >= 0; j++) {
             int v = top[j];
             cand_t x = {base + lp[v], lp[v], r, v};
-            if (have == m && !cand_before(&x, &c->cand[m - 1]))
+            if (!cand_insert(c->cand, &have, m, &x))
                 break; /* the row's later tokens rank lower still */
-            int i = have < m ? have++ : m - 1;
-            while (i > 0 && cand_before(&x, &c->cand[i - 1])) {
-                c->cand[i] = c->cand[i - 1];
-                i--;
-            }
-            c->cand[i] = x;
         }
     }
     return have;
