@@ -29,7 +29,8 @@ static void help(void)
            "                        when the model serves a single key\n"
            "  --ids                 lines are whitespace-separated token ids, in and out (needed for a\n"
            "                        model without a vocabulary)\n"
-           "  --backend B           compute backend (default ref; auto: the fastest here; see 'moebench backends')\n"
+           "  --backend B           compute backend (default auto: the fastest here, measured once and cached;\n"
+           "                        ref: the portable oracle; see 'moebench backends')\n"
            "  --threads N           threads for the backend (default: the backend's)\n"
            "  --precision P         fp32 | bf16 | int8 | int8all (default fp32; int8: onednn, output\n"
            "                        projection fp32; int8all: it too)\n"
@@ -174,7 +175,7 @@ int cmd_translate(int argc, char **argv)
         {"scores", no_argument, 0, 's'},          {"stats", no_argument, 0, 'S'},
         {"no-check-finite", no_argument, 0, 'F'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *task_name = NULL, *backend = "ref";
+    const char *task_name = NULL, *backend = "auto";
     int ids = 0, scores = 0, stats = 0, check_finite = 1, c;
     long threads = 0, batch = 32, v;
     double f;

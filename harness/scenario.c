@@ -69,7 +69,7 @@ void scn_defaults(scn_t *s)
     s->max_len = 256;
     s->output_length = SCN_OUT_AUTO;
     s->n_backends = 1;
-    snprintf(s->backends[0], sizeof s->backends[0], "ref");
+    snprintf(s->backends[0], sizeof s->backends[0], "auto"); /* rows record the chosen one */
     s->n_precisions = 1;
     snprintf(s->precisions[0], sizeof s->precisions[0], "fp32");
     s->n_threads = 1;

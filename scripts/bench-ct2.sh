@@ -4,17 +4,20 @@
 # weights of seed 1) and its CTranslate2 export, 256 sources of 10-30 random
 # word ids (fixed by awk's srand(7)), then per round and per threads x batch:
 # `moebench translate --stats` on each backend (openblas fp32, onednn fp32,
-# onednn int8: the translating time, start-up apart), and after the rounds
+# onednn int8 with the output projection in fp32, onednn int8all with every
+# matrix in int8 as CTranslate2's int8 has it: the translating time,
+# start-up apart), and after the rounds
 # scripts/ct2-peer.py (fp32 and int8, which also checks that CTranslate2's
 # fp32 outputs equal moebench's token for token). Prints the median output
 # tokens/s of each and the ratios best moebench / CTranslate2.
 #
 #   scripts/bench-ct2.sh [--out DIR] [--rounds N] [--batches 32,64] [--threads 2,1]
-#                        [--max-len 28] [--preset wmt-dense] [--quick]
+#                        [--max-len 28] [--sources 256] [--preset wmt-dense] [--quick]
 #
 # Every output is capped at --max-len tokens (sources of 10+ words allow 30),
 # and random weights rarely produce EOS, so both engines generate about the
 # same tokens. Timing needs a quiet machine: run nothing else meanwhile.
+# --sources N: the first N of the 256 sources (batch 1 is slow: 64 will do).
 # --quick: tiny preset, 16 sources, one round: checks the script.
 # Needs: a built moebench ($MOEBENCH, default build/moebench); python3 with
 # ctranslate2 for the peer (without it the CTranslate2 columns stay empty).
@@ -33,8 +36,9 @@ while [ $# -gt 0 ]; do
     --threads) threads=${2:?}; shift ;;
     --max-len) maxlen=${2:?}; shift ;;
     --preset) preset=${2:?}; shift ;;
+    --sources) n=${2:?}; shift ;;
     --quick) preset=tiny n=16 rounds=1 reps=1 batches=4 threads=1 maxlen=12 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1'; see --help" ;;
     esac
     shift
@@ -54,7 +58,7 @@ r=1
 while [ "$r" -le "$rounds" ]; do
     for th in $(echo "$threads" | tr , ' '); do
         for bs in $(echo "$batches" | tr , ' '); do
-            for cfg in openblas:fp32 onednn:fp32 onednn:int8; do
+            for cfg in openblas:fp32 onednn:fp32 onednn:int8 onednn:int8all; do
                 be=${cfg%:*} prec=${cfg#*:}
                 echo "moebench: bench-ct2: round $r of $rounds, $be $prec, threads $th, batch $bs" >&2
                 "$MOEBENCH" translate "$model" --ids --task en-de --max-len "$maxlen" --backend "$be" --precision "$prec" \
@@ -87,16 +91,16 @@ function median(list,   k, a, i, j, t) {
 }
 { key = $2 " " $3; if (!(key in seen)) { seen[key] = 1; keys[++nk] = key }; v[key, $4] = v[key, $4] " " $5 }
 END {
-    printf "%7s %5s %14s %12s %11s %11s %9s %9s %11s\n", "threads", "batch", "openblas fp32", "onednn fp32",
-           "onednn int8", "CT2 fp32", "CT2 int8", "fp32 x", "int8 x"
+    printf "%7s %5s %14s %12s %11s %14s %9s %9s %7s %7s %10s\n", "threads", "batch", "openblas fp32", "onednn fp32",
+           "onednn int8", "onednn int8all", "CT2 fp32", "CT2 int8", "fp32 x", "int8 x", "int8all x"
     for (i = 1; i <= nk; i++) {
         split(keys[i], f, " ")
         ob = median(v[keys[i], "openblas-fp32"]); od = median(v[keys[i], "onednn-fp32"])
-        oi = median(v[keys[i], "onednn-int8"]); cf = median(v[keys[i], "ct2-fp32"]); ci = median(v[keys[i], "ct2-int8"])
+        oi = median(v[keys[i], "onednn-int8"]); oa = median(v[keys[i], "onednn-int8all"]); cf = median(v[keys[i], "ct2-fp32"]); ci = median(v[keys[i], "ct2-int8"])
         best = ob > od ? ob : od
-        rf = "-"; ri = "-"
+        rf = "-"; ri = "-"; ra = "-"
         if (cf > 0) rf = sprintf("%.2f", best / cf)
-        if (ci > 0) ri = sprintf("%.2f", oi / ci)
-        printf "%7s %5s %14.1f %12.1f %11.1f %11.1f %9.1f %9s %11s\n", f[1], f[2], ob, od, oi, cf, ci, rf, ri
+        if (ci > 0) { ri = sprintf("%.2f", oi / ci); ra = sprintf("%.2f", oa / ci) }
+        printf "%7s %5s %14.1f %12.1f %11.1f %14.1f %9.1f %9.1f %7s %7s %10s\n", f[1], f[2], ob, od, oi, oa, cf, ci, rf, ri, ra
     }
 }' | tee "$out/summary.txt"

@@ -49,6 +49,12 @@ if "$M" translate "$W/m.st" --task en-de --ids --backend auto <"$W/src" >"$W/a.o
     ok "translate --backend auto = --backend $chosen"
 else not_ok "translate --backend auto = --backend $chosen" "$(cat "$W/err")"; fi
 
+# auto is translate's default: no --backend = the chosen one, and --stats names it
+if "$M" translate "$W/m.st" --task en-de --ids --stats <"$W/src" >"$W/d.out" 2>"$W/err" &&
+   cmp -s "$W/d.out" "$W/c.out" && grep -q "output tokens/s ($chosen fp32, threads default" "$W/err"; then
+    ok "translate's default backend is auto ($chosen)"
+else not_ok "translate's default backend is auto" "$(tail -2 "$W/err")"; fi
+
 # a scenario's rows say which backend ran, not "auto" (threads = 1: its own cache entry)
 printf '[scenario]\nname = au\n[model]\npreset = tiny\nvariants = dense\n[workload]\nsentences = 3\n[measure]\nbackends = auto\nwarmup = 0\nrepetitions = 1\n' >"$W/au.ini"
 if "$M" run "$W/au.ini" -o "$W/au.csv" 2>"$W/err" &&
@@ -56,6 +62,13 @@ if "$M" run "$W/au.ini" -o "$W/au.csv" 2>"$W/err" &&
    grep -q ",tiny,$c1,fp32,1," "$W/au.csv" && ! grep -q ',auto,' "$W/au.csv"; then
     ok "a scenario with backends = auto records the chosen backend ($c1)"
 else not_ok "a scenario with backends = auto records the chosen backend" "$(tail -3 "$W/err"; cat "$cache"; head -2 "$W/au.csv" 2>/dev/null)"; fi
+
+# ... and a scenario's default: one without a backends line records auto's choice
+grep -v '^backends' "$W/au.ini" >"$W/au0.ini"
+if "$M" run "$W/au0.ini" -o "$W/au0.csv" 2>"$W/err" && [ -n "${c1:-}" ] &&
+   grep -q ",tiny,$c1,fp32,1," "$W/au0.csv" && ! grep -Eq ',(auto|ref),fp32,' "$W/au0.csv"; then
+    ok "a scenario without backends runs auto's choice ($c1)"
+else not_ok "a scenario without backends runs auto's choice" "$(tail -3 "$W/err"; head -2 "$W/au0.csv" 2>/dev/null)"; fi
 
 # int8: only onednn has it, so auto measures that alone and picks it
 if have_backend onednn && "$M" backends | grep -Eq '^onednn +[a-z0-9,]*int8'; then

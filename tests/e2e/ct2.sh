@@ -179,13 +179,13 @@ if [ "$st" -eq 77 ] && grep -q "skipped: the ctranslate2 Python package is not i
     ok "the peer skips with status 77 when ctranslate2 is absent"
 else not_ok "the peer skips with status 77 when ctranslate2 is absent" "status $st: $(cat "$W/.err")"; fi
 
-# scripts/bench-ct2.sh --quick (tiny model): one summary row with moebench's three columns
+# scripts/bench-ct2.sh --quick (tiny model): one summary row with moebench's four columns
 # filled; CTranslate2's too when the package is importable
 if ! have_backend onednn || ! have_backend openblas; then
     skip "bench-ct2.sh --quick" "it times openblas and onednn; this build lacks one"
 elif MOEBENCH=$M scripts/bench-ct2.sh --quick --out "$WORK/bct2" >"$WORK/bct2.out" 2>"$WORK/bct2.err" &&
-    row=$(awk 'NR == 2' "$WORK/bct2/summary.txt") && echo "$row" | awk '{ exit !(NF == 9 && $3 > 0 && $4 > 0 && $5 > 0) }'; then
-    if python3 -c "import ctranslate2" 2>/dev/null && ! echo "$row" | awk '{ exit !($6 > 0 && $7 > 0 && $8 != "-") }'; then
+    row=$(awk 'NR == 2' "$WORK/bct2/summary.txt") && echo "$row" | awk '{ exit !(NF == 11 && $3 > 0 && $4 > 0 && $5 > 0 && $6 > 0) }'; then
+    if python3 -c "import ctranslate2" 2>/dev/null && ! echo "$row" | awk '{ exit !($7 > 0 && $8 > 0 && $9 != "-" && $11 != "-") }'; then
         not_ok "bench-ct2.sh --quick: CTranslate2 columns" "$row"
     else ok "bench-ct2.sh --quick: a summary row ($row)"; fi
 else not_ok "bench-ct2.sh --quick" "$(tail -3 "$WORK/bct2.err"; cat "$WORK/bct2/summary.txt" 2>/dev/null)"; fi
