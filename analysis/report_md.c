@@ -476,6 +476,68 @@ static void paper_section(FILE *f, const report_t *r)
                    "longer: compare the direction of the differences, not their size.\n\n");
 }
 
+/* The fp32 group that group g is the same run of in another precision (same scenario, backend,
+ * threads and decoding), or -1. */
+static int fp32_twin(const report_t *r, int g)
+{
+    const report_group_t *a = &r->groups[g];
+    for (int h = 0; h < r->n_groups; h++) {
+        const report_group_t *b = &r->groups[h];
+        if (h != g && !strcmp(b->precision, "fp32") && !strcmp(a->scenario, b->scenario) &&
+            !strcmp(a->backend, b->backend) && a->threads == b->threads && !strcmp(a->decode, b->decode))
+            return h;
+    }
+    return -1;
+}
+
+/* What a lower precision costs and gains against fp32 in the same scenario: BLEU (mean and per
+ * task) and peak throughput, one row per variant and precision. Nothing when no scenario has
+ * rows in fp32 and another precision. */
+static void precision_section(FILE *f, const report_t *r)
+{
+    int any = 0;
+    char a[64], b[64], c[64];
+    for (int g = 0; g < r->n_groups; g++) {
+        int h = strcmp(r->groups[g].precision, "fp32") ? fp32_twin(r, g) : -1;
+        if (h < 0)
+            continue;
+        const report_group_t *gr = &r->groups[g];
+        for (int i = gr->first; i < gr->first + gr->n; i++) {
+            const report_series_t *s = &r->series[i], *base = group_series(r, h, s->variant);
+            if (!base)
+                continue;
+            if (!any++)
+                fprintf(f, "## Precision against fp32\n\nThe same scenario, backend, threads and decoding in fp32 "
+                           "and in a lower precision, variant by variant: what quantisation costs in BLEU (on "
+                           "trained models only does the difference mean anything) and what it gains in peak "
+                           "offline throughput.\n\n| scenario | backend | variant | precision | BLEU | BLEU "
+                           "fp32 | difference | per task (precision − fp32) | peak tokens/s | fp32 | speed-up |\n"
+                           "|---|---|---|---|--:|--:|--:|---|--:|--:|--:|\n");
+            fprintf(f, "| %s | %s, %d thread%s | %s | %s | %s | %s | %s | ", gr->scenario, gr->backend, gr->threads,
+                    gr->threads == 1 ? "" : "s", s->variant, gr->precision, fmt(a, sizeof a, "%.2f", s->bleu),
+                    fmt(b, sizeof b, "%.2f", base->bleu),
+                    isnan(s->bleu) || isnan(base->bleu) ? "-" : fmt(c, sizeof c, "%+.2f", s->bleu - base->bleu));
+            int shown = 0;
+            for (int t = 0; t < gr->n_tasks; t++) {
+                double x = report_series_task_bleu(r, s, gr->tasks[t]),
+                       y = report_series_task_bleu(r, base, gr->tasks[t]);
+                if (!isnan(x) && !isnan(y))
+                    fprintf(f, "%s%s %+.2f", shown++ ? ", " : "", gr->tasks[t], x - y);
+            }
+            fprintf(f, "%s | %s | %s | ", shown ? "" : "-", fmt(a, sizeof a, "%.1f", s->peak_tok_s),
+                    fmt(b, sizeof b, "%.1f", base->peak_tok_s));
+            if (isnan(s->peak_tok_s) || isnan(base->peak_tok_s) || base->peak_tok_s <= 0)
+                fprintf(f, "- |\n");
+            else
+                fprintf(f, "%.2fx |\n", s->peak_tok_s / base->peak_tok_s);
+        }
+    }
+    if (any)
+        fprintf(f, "\nBLEU: the mean over the scenario's tasks, as in its table above; peak: the highest median "
+                   "throughput over its batch sweep. One repetition's throughput on a shared machine moves by "
+                   "about 10%%: a speed-up within that of 1 is not established by one run.\n\n");
+}
+
 static void kernel_section(FILE *f, const report_t *r, const report_md_opts_t *o)
 {
     if (!r->n_kernels)
@@ -595,6 +657,7 @@ int report_write_markdown(const report_t *r, const report_md_opts_t *o, const ch
     }
     if (r->n_groups)
         paper_section(f, r);
+    precision_section(f, r);
     report_sig_section(f, r);
     report_train_section(f, r, o);
     kernel_section(f, r, o);

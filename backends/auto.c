@@ -26,8 +26,15 @@
  * step's FFN, and batch-1 decoding's projection, which reads its weights
  * from memory. Summing their times weighs them as a translation does:
  * neither all prefill nor all decode. */
-static const int shapes[][3] = {{256, 2048, 512}, {256, 512, 512}, {64, 2048, 512}, {1, 2048, 512}};
-#define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
+static const int shapes[BE_AUTO_SHAPES][3] = {{256, 2048, 512}, {256, 512, 512}, {64, 2048, 512}, {1, 2048, 512}};
+static const char *const shape_names[BE_AUTO_SHAPES] = {"prefill-ffn", "prefill-proj", "decode64-ffn", "decode1-ffn"};
+#define N_SHAPES BE_AUTO_SHAPES
+
+/* One backend's pass: its total and each shape's median, seconds; total < 0 when it cannot run. */
+typedef struct pass {
+    double total;
+    double shape[N_SHAPES];
+} pass_t;
 
 static void fill(float *x, size_t n, unsigned seed)
 {
@@ -38,14 +45,15 @@ static void fill(float *x, size_t n, unsigned seed)
     }
 }
 
-/* Seconds of one pass over the shapes on backend `name` (the sum of each
- * shape's median); < 0 when it cannot run. Runs in the calling process. */
-static double measure_here(const char *name, int threads, be_precision_t precision)
+/* One pass over the shapes on backend `name`: each shape's median and their sum; total < 0 when
+ * it cannot run. Runs in the calling process. */
+static pass_t measure_here(const char *name, int threads, be_precision_t precision)
 {
     be_t be;
     be_options_t o = {threads, precision};
+    pass_t pass = {-1, {0}};
     if (be_open(name, &o, &be, NULL) != 0)
-        return -1;
+        return pass;
     double total = 0;
     for (int s = 0; s < N_SHAPES && total >= 0; s++) {
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
@@ -72,12 +80,14 @@ static double measure_here(const char *name, int threads, be_precision_t precisi
                     t[j - 1] = tmp;
                 }
             total += t[n / 2];
+            pass.shape[s] = t[n / 2];
             be_weight_release(&be, &w);
         }
         free(W), free(x), free(y), free(b);
     }
     be_close(&be);
-    return total;
+    pass.total = total;
+    return pass;
 }
 
 /* Runs fn(arg, out, len) in a child process and copies its out back, so that
@@ -140,20 +150,20 @@ typedef struct measure_arg {
 static void measure_fn(const void *arg, void *out, size_t len)
 {
     const measure_arg_t *a = arg;
-    double s = measure_here(a->name, a->threads, a->precision);
-    memcpy(out, &s, len < sizeof s ? len : sizeof s);
+    pass_t p = measure_here(a->name, a->threads, a->precision);
+    memcpy(out, &p, len < sizeof p ? len : sizeof p);
 }
 
-static double measure(const char *name, int threads, be_precision_t precision)
+static pass_t measure(const char *name, int threads, be_precision_t precision)
 {
     measure_arg_t a = {name, threads, precision};
-    double s = -1;
-    if (in_child(measure_fn, &a, &s, sizeof s) == 0)
-        return s;
+    pass_t p = {-1, {0}};
+    if (in_child(measure_fn, &a, &p, sizeof p) == 0)
+        return p;
     be_t be; /* no child (fork failed or timed out): here, if the backend opens at all */
     be_options_t o = {threads, precision};
     if (be_open(name, &o, &be, NULL) != 0)
-        return -1;
+        return p;
     be_close(&be);
     return measure_here(name, threads, precision);
 }
@@ -247,14 +257,25 @@ static int cache_read(const char *path, const char *key, be_auto_choice_t *c)
             continue;
         snprintf(c->backend, sizeof c->backend, "%s", be);
         c->n = 0;
+        c->has_shapes = 1;
         for (char *tok = strtok(figs, " \n"); tok && c->n < BE_AUTO_MAX; tok = strtok(NULL, " \n")) {
             char *eq = strchr(tok, '=');
             if (!eq)
                 continue;
             *eq = 0;
             snprintf(c->name[c->n], sizeof c->name[0], "%s", tok);
-            c->seconds[c->n++] = atof(eq + 1);
+            /* TOTAL, then /SHAPE for each shape (lines written before these were kept have none) */
+            char *p = eq + 1, *end;
+            c->seconds[c->n] = strtod(p, &end);
+            int k = 0;
+            for (p = end; *p == '/' && k < N_SHAPES; p = end)
+                c->shape_s[c->n][k++] = strtod(p + 1, &end);
+            if (k != N_SHAPES)
+                c->has_shapes = 0;
+            c->n++;
         }
+        if (c->n == 0)
+            c->has_shapes = 0;
         found = 0; /* keep reading: the last line for a key wins */
     }
     fclose(f);
@@ -277,8 +298,11 @@ static void cache_write(const char *path, const char *key, const be_auto_choice_
     if (!f)
         return;
     fprintf(f, "%s\t%s\t", key, c->backend);
-    for (int i = 0; i < c->n; i++)
+    for (int i = 0; i < c->n; i++) {
         fprintf(f, "%s%s=%.6g", i ? " " : "", c->name[i], c->seconds[i]);
+        for (int k = 0; c->has_shapes && k < N_SHAPES; k++)
+            fprintf(f, "/%.6g", c->shape_s[i][k]);
+    }
     fprintf(f, "\n");
     fclose(f);
 }
@@ -299,11 +323,14 @@ int be_auto_choose(int threads, be_precision_t precision, be_auto_choice_t *out,
         const char *name = be_at(i)->name;
         if (!strcmp(name, "ref"))
             continue; /* the oracle, plain loops: never the fastest */
-        double s = measure(name, threads, precision);
+        pass_t p = measure(name, threads, precision);
+        double s = p.total;
         if (s <= 0)
             continue; /* cannot run this precision or thread count */
         snprintf(out->name[out->n], sizeof out->name[0], "%s", name);
+        memcpy(out->shape_s[out->n], p.shape, sizeof p.shape);
         out->seconds[out->n++] = s;
+        out->has_shapes = 1;
         if (best < 0 || s < best) {
             best = s;
             snprintf(out->backend, sizeof out->backend, "%s", name);
@@ -335,4 +362,37 @@ void be_auto_describe(const be_auto_choice_t *c, char *buf, size_t len)
     if (k < len)
         snprintf(buf + k, len - k, "; %s%s%s", c->cached ? "cached in " : c->n ? "measured now, cached in " : "only ref",
                  c->n ? (c->cache_path[0] ? c->cache_path : "(no cache file: set HOME or XDG_CACHE_HOME)") : "", "");
+}
+
+void be_auto_describe_shapes(const be_auto_choice_t *c, char *buf, size_t len)
+{
+    buf[0] = 0;
+    if (!c->has_shapes || c->n < 1 || len == 0)
+        return;
+    int chosen = 0, differs = 0;
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->name[i], c->backend))
+            chosen = i;
+    double best_sum = 0;
+    size_t k = (size_t)snprintf(buf, len, "per shape, fastest:");
+    for (int s = 0; s < N_SHAPES; s++) {
+        int b = 0;
+        for (int i = 1; i < c->n; i++)
+            if (c->shape_s[i][s] < c->shape_s[b][s])
+                b = i;
+        best_sum += c->shape_s[b][s];
+        differs |= b != chosen;
+        if (k < len)
+            k += (size_t)snprintf(buf + k, len - k, " %s %s (%.3f ms)%s", shape_names[s], c->name[b],
+                                  c->shape_s[b][s] * 1e3, s + 1 < N_SHAPES ? "," : ";");
+    }
+    if (k >= len)
+        return;
+    if (!differs)
+        snprintf(buf + k, len - k, " %s is fastest on every shape, so choosing per shape class would not pay here",
+                 c->backend);
+    else
+        snprintf(buf + k, len - k, " each shape on its fastest backend would take %.1f%% less than all on %s (%.3f "
+                 "against %.3f ms); moebench chooses one backend per machine, threads and precision",
+                 100.0 * (1.0 - best_sum / c->seconds[chosen]), c->backend, best_sum * 1e3, c->seconds[chosen] * 1e3);
 }

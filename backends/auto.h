@@ -17,6 +17,7 @@
 #include "backends/backend.h"
 
 #define BE_AUTO_MAX 4
+#define BE_AUTO_SHAPES 4       /* the shapes of one pass (auto.c) */
 
 typedef struct be_auto_choice {
     char backend[32];          /* the chosen backend's name */
@@ -26,6 +27,9 @@ typedef struct be_auto_choice {
     int n;
     char name[BE_AUTO_MAX][32];
     double seconds[BE_AUTO_MAX];
+    /* per shape (median seconds), when known: 0 for a cache line written before they were kept */
+    int has_shapes;
+    double shape_s[BE_AUTO_MAX][BE_AUTO_SHAPES];
 } be_auto_choice_t;
 
 /* Chooses for `threads` (0 = the backends' default) and `precision`, from
@@ -35,5 +39,11 @@ int be_auto_choose(int threads, be_precision_t precision, be_auto_choice_t *out,
 
 /* "onednn (0.0123 s) < openblas (0.0150 s); measured now" for messages. */
 void be_auto_describe(const be_auto_choice_t *c, char *buf, size_t len);
+
+/* Whether choosing per shape class would pay: the fastest backend of each shape and the time of
+ * one pass if each shape ran on its own fastest, against the chosen backend's pass, e.g.
+ * "per shape: prefill-ffn onednn, ...; one backend is fastest on every shape: a per-shape choice
+ * would save nothing here". Empty when the figures per shape are not known. */
+void be_auto_describe_shapes(const be_auto_choice_t *c, char *buf, size_t len);
 
 #endif

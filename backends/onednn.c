@@ -551,6 +551,8 @@ static int dn_weight_prepare(be_t *be, be_weight_t *w, mb_error_t *err)
             free(qw);
             return -1;
         }
+        if (!getenv("MOEBENCH_INT8_PLAIN")) /* A/B timing switch: the plain [N, K] layout */
+            (void)dn8_weight_pack(st->q8, qw->q8); /* on failure it stays plain, which runs too */
         w->prepared = qw;
         return 0;
     }

@@ -12,9 +12,11 @@
 #define QMAX_W 127             /* weights: s8 in [-127, 127] */
 #define QMAX_X 127             /* activations: u8 in [0, 127] (7 bits, see the header) */
 
+#define MAX_FORMATS 16         /* distinct packed weight layouts (a model has a handful of shapes) */
+
 typedef struct dn8_entry {
     int used, ok;
-    int M, N, K;
+    int M, N, K, fmt;          /* fmt: the weights' layout, an index into c->fmt, -1 plain [N, K] */
     dnnl_primitive_t prim;
     dnnl_memory_t src, wei, dst;  /* made with no buffer; handles set per call */
 } dn8_entry_t;
@@ -32,6 +34,8 @@ struct dn8_cache {
     size_t zp_cap;
     int32_t *acc;              /* s32 sums [ROW_BLOCK, N] */
     size_t acc_cap;
+    dnnl_memory_desc_t fmt[MAX_FORMATS]; /* the packed layouts in use */
+    int n_fmt;
 };
 
 static void md2(dnnl_memory_desc_t *md, int rows, int cols, int rs, int cs, dnnl_data_type_t dt)
@@ -51,12 +55,16 @@ static void entry_free(dn8_entry_t *e)
     memset(e, 0, sizeof *e);
 }
 
-/* The primitive descriptor of the scheme for M x N x K; NULL when oneDNN has none. */
-static dnnl_primitive_desc_t make_pd(dnnl_engine_t eng, int M, int N, int K)
+/* The primitive descriptor of the scheme for M x N x K with weights in layout `w` (NULL: the
+ * plain [N, K] of dn8_weight_make); NULL when oneDNN has none. */
+static dnnl_primitive_desc_t make_pd(dnnl_engine_t eng, int M, int N, int K, const dnnl_memory_desc_t *w)
 {
     dnnl_memory_desc_t src, wei, dst;
     md2(&src, M, K, K, 1, dnnl_u8);
-    md2(&wei, K, N, 1, K, dnnl_s8); /* q is [N, K] row-major: as K x N its strides are (1, K) */
+    if (w)
+        wei = *w;
+    else
+        md2(&wei, K, N, 1, K, dnnl_s8); /* q is [N, K] row-major: as K x N its strides are (1, K) */
     md2(&dst, M, N, N, 1, dnnl_s32);
     dnnl_primitive_desc_t pd = NULL;
     dnnl_matmul_desc_t desc;
@@ -68,7 +76,7 @@ static dnnl_primitive_desc_t make_pd(dnnl_engine_t eng, int M, int N, int K)
 
 static int entry_make(dn8_cache_t *c, dn8_entry_t *e)
 {
-    dnnl_primitive_desc_t pd = make_pd(c->eng, e->M, e->N, e->K);
+    dnnl_primitive_desc_t pd = make_pd(c->eng, e->M, e->N, e->K, e->fmt >= 0 ? &c->fmt[e->fmt] : NULL);
     if (!pd)
         return -1;
     int rc = dnnl_primitive_create(&e->prim, pd) == dnnl_success &&
@@ -92,27 +100,28 @@ static void cache_clear(dn8_cache_t *c)
     c->n_used = 0;
 }
 
-/* The entry for M x N x K, made on first use; NULL when oneDNN cannot do it (remembered). */
-static dn8_entry_t *lookup(dn8_cache_t *c, int M, int N, int K)
+/* The entry for M x N x K with weights in layout fmt, made on first use; NULL when oneDNN cannot
+ * do it (remembered). */
+static dn8_entry_t *lookup(dn8_cache_t *c, int M, int N, int K, int fmt)
 {
     uint64_t h = ((uint64_t)(unsigned)M * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)(unsigned)N * 0xc2b2ae3d27d4eb4full) ^
-                 ((uint64_t)(unsigned)K * 0x165667b19e3779f9ull);
+                 ((uint64_t)(unsigned)K * 0x165667b19e3779f9ull) ^ ((uint64_t)(unsigned)(fmt + 1) * 0x27d4eb2f165667c5ull);
     for (int probe = 0; probe < CACHE_CAP; probe++) {
         dn8_entry_t *e = &c->tab[(h + (uint64_t)probe) % CACHE_CAP];
-        if (e->used && e->M == M && e->N == N && e->K == K)
+        if (e->used && e->M == M && e->N == N && e->K == K && e->fmt == fmt)
             return e->ok ? e : NULL;
         if (!e->used) {
             if (c->n_used >= CACHE_CAP * 3 / 4) {
                 cache_clear(c);
-                return lookup(c, M, N, K);
+                return lookup(c, M, N, K, fmt);
             }
             c->n_used++;
             e->used = 1;
-            e->M = M, e->N = N, e->K = K;
+            e->M = M, e->N = N, e->K = K, e->fmt = fmt;
             if (entry_make(c, e) != 0) {
                 entry_free(e);
                 e->used = 1;
-                e->M = M, e->N = N, e->K = K;
+                e->M = M, e->N = N, e->K = K, e->fmt = fmt;
                 return NULL;
             }
             e->ok = 1;
@@ -150,7 +159,7 @@ void dn8_cache_free(dn8_cache_t *c)
 
 const char *dn8_probe(dnnl_engine_t eng, char *buf, size_t len)
 {
-    dnnl_primitive_desc_t pd = make_pd(eng, 64, 64, 64);
+    dnnl_primitive_desc_t pd = make_pd(eng, 64, 64, 64, NULL);
     const char *impl = NULL;
     if (!pd)
         return NULL;
@@ -176,6 +185,7 @@ int dn8_weight_make(const float *w, int N, int K, dn8_weight_t **out, mb_error_t
     }
     qw->n_out = N;
     qw->n_in = K;
+    qw->fmt = -1;
     for (int n = 0; n < N; n++) {
         const float *wr = w + (size_t)n * K;
         int8_t *qr = qw->q + (size_t)n * K;
@@ -195,6 +205,60 @@ int dn8_weight_make(const float *w, int N, int K, dn8_weight_t **out, mb_error_t
     }
     *out = qw;
     return 0;
+}
+
+int dn8_weight_pack(dn8_cache_t *c, dn8_weight_t *qw)
+{
+    const int N = qw->n_out, K = qw->n_in;
+    if (qw->fmt >= 0 || N <= 0 || K <= 0)
+        return 0;
+    /* the layout a matmul with weights "any" asks for, with a typical row count (64, as onednn.c
+     * asks for fp32); every row count's primitive is then made for that layout */
+    dnnl_memory_desc_t any, plain;
+    dnnl_dims_t wdims = {K, N};
+    dnnl_memory_desc_init_by_tag(&any, 2, wdims, dnnl_s8, dnnl_format_tag_any);
+    md2(&plain, K, N, 1, K, dnnl_s8);
+    dnnl_primitive_desc_t pd = make_pd(c->eng, 64, N, K, &any), rpd = NULL;
+    if (!pd)
+        return -1;
+    const dnnl_memory_desc_t *want = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    int f = 0, rc = -1;
+    while (f < c->n_fmt && !dnnl_memory_desc_equal(&c->fmt[f], want))
+        f++;
+    void *to = NULL;
+    dnnl_primitive_t reorder = NULL;
+    dnnl_memory_t m_from = NULL, m_to = NULL;
+    size_t bytes = dnnl_memory_desc_get_size(want);
+    if (dnnl_memory_desc_equal(want, &plain) || (f == c->n_fmt && f == MAX_FORMATS))
+        goto out; /* plain already (or too many layouts): stays as it is */
+    if (f == c->n_fmt)
+        c->fmt[c->n_fmt++] = *want;
+    to = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!to || dnnl_reorder_primitive_desc_create(&rpd, &plain, c->eng, want, c->eng, NULL) != dnnl_success ||
+        dnnl_primitive_create(&reorder, rpd) != dnnl_success ||
+        dnnl_memory_create(&m_from, &plain, c->eng, qw->q) != dnnl_success ||
+        dnnl_memory_create(&m_to, want, c->eng, to) != dnnl_success)
+        goto out;
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, m_from}, {DNNL_ARG_TO, m_to}};
+    if (dnnl_primitive_execute(reorder, c->stream, 2, args) != dnnl_success || dnnl_stream_wait(c->stream) != dnnl_success)
+        goto out;
+    free(qw->q); /* the packed copy replaces the plain one */
+    qw->q = to;
+    qw->fmt = f;
+    to = NULL;
+    rc = 0;
+out:
+    free(to);
+    if (m_from)
+        dnnl_memory_destroy(m_from);
+    if (m_to)
+        dnnl_memory_destroy(m_to);
+    if (reorder)
+        dnnl_primitive_destroy(reorder);
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
+    dnnl_primitive_desc_destroy(pd);
+    return rc;
 }
 
 void dn8_weight_free(dn8_weight_t *qw)
@@ -258,7 +322,7 @@ int dn8_linear(dn8_cache_t *c, const dn8_weight_t *qw, const float *x, int M, co
         quantise_row(x + (size_t)m * K, K, c->xq + (size_t)m * K, &c->sx[m], &c->zp[m]);
     for (int m0 = 0; m0 < M; m0 += ROW_BLOCK) {
         int mc = M - m0 < ROW_BLOCK ? M - m0 : ROW_BLOCK;
-        dn8_entry_t *e = lookup(c, mc, N, K);
+        dn8_entry_t *e = lookup(c, mc, N, K, qw->fmt);
         if (!e)
             return -1;
         dnnl_memory_set_data_handle(e->src, c->xq + (size_t)m0 * K);

@@ -23,12 +23,15 @@
 
 typedef struct dn8_cache dn8_cache_t;
 
-/* A weight quantised by dn8_weight_make: q [N, K] s8 row-major, scale [N], qsum [N] = sum_k q. */
+/* A weight quantised by dn8_weight_make: q [N, K] s8 row-major (fmt -1) or, after
+ * dn8_weight_pack, the same values in the blocked layout oneDNN's int8 matmul reads (fmt >= 0: a
+ * layout of the cache's); scale [N], qsum [N] = sum_k q. */
 typedef struct dn8_weight {
     int8_t *q;
     float *scale;
     int32_t *qsum;
     int n_out, n_in;
+    int fmt;
 } dn8_weight_t;
 
 int dn8_cache_create(dnnl_engine_t eng, dnnl_stream_t stream, dn8_cache_t **out, mb_error_t *err);
@@ -40,6 +43,10 @@ const char *dn8_probe(dnnl_engine_t eng, char *buf, size_t len);
 
 /* w: [N, K] fp32 -> *out, quantised per row as above. */
 int dn8_weight_make(const float *w, int N, int K, dn8_weight_t **out, mb_error_t *err);
+/* Reorders qw->q once into the layout oneDNN's matmul asks for (then oneDNN does not repack the
+ * weights at every call). 0 when packed or already in that layout; -1 when it could not be done:
+ * qw is then unchanged, and dn8_linear runs it plain. */
+int dn8_weight_pack(dn8_cache_t *c, dn8_weight_t *qw);
 void dn8_weight_free(dn8_weight_t *qw);
 
 /* y[M, N] = dequant(quant(x[M, K]) * qw^T) + b[N] (b may be NULL); 0 on success, -1 when oneDNN

@@ -51,6 +51,9 @@ int cmd_backends(int argc, char **argv)
     if (be_auto_choose(0, BE_PRECISION_FP32, &ch, &err) == 0) {
         be_auto_describe(&ch, why, sizeof why);
         printf("%-10s %-25s %s\n", "auto", "-", why);
+        be_auto_describe_shapes(&ch, why, sizeof why);
+        if (why[0])
+            printf("%-10s %-25s %s\n", "", "", why);
     } else
         printf("%-10s %-25s %s\n", "auto", "-", err.msg);
     for (int i = 0; i < be_known_count(); i++) {

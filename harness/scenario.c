@@ -441,7 +441,7 @@ static int set_key(scn_t *s, const char *sec, const char *key, const char *v, mb
         return each_item(v, add_str, &l, err);
     }
     if (IS("measure", "precisions")) {
-        list_ctx_t l = {&s->n_precisions, 2, s->precisions, sizeof s->precisions[0], 0, 0, 0, 0, precisions_known};
+        list_ctx_t l = {&s->n_precisions, 4, s->precisions, sizeof s->precisions[0], 0, 0, 0, 0, precisions_known};
         s->n_precisions = 0;
         return each_item(v, add_str, &l, err);
     }

@@ -56,7 +56,7 @@ typedef struct scn {
     int n_backends;
     char backends[8][16];
     int n_precisions;
-    char precisions[2][8];
+    char precisions[4][8];      /* up to all four: fp32, bf16, int8, int8all */
     int n_threads;
     int threads[SCN_MAX_LIST];
     int warmup, repetitions;

@@ -40,6 +40,26 @@ if have_backend $other; then
     chosen=$other
 else skip "an edited cache entry is obeyed" "only one fast backend compiled in"; fi
 
+# the figures per shape: each shape's fastest backend, and what choosing per shape would save
+if printf '%s\n' "$out" | grep -Eq '^ +per shape, fastest: prefill-ffn [a-z]+ \([0-9.]+ ms\), prefill-proj .*decode1-ffn [a-z]+ \([0-9.]+ ms\); ' &&
+   awk -F'\t' '{ n = split($3, b, " "); for (i = 1; i <= n; i++) if (split(b[i], f, "/") != 5) exit 1 }' "$cache"; then
+    ok "backends shows the fastest backend per shape; the cache keeps the 4 shape figures"
+else not_ok "backends shows the fastest backend per shape" "$out; $(cat "$cache")"; fi
+if have_backend openblas && have_backend onednn; then
+    cp "$cache" "$W/cache.keep"
+    # openblas 10 ms (1, 2, 3, 4 per shape), onednn 12 ms (4, 3, 1, 4): each on its fastest = 1+2+1+4 = 8 ms
+    awk -F'\t' 'BEGIN { OFS = "\t" } { $2 = "openblas"; $3 = "openblas=0.010/0.001/0.002/0.003/0.004 onednn=0.012/0.004/0.003/0.001/0.004"; print }' \
+        "$W/cache.keep" >"$cache"
+    if "$M" backends | grep -q "decode64-ffn onednn (1.000 ms), decode1-ffn openblas (4.000 ms); each shape on its fastest backend would take 20.0% less than all on openblas (8.000 against 10.000 ms)"; then
+        ok "per shape: the winners and the saving are computed from the figures"
+    else not_ok "per shape: the winners and the saving" "$("$M" backends | tail -2)"; fi
+    awk -F'\t' 'BEGIN { OFS = "\t" } { $3 = "openblas=0.010 onednn=0.012"; print }' "$W/cache.keep" >"$cache"
+    if "$M" backends | grep -Eq '^auto .*cached' && ! "$M" backends | grep -q 'per shape'; then
+        ok "a cache line without shape figures (older moebench) still decides, and shows none"
+    else not_ok "a cache line without shape figures" "$("$M" backends | tail -2)"; fi
+    cp "$W/cache.keep" "$cache"
+else skip "per shape: the winners and the saving" "needs openblas and onednn"; fi
+
 # translate with auto = translate with the chosen backend
 "$M" init --preset tiny --variant token-moe --seed 9 -o "$W/m.st" 2>/dev/null
 printf '%s\n' '40 41 42 43 44 45' '100 200 300 400' '7 77 177 277 377' >"$W/src"

@@ -104,6 +104,22 @@ if grep -q "share of token-moe's BLEU gain over dense kept | 32% | not measured"
     ok "untrained student: no distillation claim (a file-loaded one gets one)"
 else not_ok "untrained student: no distillation claim (a file-loaded one gets one)" "$(grep "BLEU gain" "$W/r3/REPORT.md" "$W/r2/REPORT.md")"; fi
 
+# ---- a second precision of the same runs: the precision section, BLEU and speed against fp32
+# (the fixture's rows again as int8: BLEU 1.25 lower on en-de, 0.5 lower on en-fr, same times)
+awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; print; next } { print }
+    $col["variant"] == "dense" { $col["precision"] = "int8"; if ($col["task"] == "en-de") $col["bleu"] -= 1.25
+        if ($col["task"] == "en-fr") $col["bleu"] -= 0.5; print }' "$FIX/wmt.csv" >"$W/prec.csv"
+mkdir -p "$W/r5"
+PATH="$W/nogp" "$MOEBENCH" report "$W/prec.csv" -o "$W/r5/REPORT.md" 2>/dev/null
+has "precision section: int8 against fp32, BLEU per task and speed" "$W/r5/REPORT.md" \
+    "| fixture-wmt32e | ref, 2 threads | dense | int8 | 24.12 | 25.00 | -0.88 | en-de -1.25, en-fr -0.50 |"
+if grep -q "^| fixture-wmt32e | ref, 2 threads | dense | int8 | .* | 1.00x |$" "$W/r5/REPORT.md" &&
+   [ "$(grep -c '^| fixture-wmt32e | ref, 2 threads |' "$W/r5/REPORT.md")" -eq 1 ]; then
+    ok "precision section: one row (the variant in both precisions), same speed"
+else not_ok "precision section: one row, same speed" "$(grep -A4 'Precision against' "$W/r5/REPORT.md")"; fi
+if ! grep -q "Precision against fp32" "$W/r2/REPORT.md"; then ok "no precision section with fp32 alone"
+else not_ok "no precision section with fp32 alone" "$(grep -A3 'Precision against' "$W/r2/REPORT.md")"; fi
+
 # ---- capacity drops are shown, and unequal ones flagged (schema 1 file: dropped_tokens counted assignments)
 awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; print; next }
     $col["variant"] == "token-moe" { $col["routed_assignments"] = 1000; $col["dropped_tokens"] = 300 }

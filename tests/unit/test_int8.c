@@ -118,6 +118,43 @@ static void test_int8_linear_bound(void **state)
     be_close(&be);
 }
 
+/* Weights packed into oneDNN's blocked int8 layout (the default) give the same outputs as the plain
+ * [N, K] layout (MOEBENCH_INT8_PLAIN), bit for bit: the sums are exact s32 and the dequantisation
+ * is the same code, so any difference is a packing error (a transposed or shifted block). Row
+ * counts cover one row, an odd count, a typical batch and more than one 512-row block. */
+static void test_int8_packed_equals_plain(void **state)
+{
+    (void)state;
+    be_t be;
+    if (open_int8(&be, BE_PRECISION_INT8_ALL) != 0)
+        skip(); /* built without oneDNN */
+    const int N = 200, K = 96, rows[] = {1, 7, 64, 530};
+    float *W = malloc(sizeof(float) * (size_t)N * K), *b = malloc(sizeof(float) * (size_t)N);
+    float *x = malloc(sizeof(float) * (size_t)530 * K), *y0 = malloc(sizeof(float) * (size_t)530 * N),
+          *y1 = malloc(sizeof(float) * (size_t)530 * N);
+    assert_true(W && b && x && y0 && y1);
+    test_fill(W, (size_t)N * K, 41);
+    test_fill(b, (size_t)N, 42);
+    test_fill(x, (size_t)530 * K, 43);
+    mb_error_t err;
+    be_weight_t plain = {W, b, N, K, NULL, BE_WEIGHT_LAYER}, packed = plain;
+    setenv("MOEBENCH_INT8_PLAIN", "1", 1);
+    int rc = be_weight_prepare(&be, &plain, &err);
+    unsetenv("MOEBENCH_INT8_PLAIN");
+    if (rc != 0 || be_weight_prepare(&be, &packed, &err) != 0)
+        fail_msg("weight_prepare: %s", err.msg);
+    for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
+        be_linear(&be, &plain, x, rows[r], y0);
+        be_linear(&be, &packed, x, rows[r], y1);
+        if (memcmp(y0, y1, sizeof(float) * (size_t)rows[r] * N) != 0)
+            fail_msg("int8 %dx%d, %d rows: packed weights differ from plain", N, K, rows[r]);
+    }
+    be_weight_release(&be, &plain);
+    be_weight_release(&be, &packed);
+    be_close(&be);
+    free(W), free(b), free(x), free(y0), free(y1);
+}
+
 /* The worst case for u8 x s8 pair sums in 16 bits (vpmaddubsw on AVX2): every
  * input at the top of its range and every weight at +-127 with the same sign
  * as its neighbour. 127 * 127 * 2 = 32258 fits; 8-bit inputs (255) would not. */
@@ -218,7 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_int8_linear_bound), cmocka_unit_test(test_int8_no_saturation),
         cmocka_unit_test(test_int8_out_proj),     cmocka_unit_test(test_int8_zeros),
-        cmocka_unit_test(test_int8_refused),
+        cmocka_unit_test(test_int8_refused),      cmocka_unit_test(test_int8_packed_equals_plain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
