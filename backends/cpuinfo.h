@@ -19,13 +19,17 @@ typedef struct cpuinfo {
     double clock_ghz;          /* measured on all `threads` cores at once */
     double fp32_flop_cycle;    /* measured per core: fp32 FLOP per cycle */
     double bf16_flop_cycle;    /* measured per core (0 without avx512_bf16) */
+    /* The clock the FMA (and bf16 dot-product) chains ran at: their FLOP/s over FLOP/cycle, at
+     * most clock_ghz. Lower where wide vector code runs at a lower clock (AVX-512 on Intel:
+     * 3.44 against 3.93 GHz on the Sapphire Rapids-class machine of issue 18). */
+    double fp32_clock_ghz, bf16_clock_ghz;
 } cpuinfo_t;
 
 /* Detects the ISA and measures clock and per-cycle throughput with
  * `threads` threads busy at once (0: all cores); takes about 0.3 s. */
 void cpuinfo_detect(cpuinfo_t *ci, int threads);
 
-/* Peak GFLOP/s of `threads` cores (0: all). */
+/* Peak GFLOP/s of `threads` cores (0: all): cores x FLOP/cycle x the clock the chains ran at. */
 double cpuinfo_peak_gflops(const cpuinfo_t *ci, int threads, int bf16);
 
 /* STREAM-style triad a[i] = b[i] + s * c[i] over three arrays of `n` floats

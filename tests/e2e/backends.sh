@@ -87,7 +87,12 @@ for b in openblas onednn; do
     if "$MOEBENCH" kernels --backend "$b" --preset tiny --min-time 0.01 --csv "$W/k.csv" >"$W/k.out" 2>"$W/k.err"; then
         ok "kernels --backend $b --preset tiny"
     else not_ok "kernels --backend $b --preset tiny" "$(tail -3 "$W/k.err")"; continue; fi
-    for pat in '^peak fp32: [0-9]+ cores? x [0-9]+ FLOP/cycle x [0-9.]+ GHz = [0-9.]+ GFLOP/s' \
+    # peak = cores x FLOP/cycle x the clock the FMA chains ran at, which is at most the scalar clock
+    if awk '/^clock: / { clk = $2 } /^peak fp32: / { n = $3; f = $6; g = $9; for (i = 1; i <= NF; i++) if ($i == "=") p = $(i + 1) }
+            END { exit !(clk > 0 && g > 0 && g <= clk + 0.005 && p > 0 && (n * f * g - p) ^ 2 <= (0.002 * p + 0.1) ^ 2) }' "$W/k.out"; then
+        ok "kernels $b: peak fp32 = cores x FLOP/cycle x a clock no higher than the scalar one"
+    else not_ok "kernels $b: peak fp32 arithmetic" "$(grep -E '^(clock|peak)' "$W/k.out")"; fi
+    for pat in '^peak fp32: [0-9]+ cores? x [0-9]+ FLOP/cycle x [0-9.]+ GHz( \(the clock its FMA chains ran at\))? = [0-9.]+ GFLOP/s' \
                '^memory: triad [0-9.]+ GB/s' '^prefill\.attn_proj +1600 +64 +64 ' '^decode1\.out_proj +1 +512 +64 ' \
                '^decode64\.expert_in +16 +128 +64 '; do
         if grep -Eq "$pat" "$W/k.out"; then ok "kernels $b table has /$pat/"
