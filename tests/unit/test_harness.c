@@ -57,6 +57,12 @@ static void test_scenario_good(void **state)
     /* defaults where nothing is said */
     assert_string_equal(s.data, "synthetic");
     assert_int_equal(s.n_precisions, 1);
+    assert_int_equal(s.n_backends, 1);
+    assert_string_equal(s.backends[0], "auto"); /* the fastest here; rows record which (plan.c) */
+    /* all four precisions in one list */
+    assert_int_equal(scn_load_string("[measure]\nprecisions = fp32, bf16, int8, int8all\n", "p.ini", &s, &err), 0);
+    assert_int_equal(s.n_precisions, 4);
+    assert_string_equal(s.precisions[3], "int8all");
 }
 
 static void test_scenario_bad_files(void **state)
@@ -234,7 +240,7 @@ static void test_run_csv_column_by_column(void **state)
                        "target_qps = 500\nmax_batch = 4\nlatency_bound_ms = 10000\n"
                        "[model]\npreset = tiny\nvariants = token-moe, task-subnet\n"
                        "[workload]\ntasks = en-de, fr-en\nsentences = 5\n"
-                       "[measure]\nwarmup = 0\nrepetitions = 2\n";
+                       "[measure]\nbackends = ref\nwarmup = 0\nrepetitions = 2\n";
     scn_t s;
     mb_error_t err;
     assert_int_equal(scn_load_string(text, "t.ini", &s, &err), 0);
