@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     --preset) preset=${2:?}; shift ;;
     --sources) n=${2:?}; shift ;;
     --quick) preset=tiny n=16 rounds=1 reps=1 batches=4 threads=1 maxlen=12 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1'; see --help" ;;
     esac
     shift
