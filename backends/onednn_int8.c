@@ -229,8 +229,12 @@ int dn8_weight_pack(dn8_cache_t *c, dn8_weight_t *qw)
     dnnl_primitive_t reorder = NULL;
     dnnl_memory_t m_from = NULL, m_to = NULL;
     size_t bytes = dnnl_memory_desc_get_size(want);
-    if (dnnl_memory_desc_equal(want, &plain) || (f == c->n_fmt && f == MAX_FORMATS))
-        goto out; /* plain already (or too many layouts): stays as it is */
+    if (dnnl_memory_desc_equal(want, &plain)) {
+        rc = 0; /* already the layout oneDNN reads */
+        goto out;
+    }
+    if (f == c->n_fmt && f == MAX_FORMATS)
+        goto out; /* too many layouts: stays plain */
     if (f == c->n_fmt)
         c->fmt[c->n_fmt++] = *want;
     to = aligned_alloc(64, (bytes + 63) / 64 * 64);
