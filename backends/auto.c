@@ -59,7 +59,8 @@ static pass_t measure_here(const char *name, int threads, be_precision_t precisi
         int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         float *W = malloc(sizeof(float) * (size_t)N * K), *x = malloc(sizeof(float) * (size_t)M * K);
         float *y = malloc(sizeof(float) * (size_t)M * N), *b = calloc((size_t)N, sizeof(float));
-        be_weight_t w = {W, b, N, K, NULL, BE_WEIGHT_LAYER};
+        /* prepared as a model's weights of that shape are: prefill sees whole sentences */
+        be_weight_t w = {W, b, N, K, NULL, strncmp(shape_names[s], "prefill", 7) ? BE_WEIGHT_LAYER : BE_WEIGHT_SENTENCE};
         if (!W || !x || !y || !b || (fill(W, (size_t)N * K, 1), fill(x, (size_t)M * K, 2), 0) ||
             be_weight_prepare(&be, &w, NULL) != 0) {
             total = -1;

@@ -39,15 +39,19 @@ typedef struct be_options {
 #define BE_PRECISION_IS_INT8(p) ((p) == BE_PRECISION_INT8 || (p) == BE_PRECISION_INT8_ALL)
 
 /* What a weight is for, so that a backend may treat one kind apart (int8
- * keeps the output projection in fp32). The model sets it. */
-enum { BE_WEIGHT_LAYER = 0, BE_WEIGHT_OUT_PROJ = 1 };
+ * keeps the output projection in fp32; onednn lays out fp32 weights by how
+ * many rows a call brings). The model sets it. BE_WEIGHT_SENTENCE: applied
+ * to whole sentences at once, hundreds of rows a call (the encoder's layers,
+ * the decoder's cross-attention K/V); BE_WEIGHT_LAYER: any other layer (the
+ * decoder's, a few rows per sentence and step; MoE experts). */
+enum { BE_WEIGHT_LAYER = 0, BE_WEIGHT_OUT_PROJ = 1, BE_WEIGHT_SENTENCE = 2 };
 
 typedef struct be_weight {
     const float *w;            /* [n_out, n_in] */
     const float *b;            /* [n_out] or NULL */
     int n_out, n_in;
     void *prepared;            /* backend-owned; NULL until weight_prepare */
-    int role;                  /* BE_WEIGHT_LAYER or BE_WEIGHT_OUT_PROJ */
+    int role;                  /* BE_WEIGHT_LAYER, _OUT_PROJ or _SENTENCE */
 } be_weight_t;
 
 typedef struct be be_t;

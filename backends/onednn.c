@@ -4,7 +4,11 @@
  * Linear layers run oneDNN's matmul on a copy of each weight made once by
  * weight_prepare, in the blocked layout oneDNN's own kernel asks for (and in
  * bf16 with --precision bf16: activations are rounded to bf16 on the way
- * in, accumulation and outputs stay fp32). `gemm` is always fp32.
+ * in, accumulation and outputs stay fp32). `gemm` is always fp32. In fp32,
+ * weights that see a few rows per call (all but BE_WEIGHT_SENTENCE: the
+ * decoder's layers, experts, the output projection) are instead packed for
+ * panel.c's own kernels, measured faster there on AVX-512 and AVX2 CPUs
+ * (docs/backends.md); MOEBENCH_FP32_ONEDNN=1 keeps them on oneDNN.
  *
  * Primitives are created once per shape and kept in a hash table. oneDNN
  * 2.6's fast kernel (brgemm) needs M fixed when the primitive is made (with
@@ -27,6 +31,7 @@
 #include "backends/backend.h"
 #include "backends/fastops.h"
 #include "backends/onednn_int8.h"
+#include "backends/panel.h"
 #include "backends/registry.h"
 
 #define ROW_BLOCK 512          /* most rows one primitive computes */
@@ -86,6 +91,9 @@ typedef struct dn_state {
     dn8_cache_t *q8;           /* int8 matmuls (--precision int8 only) */
     int warned;
     int threads;               /* the team size of this handle */
+    pnl_isa_t pnl;             /* fp32 linear layers on panel.c's kernels (PNL_NONE: on oneDNN's) */
+    float *pscratch;           /* pnl_linear's scratch */
+    size_t pscratch_cap;
     char version[256];
 } dn_state_t;
 
@@ -97,6 +105,7 @@ typedef struct dn_weight {
     int rows_ok;               /* see dn_prep_t */
     long stride_k, stride_n;
     dn8_weight_t *q8;          /* int8 copy; then data is NULL */
+    float *panel;              /* fp32 copy in panel.h's layout; then data is NULL */
 } dn_weight_t;
 
 static int default_threads;    /* OpenMP's count before any handle changed it */
@@ -363,6 +372,20 @@ static void dn_linear(be_t *be, const be_weight_t *w, const float *x, int M, flo
         gemv(st, w, x, y);
         return;
     }
+    if (pw && pw->panel) {
+        int nt = (double)M * N * K < SMALL_MACS && (double)N * K * sizeof(float) < SMALL_BYTES ? 1 : st->threads;
+        size_t need = pnl_scratch_floats(M, K);
+        if (need > st->pscratch_cap) {
+            float *p = realloc(st->pscratch, need * sizeof *p);
+            if (p) {
+                st->pscratch = p;
+                st->pscratch_cap = need;
+            }
+        }
+        if (need <= st->pscratch_cap && pnl_linear(st->pnl, pw->panel, N, K, x, M, w->b, y, nt, st->pscratch) == 0)
+            return;
+        pw = NULL; /* out of memory (the CPU was checked at packing): oneDNN on the plain weights */
+    }
     if (bf16 && M <= ROWS_BF16_MAX && pw->rows_ok && rows_bf16(st, w, x, M, y) == 0)
         return;
     if (bf16) { /* round the input to bf16 once for the whole call */
@@ -556,6 +579,21 @@ static int dn_weight_prepare(be_t *be, be_weight_t *w, mb_error_t *err)
         w->prepared = qw;
         return 0;
     }
+    if (!bf16 && st->pnl != PNL_NONE && w->role != BE_WEIGHT_SENTENCE) {
+        dn_weight_t *pw = calloc(1, sizeof *pw);
+        size_t n = pnl_packed_floats(N, K);
+        if (pw)
+            pw->panel = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+        if (!pw || !pw->panel) {
+            free(pw);
+            return mb_fail(err, "backend onednn: out of memory for a copy of a %dx%d weight (%zu bytes)", N, K,
+                           n * sizeof(float));
+        }
+        pw->fmt = -1;
+        pnl_pack(w->w, N, K, pw->panel);
+        w->prepared = pw;
+        return 0;
+    }
     dn_prep_t *p = prep_for(st, N, K, bf16, err);
     if (!p)
         return -1;
@@ -591,6 +629,7 @@ static void dn_weight_release(be_t *be, be_weight_t *w)
     dn_weight_t *pw = w->prepared;
     if (pw) {
         free(pw->data);
+        free(pw->panel);
         dn8_weight_free(pw->q8);
         free(pw);
     }
@@ -639,6 +678,7 @@ static void dn_shutdown(be_t *be)
     if (st->eng)
         dnnl_engine_destroy(st->eng);
     free(st->xbf);
+    free(st->pscratch);
     dn8_cache_free(st->q8);
     fastops_team_free(&st->team);
     free(st);
@@ -667,6 +707,9 @@ static int dn_init(be_t *be, mb_error_t *err)
     omp_set_num_threads(n);
     st->threads = n;
     st->team.threads = n;
+    /* MOEBENCH_FP32_ONEDNN=1: fp32 linear layers on oneDNN's matmul, as before panel.c (A/B timing) */
+    const char *ab = getenv("MOEBENCH_FP32_ONEDNN");
+    st->pnl = bf16 || (ab && *ab && strcmp(ab, "0") != 0) ? PNL_NONE : pnl_best_isa();
     char kern[96], kern8[64] = "";
     if (!probe_kernel(st->eng, bf16 ? dnnl_bf16 : dnnl_f32, kern, sizeof kern)) {
         dn_shutdown(be);
@@ -685,10 +728,13 @@ static int dn_init(be_t *be, mb_error_t *err)
         }
     }
     const dnnl_version_t *v = dnnl_version();
-    snprintf(st->version, sizeof st->version, "oneDNN %d.%d.%d (%s, %d thread%s; %s matmul %s%s%s%s; other ops %s)",
+    char pnl[64] = "";
+    if (st->pnl != PNL_NONE)
+        snprintf(pnl, sizeof pnl, "fp32 linear own panel kernels %s; ", pnl_isa_name(st->pnl));
+    snprintf(st->version, sizeof st->version, "oneDNN %d.%d.%d (%s, %d thread%s; %s%s matmul %s%s%s%s; other ops %s)",
              v->major, v->minor, v->patch,
              v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB" : "threads",
-             n, n == 1 ? "" : "s", bf16 ? "bf16" : "fp32", kern, kern8[0] ? ", int8 matmul " : "", kern8,
+             n, n == 1 ? "" : "s", pnl, bf16 ? "bf16" : "fp32", kern, kern8[0] ? ", int8 matmul " : "", kern8,
              kern8[0] ? (be->opt.precision == BE_PRECISION_INT8_ALL ? " (output projection int8)" : " (output projection fp32)") : "",
              fastops_isa());
     return 0;

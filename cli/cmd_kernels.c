@@ -283,9 +283,10 @@ void kern_prefill_offsets(int n, int *off)
 }
 
 /* Times one linear layer shape with prepared weights; rows fed from x. */
-int kern_time_linear(be_t *be, int M, int N, int K, int bias, double min_s, timing_t *out, double *w_bytes,
+int kern_time_linear(be_t *be, int M, int N, int K, int role, double min_s, timing_t *out, double *w_bytes,
                        mb_error_t *err)
 {
+    const int bias = role != BE_WEIGHT_OUT_PROJ;
     size_t wn = (size_t)N * K, per = wn * sizeof(float);
     int copies = (int)((2 * llc_bytes() + per - 1) / per); /* enough to overflow the cache */
     copies = copies < 1 ? 1 : copies > 64 ? 64 : copies;
@@ -302,8 +303,7 @@ int kern_time_linear(be_t *be, int M, int N, int K, int bias, double min_s, timi
     fill(x, (size_t)M * K, 3, 2.0f);
     for (; prepared < copies; prepared++) {
         /* only the output projection has no bias; int8 keeps it fp32 as a model does */
-        w[prepared] = (be_weight_t){W + wn * (size_t)prepared, bias ? b : NULL, N, K, NULL,
-                                    bias ? BE_WEIGHT_LAYER : BE_WEIGHT_OUT_PROJ};
+        w[prepared] = (be_weight_t){W + wn * (size_t)prepared, bias ? b : NULL, N, K, NULL, role};
         if (be_weight_prepare(be, &w[prepared], err) != 0)
             goto out;
     }
@@ -363,8 +363,12 @@ static int kernel_table(be_t *be, const model_config_t *c, const kern_out_t *r, 
         double flops = 0, bytes = 0, wb;
         const char *unit = "GFLOP/s";
         if (kn->kind == K_LINEAR) {
+            /* roles as the model gives them: the encoder's layers see whole sentences */
             int out_proj = strstr(kn->name, "out_proj") != NULL;
-            if (kern_time_linear(be, kn->M, kn->N, kn->K, !out_proj, min_s, &t, &wb, err))
+            int role = out_proj                                                           ? BE_WEIGHT_OUT_PROJ
+                       : !strncmp(kn->name, "prefill.", 8) && !strstr(kn->name, "expert") ? BE_WEIGHT_SENTENCE
+                                                                                          : BE_WEIGHT_LAYER;
+            if (kern_time_linear(be, kn->M, kn->N, kn->K, role, min_s, &t, &wb, err))
                 return -1;
             flops = 2.0 * kn->M * kn->N * kn->K;
             bytes = linear_bytes(kn->M, kn->N, kn->K, weight_elem_bytes(be->opt.precision, out_proj));

@@ -33,8 +33,9 @@ void kern_csv_row(const kern_out_t *r, const char *kind, const char *name, int m
                   double ratio, const char *bound, double target, const char *met);
 /* Source lengths of the prefill batch (PREFILL_LEN on average); off: [n + 1]. */
 void kern_prefill_offsets(int n, int *off);
-/* Times a linear layer [M,K] x [N,K]^T (+ bias) on be. */
-int kern_time_linear(be_t *be, int M, int N, int K, int bias, double min_s, timing_t *out, double *w_bytes,
+/* Times a linear layer [M,K] x [N,K]^T (+ bias, except for role
+ * BE_WEIGHT_OUT_PROJ) on be, its weights prepared as the model's of that role. */
+int kern_time_linear(be_t *be, int M, int N, int K, int role, double min_s, timing_t *out, double *w_bytes,
                      mb_error_t *err);
 /* --model-goals: the whole-model performance goals as measured ratios (docs/backends.md). */
 int kern_model_goals(be_t *be, const kern_out_t *r, double triad, int bf16, double min_s, int sentences,

@@ -105,7 +105,7 @@ static int goal_prefill(be_t *be, model_t *m, const kern_out_t *r, double min_s,
     for (int i = 0; i < 3; i++) {
         timing_t t;
         double wb;
-        if (kern_time_linear(be, T, shapes[i][0], shapes[i][1], 1, min_s, &t, &wb, err) != 0)
+        if (kern_time_linear(be, T, shapes[i][0], shapes[i][1], BE_WEIGHT_SENTENCE, min_s, &t, &wb, err) != 0)
             goto done;
         double rate = 2.0 * T * shapes[i][0] * shapes[i][1] / t.median * 1e-9;
         printf("                 standalone %-9s %dx%dx%d: %.1f GFLOP/s (%.3f ms, x%d per layer)\n", names[i], T,

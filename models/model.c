@@ -571,9 +571,25 @@ static int release_one(be_t *be, be_weight_t *w, mb_error_t *err)
     return 0;
 }
 
+/* Roles (backend.h): what sees whole sentences, and the output projection. */
+static void set_roles(model_t *m)
+{
+    for (int i = 0; i < m->cfg.enc_layers; i++) {
+        model_layer_t *L = &m->enc[i];
+        be_weight_t *ws[] = {&L->self.q, &L->self.k, &L->self.v, &L->self.o, &L->self_qkv, &L->ffn.fc1, &L->ffn.fc2};
+        for (size_t j = 0; j < sizeof ws / sizeof ws[0]; j++)
+            ws[j]->role = BE_WEIGHT_SENTENCE;
+    }
+    for (int i = 0; i < m->cfg.dec_layers; i++) {
+        model_layer_t *L = &m->dec[i];
+        L->cross_kv.role = L->cross.k.role = L->cross.v.role = BE_WEIGHT_SENTENCE;
+    }
+    m->out_proj.role = BE_WEIGHT_OUT_PROJ; /* int8 keeps it fp32 unless asked */
+}
+
 int model_prepare(model_t *m, be_t *be, mb_error_t *err)
 {
-    m->out_proj.role = BE_WEIGHT_OUT_PROJ; /* int8 keeps it fp32 unless asked */
+    set_roles(m);
     if (for_each_linear(m, 0, be_weight_prepare, be, err) != 0) {
         model_release(m, be);
         return -1;

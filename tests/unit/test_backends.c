@@ -122,7 +122,7 @@ static void test_gemm_vs_ref(void **state)
 
 /* ---- linear at the presets' shapes ---- */
 
-static void check_linear(be_t *be, be_t *ref, int n_out, int n_in, int M, int bias, double bound)
+static void check_linear(be_t *be, be_t *ref, int n_out, int n_in, int M, int bias, int role, double bound)
 {
     const char *be_name = be->ops->name;
     float *W = rnd((size_t)n_out * n_in, 21), *b = rnd((size_t)n_out, 22), *x = rnd((size_t)M * n_in, 23);
@@ -131,15 +131,15 @@ static void check_linear(be_t *be, be_t *ref, int n_out, int n_in, int M, int bi
     assert_non_null(want);
     for (size_t i = 0; i < (size_t)n_out * n_in; i++) /* keep dot products O(1) */
         W[i] /= sqrtf((float)n_in);
-    be_weight_t w = {W, bias ? b : NULL, n_out, n_in, NULL, BE_WEIGHT_LAYER};
+    be_weight_t w = {W, bias ? b : NULL, n_out, n_in, NULL, role};
     mb_error_t err;
     be_linear(ref, &w, x, M, want);
     if (be_weight_prepare(be, &w, &err) != 0)
         fail_msg("%s: weight_prepare: %s", be_name, err.msg);
     be_linear(be, &w, x, M, y);
     char what[96];
-    snprintf(what, sizeof what, "linear %dx%d, %d rows, %s bias, %s", n_out, n_in, M, bias ? "with" : "no",
-             be_precision_name(be->opt.precision));
+    snprintf(what, sizeof what, "linear %dx%d, %d rows, %s bias, %s, role %d", n_out, n_in, M,
+             bias ? "with" : "no", be_precision_name(be->opt.precision), role);
     assert_nmse(y, want, (size_t)M * n_out, bound, what);
     be_weight_release(be, &w);
     assert_null(w.prepared);
@@ -169,10 +169,13 @@ static void test_linear_vs_ref(void **state)
     be_t ref = test_ref_backend(), be[4];
     int nb = fast_backends(be, 4, 2);
     for (int b = 0; b < nb; b++) {
-        for (size_t s = 0; s < sizeof linear_shapes / sizeof linear_shapes[0]; s++)
-            for (int r = 0; r < 4 && linear_shapes[s].rows[r]; r++)
-                check_linear(&be[b], &ref, linear_shapes[s].n_out, linear_shapes[s].n_in, linear_shapes[s].rows[r],
-                             (int)(s + r) % 2, NMSE_FP32);
+        /* both fp32 paths of onednn: own panel kernels (decoder-side roles) and oneDNN's matmul (whole sentences) */
+        for (int role = 0; role < 2; role++)
+            for (size_t s = 0; s < sizeof linear_shapes / sizeof linear_shapes[0]; s++)
+                for (int r = 0; r < 4 && linear_shapes[s].rows[r]; r++)
+                    check_linear(&be[b], &ref, linear_shapes[s].n_out, linear_shapes[s].n_in,
+                                 linear_shapes[s].rows[r], (int)(s + r) % 2,
+                                 role ? BE_WEIGHT_SENTENCE : BE_WEIGHT_LAYER, NMSE_FP32);
         be_close(&be[b]);
     }
     be_close(&ref);
@@ -191,7 +194,7 @@ static void test_linear_bf16(void **state)
     for (size_t s = 0; s < sizeof linear_shapes / sizeof linear_shapes[0]; s++)
         for (int r = 0; r < 4 && linear_shapes[s].rows[r]; r++)
             check_linear(&be, &ref, linear_shapes[s].n_out, linear_shapes[s].n_in, linear_shapes[s].rows[r],
-                         (int)(s + r) % 2, NMSE_BF16);
+                         (int)(s + r) % 2, BE_WEIGHT_LAYER, NMSE_BF16);
     /* gemm stays fp32 at bf16 precision (the MoE gate decides routing with it) */
     check_gemm(&be, &ref, 0, 1, 64, 32, 256, 0, 1.0f, 0.0f);
     be_close(&be);
