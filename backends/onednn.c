@@ -8,7 +8,9 @@
  * weights that see a few rows per call (all but BE_WEIGHT_SENTENCE: the
  * decoder's layers, experts, the output projection) are instead packed for
  * panel.c's own kernels, measured faster there on AVX-512 and AVX2 CPUs
- * (docs/backends.md); MOEBENCH_FP32_ONEDNN=1 keeps them on oneDNN.
+ * (docs/backends.md). MOEBENCH_PANEL=off keeps them on oneDNN (A/B timing),
+ * MOEBENCH_PANEL=avx2 runs the AVX2 tiles on an AVX-512 CPU (tests, and a
+ * stand-in for AVX2 machines).
  *
  * Primitives are created once per shape and kept in a hash table. oneDNN
  * 2.6's fast kernel (brgemm) needs M fixed when the primitive is made (with
@@ -707,9 +709,21 @@ static int dn_init(be_t *be, mb_error_t *err)
     omp_set_num_threads(n);
     st->threads = n;
     st->team.threads = n;
-    /* MOEBENCH_FP32_ONEDNN=1: fp32 linear layers on oneDNN's matmul, as before panel.c (A/B timing) */
-    const char *ab = getenv("MOEBENCH_FP32_ONEDNN");
-    st->pnl = bf16 || (ab && *ab && strcmp(ab, "0") != 0) ? PNL_NONE : pnl_best_isa();
+    st->pnl = bf16 ? PNL_NONE : pnl_best_isa();
+    const char *want = getenv("MOEBENCH_PANEL");
+    if (want && *want && !bf16) {
+        pnl_isa_t asked = !strcmp(want, "off")      ? PNL_NONE
+                          : !strcmp(want, "avx2")   ? PNL_AVX2
+                          : !strcmp(want, "avx512") ? PNL_AVX512
+                                                    : (pnl_isa_t)-1;
+        if ((int)asked < 0 || asked > st->pnl) {
+            dn_shutdown(be);
+            return mb_fail(err, "backend onednn: MOEBENCH_PANEL=%s: %s; use off%s%s, or unset it", want,
+                           (int)asked < 0 ? "not a choice" : "this CPU cannot run those kernels",
+                           st->pnl >= PNL_AVX2 ? ", avx2" : "", st->pnl >= PNL_AVX512 ? ", avx512" : "");
+        }
+        st->pnl = asked;
+    }
     char kern[96], kern8[64] = "";
     if (!probe_kernel(st->eng, bf16 ? dnnl_bf16 : dnnl_f32, kern, sizeof kern)) {
         dn_shutdown(be);

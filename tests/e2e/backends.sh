@@ -37,6 +37,25 @@ for b in "openblas" "onednn" "openblas --threads 1" "onednn --threads 1"; do
         ok "translate --backend $b gives ref's ids"
     else not_ok "translate --backend $b gives ref's ids" "$(cat "$W/err"; diff "$W/ref.out" "$W/got" | head -5)"; fi
 done
+# onednn's fp32 decode-step GEMMs on each of its paths (backends/panel.c's AVX-512 and AVX2
+# tiles, oneDNN's own matmul): ref's ids from each; a path the CPU lacks is refused in one line
+panel_translate() { # VALUE: translate $W/src on onednn with MOEBENCH_PANEL=VALUE into $W/got
+    MOEBENCH_PANEL=$1 "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --backend onednn <"$W/src" >"$W/got"
+}
+if have_backend onednn; then
+    for p in off avx2 avx512; do
+        case $p in avx2) need="avx2 fma" ;; avx512) need=avx512f ;; *) need= ;; esac
+        lacks=
+        for f in $need; do grep -qw "$f" /proc/cpuinfo 2>/dev/null || lacks=$f; done
+        if [ -n "$lacks" ]; then
+            check_fails "MOEBENCH_PANEL=$p is refused without $lacks" "MOEBENCH_PANEL=$p: this CPU cannot run those kernels" \
+                panel_translate "$p"
+        elif panel_translate "$p" 2>"$W/err" && cmp -s "$W/got" "$W/ref.out"; then
+            ok "MOEBENCH_PANEL=$p: onednn gives ref's ids"
+        else not_ok "MOEBENCH_PANEL=$p: onednn gives ref's ids" "$(cat "$W/err"; diff "$W/ref.out" "$W/got" | head -5)"; fi
+    done
+    check_fails "MOEBENCH_PANEL=bogus is refused" "MOEBENCH_PANEL=bogus: not a choice; use off" panel_translate bogus
+fi
 # batches of 2 (the same ids as batch 32 since capacity is per sentence; ref runs them too)
 "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --batch 2 <"$W/src" >"$W/ref2.out" 2>/dev/null
 for b in openblas onednn; do
