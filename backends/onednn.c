@@ -716,11 +716,12 @@ static int dn_init(be_t *be, mb_error_t *err)
                           : !strcmp(want, "avx2")   ? PNL_AVX2
                           : !strcmp(want, "avx512") ? PNL_AVX512
                                                     : (pnl_isa_t)-1;
-        if ((int)asked < 0 || asked > st->pnl) {
-            dn_shutdown(be);
+        const pnl_isa_t best = st->pnl;
+        if ((int)asked < 0 || asked > best) {
+            dn_shutdown(be); /* frees st */
             return mb_fail(err, "backend onednn: MOEBENCH_PANEL=%s: %s; use off%s%s, or unset it", want,
                            (int)asked < 0 ? "not a choice" : "this CPU cannot run those kernels",
-                           st->pnl >= PNL_AVX2 ? ", avx2" : "", st->pnl >= PNL_AVX512 ? ", avx512" : "");
+                           best >= PNL_AVX2 ? ", avx2" : "", best >= PNL_AVX512 ? ", avx512" : "");
         }
         st->pnl = asked;
     }

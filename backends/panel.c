@@ -1,14 +1,18 @@
 /* panel: fp32 linear layers over weights packed into 64-output panels, with
  * own register-tiled kernels (see panel.h for the layout and why).
  *
- * Blocking: the rows of a call are cut into chunks of at most PNL_MC (so a
- * chunk of x, 480 KB at K = 512, stays in L2), each panel into blocks of
- * PNL_KC inputs (32 KB of weights: L1). For one chunk, panel and k-block,
- * every group of PNL_MR rows runs the tile kernel over the block while the
- * block stays in L1, and each call prefetches its share of the next block
- * (the next k-block of the panel, or the next panel's first: the packed
- * copy is one contiguous stream). Work items are (chunk, panel) pairs,
- * split in contiguous ranges between the OpenMP threads. */
+ * Blocking: the rows of a call are first copied into the tiles' order
+ * (pack_x), then cut into chunks of at most PNL_MC rows and PNL_X_BYTES of
+ * x (so a chunk of x stays in L2), each panel into blocks of PNL_KC inputs
+ * (32 KB of weights: L1). For one chunk, panel and k-block, every group of
+ * PNL_MR rows runs the tile kernel over the block while the block stays in
+ * L1, and each call prefetches its share of the next block into L2 (the
+ * next k-block of the panel, or the next panel's first: the packed copy is
+ * one contiguous stream; into L1 the prefetches evicted the block in use).
+ * Work items are (chunk, panel) pairs, split in contiguous ranges between
+ * the OpenMP threads. PNL_KC, PNL_PF_HINT and PNL_X_BYTES may be set with
+ * -D for experiments; the values here were measured best on the machine
+ * this was written on (docs/backends.md). */
 #include "backends/panel.h"
 
 #include <omp.h>
@@ -244,9 +248,12 @@ static void run_item(pnl_tile_fn tile, const float *P, int N, int K, const float
         t.w = panel + (size_t)k0 * PNL_COLS;
         t.first = k0 == 0;
         t.last = k0 + t.kc == K;
-        /* the next block follows this one in memory: its lines, shared out between the groups */
-        const char *next = (const char *)(t.w + (size_t)t.kc * PNL_COLS);
-        const int lines = t.kc * PNL_COLS * (int)sizeof(float) / 64, per = (lines + groups - 1) / groups;
+        /* the next block follows this one in memory (the last panel's last block has none): its
+         * lines, shared out between the groups */
+        const int has_next = k0 + t.kc < K || (p + 1) * PNL_COLS < N;
+        const char *next = has_next ? (const char *)(t.w + (size_t)t.kc * PNL_COLS) : (const char *)t.w;
+        const int lines = has_next ? t.kc * PNL_COLS * (int)sizeof(float) / 64 : 0,
+                  per = (lines + groups - 1) / groups;
         int done = 0;
         for (int m = m0; m < m1; m += PNL_MR) {
             int mr = m1 - m < PNL_MR ? m1 - m : PNL_MR;
