@@ -218,6 +218,9 @@ size_t pnl_packed_floats(int N, int K)
 void pnl_pack(const float *W, int N, int K, float *P)
 {
     const int NP = (N + PNL_COLS - 1) / PNL_COLS;
+    /* on OpenMP's default team (the backend has set its thread count): wmt-dense's start-up
+     * took 0.46-0.49 s packing on one thread, 0.39 on two (oneDNN's own layout: 0.34) */
+#pragma omp parallel for schedule(static) if ((size_t)N * (size_t)K >= ((size_t)1 << 20))
     for (int p = 0; p < NP; p++) {
         float *panel = P + (size_t)p * K * PNL_COLS;
         int nc = N - p * PNL_COLS < PNL_COLS ? N - p * PNL_COLS : PNL_COLS;

@@ -28,7 +28,8 @@ pnl_isa_t pnl_best_isa(void);
 const char *pnl_isa_name(pnl_isa_t isa);
 /* Floats the packed copy of an N x K weight takes. */
 size_t pnl_packed_floats(int N, int K);
-/* W: [N, K] row-major -> P (pnl_packed_floats(N, K) floats, 64-byte aligned). */
+/* W: [N, K] row-major -> P (pnl_packed_floats(N, K) floats, 64-byte aligned);
+ * large weights on OpenMP's default team. */
 void pnl_pack(const float *W, int N, int K, float *P);
 /* Floats of the scratch pnl_linear needs for M rows of K inputs (a copy of
  * x in the kernels' order). */
