@@ -43,7 +43,9 @@ typedef struct be_options {
  * many rows a call brings). The model sets it. BE_WEIGHT_SENTENCE: applied
  * to whole sentences at once, hundreds of rows a call (the encoder's layers,
  * the decoder's cross-attention K/V); BE_WEIGHT_LAYER: any other layer (the
- * decoder's, a few rows per sentence and step; MoE experts). */
+ * decoder's, a few rows per sentence and step; MoE experts, whose share of
+ * a batch's tokens is ~100-400 rows a call, where onednn's panel kernels
+ * measured as fast as its brgemm or faster: `kernels`, prefill.expert_*). */
 enum { BE_WEIGHT_LAYER = 0, BE_WEIGHT_OUT_PROJ = 1, BE_WEIGHT_SENTENCE = 2 };
 
 typedef struct be_weight {

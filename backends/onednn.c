@@ -386,7 +386,8 @@ static void dn_linear(be_t *be, const be_weight_t *w, const float *x, int M, flo
         }
         if (need <= st->pscratch_cap && pnl_linear(st->pnl, pw->panel, N, K, x, M, w->b, y, nt, st->pscratch) == 0)
             return;
-        pw = NULL; /* out of memory (the CPU was checked at packing): oneDNN on the plain weights */
+        warn_once(st, "panel linear (out of memory for its scratch)", M, N, K);
+        pw = NULL; /* oneDNN's matmul on the plain weights (the CPU was checked at packing) */
     }
     if (bf16 && M <= ROWS_BF16_MAX && pw->rows_ok && rows_bf16(st, w, x, M, y) == 0)
         return;
@@ -709,9 +710,9 @@ static int dn_init(be_t *be, mb_error_t *err)
     omp_set_num_threads(n);
     st->threads = n;
     st->team.threads = n;
-    st->pnl = bf16 ? PNL_NONE : pnl_best_isa();
+    st->pnl = pnl_best_isa();
     const char *want = getenv("MOEBENCH_PANEL");
-    if (want && *want && !bf16) {
+    if (want && *want) { /* checked in every precision, used in fp32 and int8 (its output projection) */
         pnl_isa_t asked = !strcmp(want, "off")      ? PNL_NONE
                           : !strcmp(want, "avx2")   ? PNL_AVX2
                           : !strcmp(want, "avx512") ? PNL_AVX512
@@ -725,6 +726,8 @@ static int dn_init(be_t *be, mb_error_t *err)
         }
         st->pnl = asked;
     }
+    if (bf16 || be->opt.precision == BE_PRECISION_INT8_ALL) /* no fp32 weight to pack */
+        st->pnl = PNL_NONE;
     char kern[96], kern8[64] = "";
     if (!probe_kernel(st->eng, bf16 ? dnnl_bf16 : dnnl_f32, kern, sizeof kern)) {
         dn_shutdown(be);
@@ -762,8 +765,8 @@ static const char *dn_version(be_t *be)
 
 const be_ops_t be_onednn_ops = {
     .name = "onednn",
-    .summary = "oneDNN matmul (fp32, bf16, int8) on prepacked weights; own vectorised kernels for 1-4 rows "
-               "and element-wise ops",
+    .summary = "oneDNN matmul (fp32, bf16, int8) on prepacked weights; own kernels for fp32 decode-step GEMMs "
+               "(AVX-512/AVX2 panels), one fp32 row, 1-4 bf16 rows, and element-wise ops",
     .init = dn_init,
     .shutdown = dn_shutdown,
     .version = dn_version,

@@ -3,7 +3,7 @@
  *
  * Blocking: the rows of a call are first copied into the tiles' order
  * (pack_x), then cut into chunks of at most PNL_MC rows and PNL_X_BYTES of
- * x (so a chunk of x stays in L2), each panel into blocks of PNL_KC inputs
+ * x (so a chunk of x stays in L2; at least 48 rows even when K is huge), each panel into blocks of PNL_KC inputs
  * (32 KB of weights: L1). For one chunk, panel and k-block, every group of
  * PNL_MR rows runs the tile kernel over the block while the block stays in
  * L1, and each call prefetches its share of the next block into L2 (the
@@ -305,6 +305,7 @@ int pnl_linear(pnl_isa_t isa, const float *P, int N, int K, const float *x, int 
                int threads, float *scratch)
 {
     pnl_tile_fn tile = NULL;
+    (void)isa; /* no kernels off x86-64 */
 #ifdef PNL_X86
     if (isa == PNL_AVX512 && __builtin_cpu_supports("avx512f"))
         tile = tile_avx512_any;

@@ -161,6 +161,8 @@ static const struct {
     {256, 256, {1, 5, 100, 0}}, {1024, 256, {1, 3, 64, 0}}, {256, 1024, {1, 3, 64, 0}}, {8000, 256, {1, 4, 0, 0}},
     /* wmt-dense: d 512, ff 2048 (the 64000-word output projection costs ref too long) */
     {512, 512, {1, 4, 64, 0}}, {2048, 512, {1, 4, 0, 0}}, {512, 2048, {1, 4, 0, 0}},
+    /* N not a multiple of 64: the panel kernels' last panel is partial */
+    {100, 64, {2, 7, 0, 0}},
 };
 
 static void test_linear_vs_ref(void **state)

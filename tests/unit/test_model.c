@@ -220,6 +220,49 @@ static void test_cancel_stops_within_a_step(void **state)
 
 /* ---- determinism ---- */
 
+/* model_prepare gives each weight the role backend.h describes: a wrong one
+ * changes no output (onednn's two fp32 paths agree), only which kernels run,
+ * so it is checked here directly. */
+static void test_prepare_sets_roles(void **state)
+{
+    (void)state;
+    model_t *m = test_model("token-moe", 1, 2.0f);
+    be_t be = test_ref_backend();
+    mb_error_t err;
+    if (model_prepare(m, &be, &err) != 0)
+        fail_msg("model_prepare: %s", err.msg);
+    int experts = 0;
+    for (int s = 0; s < 2; s++) {
+        model_layer_t *layers = s ? m->dec : m->enc;
+        int n = s ? m->cfg.dec_layers : m->cfg.enc_layers;
+        const int whole = s ? BE_WEIGHT_LAYER : BE_WEIGHT_SENTENCE; /* self-attention and FFN */
+        for (int i = 0; i < n; i++) {
+            model_layer_t *L = &layers[i];
+            assert_int_equal(L->self_qkv.role, whole);
+            assert_int_equal(L->self.q.role, whole);
+            assert_int_equal(L->self.o.role, whole);
+            assert_int_equal(L->ffn.fc1.role, whole);
+            assert_int_equal(L->ffn.fc2.role, whole);
+            if (s) { /* cross-attention: K/V over the encoder's output (whole sentences), Q/O per step */
+                assert_int_equal(L->cross_kv.role, BE_WEIGHT_SENTENCE);
+                assert_int_equal(L->cross.k.role, BE_WEIGHT_SENTENCE);
+                assert_int_equal(L->cross.v.role, BE_WEIGHT_SENTENCE);
+                assert_int_equal(L->cross.q.role, BE_WEIGHT_LAYER);
+                assert_int_equal(L->cross.o.role, BE_WEIGHT_LAYER);
+            }
+            for (int e = 0; L->is_moe && e < L->moe.n_experts; e++, experts++) {
+                assert_int_equal(L->moe.experts[e].fc1.role, BE_WEIGHT_LAYER);
+                assert_int_equal(L->moe.experts[e].fc2.role, BE_WEIGHT_LAYER);
+            }
+        }
+    }
+    assert_true(experts > 0); /* the model has MoE layers, so the loop above checked some */
+    assert_int_equal(m->out_proj.role, BE_WEIGHT_OUT_PROJ);
+    model_release(m, &be);
+    be_close(&be);
+    model_free(m);
+}
+
 static void test_same_seed_same_model_and_output(void **state)
 {
     (void)state;
@@ -695,6 +738,7 @@ static void test_forced_output_length(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prepare_sets_roles),
         cmocka_unit_test(test_same_seed_same_model_and_output),
         cmocka_unit_test(test_batch_equals_one_by_one),
         cmocka_unit_test(test_one_expert_top1_equals_dense),
