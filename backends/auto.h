@@ -42,8 +42,8 @@ void be_auto_describe(const be_auto_choice_t *c, char *buf, size_t len);
 
 /* Whether choosing per shape class would pay: the fastest backend of each shape and the time of
  * one pass if each shape ran on its own fastest, against the chosen backend's pass, e.g.
- * "per shape: prefill-ffn onednn, ...; one backend is fastest on every shape: a per-shape choice
- * would save nothing here". Empty when the figures per shape are not known. */
+ * "per shape, fastest: prefill-ffn onednn (1.595 ms), ...; onednn is fastest on every shape, so
+ * choosing per shape class would not pay here". Empty when the figures per shape are not known. */
 void be_auto_describe_shapes(const be_auto_choice_t *c, char *buf, size_t len);
 
 #endif

@@ -35,6 +35,7 @@
 #include "backends/onednn_int8.h"
 #include "backends/panel.h"
 #include "backends/registry.h"
+#include "common/mb_mem.h"
 
 #define ROW_BLOCK 512          /* most rows one primitive computes */
 #define TABLE_CAP 4096         /* primitive table slots; emptied when 3/4 full */
@@ -376,15 +377,8 @@ static void dn_linear(be_t *be, const be_weight_t *w, const float *x, int M, flo
     }
     if (pw && pw->panel) {
         int nt = (double)M * N * K < SMALL_MACS && (double)N * K * sizeof(float) < SMALL_BYTES ? 1 : st->threads;
-        size_t need = pnl_scratch_floats(M, K);
-        if (need > st->pscratch_cap) {
-            float *p = realloc(st->pscratch, need * sizeof *p);
-            if (p) {
-                st->pscratch = p;
-                st->pscratch_cap = need;
-            }
-        }
-        if (need <= st->pscratch_cap && pnl_linear(st->pnl, pw->panel, N, K, x, M, w->b, y, nt, st->pscratch) == 0)
+        if (mb_grow_cap((void **)&st->pscratch, &st->pscratch_cap, pnl_scratch_floats(M, K), sizeof(float)) == 0 &&
+            pnl_linear(st->pnl, pw->panel, N, K, x, M, w->b, y, nt, st->pscratch) == 0)
             return;
         warn_once(st, "panel linear (out of memory for its scratch)", M, N, K);
         pw = NULL; /* oneDNN's matmul on the plain weights (the CPU was checked at packing) */

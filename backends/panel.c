@@ -69,33 +69,23 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
         for (int j = 0; j < 4; j++)
             acc[r][j] = t->first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[j], t->y + (size_t)r * t->ldy + 16 * j);
     const float *x = t->x, *w = t->w;
-    /* one input: its 64 weights into registers, then 4 FMAs per row */
-#define PNL_STEP512()                                                                                         \
-    do {                                                                                                      \
-        __m512 w0 = _mm512_load_ps(w), w1 = _mm512_load_ps(w + 16), w2 = _mm512_load_ps(w + 32),            \
-               w3 = _mm512_load_ps(w + 48);                                                                  \
-        __asm__("" : "+v"(w0), "+v"(w1), "+v"(w2), "+v"(w3));                                                \
-        _Pragma("GCC unroll 6") for (int r = 0; r < mr; r++)                                                  \
-        {                                                                                                     \
-            __m512 a = _mm512_set1_ps(x[r]);                                                                  \
-            acc[r][0] = _mm512_fmadd_ps(a, w0, acc[r][0]);                                                    \
-            acc[r][1] = _mm512_fmadd_ps(a, w1, acc[r][1]);                                                    \
-            acc[r][2] = _mm512_fmadd_ps(a, w2, acc[r][2]);                                                    \
-            acc[r][3] = _mm512_fmadd_ps(a, w3, acc[r][3]);                                                    \
-        }                                                                                                     \
-        w += PNL_COLS;                                                                                        \
-        x += PNL_MR;                                                                                          \
-    } while (0)
-    const int npf = t->pf_lines < t->kc ? t->pf_lines : t->kc;
-    int k = 0;
-    for (; k < npf; k++) {
-        _mm_prefetch(t->pf + 64 * (size_t)k, PNL_PF_HINT);
-        PNL_STEP512();
+    for (int k = 0; k < t->kc; k++) {
+        if (k < t->pf_lines)
+            _mm_prefetch(t->pf + 64 * (size_t)k, PNL_PF_HINT);
+        __m512 w0 = _mm512_load_ps(w), w1 = _mm512_load_ps(w + 16), w2 = _mm512_load_ps(w + 32),
+               w3 = _mm512_load_ps(w + 48);
+        __asm__("" : "+v"(w0), "+v"(w1), "+v"(w2), "+v"(w3));
+#pragma GCC unroll 6
+        for (int r = 0; r < mr; r++) {
+            __m512 a = _mm512_set1_ps(x[r]);
+            acc[r][0] = _mm512_fmadd_ps(a, w0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(a, w1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(a, w2, acc[r][2]);
+            acc[r][3] = _mm512_fmadd_ps(a, w3, acc[r][3]);
+        }
+        w += PNL_COLS;
+        x += PNL_MR;
     }
-#pragma GCC unroll 4
-    for (; k < t->kc; k++)
-        PNL_STEP512();
-#undef PNL_STEP512
     if (t->last && t->b) {
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
