@@ -8,7 +8,8 @@
  * weights that see a few rows per call (all but BE_WEIGHT_SENTENCE: the
  * decoder's layers, experts, the output projection) are instead packed for
  * panel.c's own kernels, measured faster there on AVX-512 and AVX2 CPUs
- * (docs/backends.md). MOEBENCH_PANEL=off keeps them on oneDNN (A/B timing),
+ * (docs/backends.md); where oneDNN's own fp32 matmul is no AVX-512 kernel
+ * (AVX2 CPUs), every fp32 weight is. MOEBENCH_PANEL=off keeps them on oneDNN (A/B timing),
  * MOEBENCH_PANEL=avx2 runs the AVX2 tiles on an AVX-512 CPU (tests, and a
  * stand-in for AVX2 machines).
  *
@@ -95,6 +96,7 @@ typedef struct dn_state {
     int warned;
     int threads;               /* the team size of this handle */
     pnl_isa_t pnl;             /* fp32 linear layers on panel.c's kernels (PNL_NONE: on oneDNN's) */
+    int pnl_sentence;          /* the whole-sentence weights too: oneDNN's fp32 matmul here is no AVX-512 kernel */
     float *pscratch;           /* pnl_linear's scratch */
     size_t pscratch_cap;
     char version[256];
@@ -576,7 +578,7 @@ static int dn_weight_prepare(be_t *be, be_weight_t *w, mb_error_t *err)
         w->prepared = qw;
         return 0;
     }
-    if (!bf16 && st->pnl != PNL_NONE && w->role != BE_WEIGHT_SENTENCE) {
+    if (!bf16 && st->pnl != PNL_NONE && (w->role != BE_WEIGHT_SENTENCE || st->pnl_sentence)) {
         dn_weight_t *pw = calloc(1, sizeof *pw);
         size_t n = pnl_packed_floats(N, K);
         if (pw)
@@ -728,6 +730,10 @@ static int dn_init(be_t *be, mb_error_t *err)
         return mb_fail(err, "backend onednn: no %s matmul kernel on this CPU%s", bf16 ? "bf16" : "fp32",
                        bf16 ? " (bf16 needs AVX-512 or AMX); use --precision fp32" : "");
     }
+    /* Without AVX-512, oneDNN 2.6's fp32 matmul is its AVX2 sgemm (gemm:jit), which reached
+     * 60-74% of the fp32 peak on prefill shapes where the AVX2 panels reach 82% (AMD Zen 4 held
+     * to AVX2, docs/backends.md): there the panels take every fp32 weight. */
+    st->pnl_sentence = st->pnl != PNL_NONE && !strstr(kern, "avx512") && !strstr(kern, "amx");
     if (BE_PRECISION_IS_INT8(be->opt.precision)) {
         if (!dn8_probe(st->eng, kern8, sizeof kern8)) {
             dn_shutdown(be);
@@ -740,9 +746,10 @@ static int dn_init(be_t *be, mb_error_t *err)
         }
     }
     const dnnl_version_t *v = dnnl_version();
-    char pnl[64] = "";
+    char pnl[80] = "";
     if (st->pnl != PNL_NONE)
-        snprintf(pnl, sizeof pnl, "fp32 linear own panel kernels %s; ", pnl_isa_name(st->pnl));
+        snprintf(pnl, sizeof pnl, "fp32 linear own panel kernels %s%s; ", pnl_isa_name(st->pnl),
+                 st->pnl_sentence ? " (every fp32 weight)" : "");
     snprintf(st->version, sizeof st->version, "oneDNN %d.%d.%d (%s, %d thread%s; %s%s matmul %s%s%s%s; other ops %s)",
              v->major, v->minor, v->patch,
              v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB" : "threads",

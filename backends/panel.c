@@ -54,7 +54,8 @@ typedef struct pnl_tile {
 /* AVX-512: mr rows x 64 outputs, 24 accumulators. The four weight vectors
  * of an input are forced into registers: left to itself, GCC reloads them
  * from memory in every FMA, and two loads a cycle then cap the FMAs at 80%. */
-__attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(const int mr, const pnl_tile_t *t)
+__attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(const int mr, const int full,
+                                                                                 const pnl_tile_t *t)
 {
     __m512 acc[PNL_MR][4];
     __mmask16 mk[4];
@@ -67,7 +68,9 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
-            acc[r][j] = t->first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[j], t->y + (size_t)r * t->ldy + 16 * j);
+            acc[r][j] = t->first ? _mm512_setzero_ps()
+                        : full   ? _mm512_loadu_ps(t->y + (size_t)r * t->ldy + 16 * j)
+                                 : _mm512_maskz_loadu_ps(mk[j], t->y + (size_t)r * t->ldy + 16 * j);
     const float *x = t->x, *w = t->w;
     for (int k = 0; k < t->kc; k++) {
         if (k < t->pf_lines)
@@ -89,7 +92,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     if (t->last && t->b) {
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
-            __m512 bj = _mm512_maskz_loadu_ps(mk[j], t->b + 16 * j);
+            __m512 bj = full ? _mm512_loadu_ps(t->b + 16 * j) : _mm512_maskz_loadu_ps(mk[j], t->b + 16 * j);
 #pragma GCC unroll 6
             for (int r = 0; r < mr; r++)
                 acc[r][j] = _mm512_add_ps(acc[r][j], bj);
@@ -99,25 +102,39 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++)
-            _mm512_mask_storeu_ps(t->y + (size_t)r * t->ldy + 16 * j, mk[j], acc[r][j]);
+            if (full)
+                _mm512_storeu_ps(t->y + (size_t)r * t->ldy + 16 * j, acc[r][j]);
+            else
+                _mm512_mask_storeu_ps(t->y + (size_t)r * t->ldy + 16 * j, mk[j], acc[r][j]);
 }
 
 __attribute__((target("avx512f"))) static void tile_avx512_any(int mr, const pnl_tile_t *t)
 {
-    switch (mr) {
-    case 6: tile_avx512(6, t); break;
-    case 5: tile_avx512(5, t); break;
-    case 4: tile_avx512(4, t); break;
-    case 3: tile_avx512(3, t); break;
-    case 2: tile_avx512(2, t); break;
-    default: tile_avx512(1, t); break;
+    if (t->ncols == PNL_COLS) {
+        switch (mr) {
+        case 6: tile_avx512(6, 1, t); break;
+        case 5: tile_avx512(5, 1, t); break;
+        case 4: tile_avx512(4, 1, t); break;
+        case 3: tile_avx512(3, 1, t); break;
+        case 2: tile_avx512(2, 1, t); break;
+        default: tile_avx512(1, 1, t); break;
+        }
+    } else {
+        switch (mr) {
+        case 6: tile_avx512(6, 0, t); break;
+        case 5: tile_avx512(5, 0, t); break;
+        case 4: tile_avx512(4, 0, t); break;
+        case 3: tile_avx512(3, 0, t); break;
+        case 2: tile_avx512(2, 0, t); break;
+        default: tile_avx512(1, 0, t); break;
+        }
     }
 }
 
 /* AVX2: mr rows x 16 outputs (columns [c0, c0 + 16) of the panel), 12
  * accumulators of the 16 ymm registers; a panel takes four calls. */
-__attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(const int mr, const pnl_tile_t *t,
-                                                                               int c0)
+__attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(const int mr, const int full,
+                                                                               const pnl_tile_t *t, int c0)
 {
     __m256 acc[PNL_MR][2];
     __m256i mk[2];
@@ -132,6 +149,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(
 #pragma GCC unroll 2
         for (int j = 0; j < 2; j++)
             acc[r][j] = t->first ? _mm256_setzero_ps()
+                        : full   ? _mm256_loadu_ps(t->y + (size_t)r * t->ldy + c0 + 8 * j)
                                  : _mm256_maskload_ps(t->y + (size_t)r * t->ldy + c0 + 8 * j, mk[j]);
     const float *x = t->x, *w = t->w + c0;
     for (int k = 0; k < t->kc; k++) {
@@ -151,7 +169,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(
     if (t->last && t->b) {
 #pragma GCC unroll 2
         for (int j = 0; j < 2; j++) {
-            __m256 bj = _mm256_maskload_ps(t->b + c0 + 8 * j, mk[j]);
+            __m256 bj = full ? _mm256_loadu_ps(t->b + c0 + 8 * j) : _mm256_maskload_ps(t->b + c0 + 8 * j, mk[j]);
 #pragma GCC unroll 6
             for (int r = 0; r < mr; r++)
                 acc[r][j] = _mm256_add_ps(acc[r][j], bj);
@@ -161,7 +179,10 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tile_avx2(
     for (int r = 0; r < mr; r++)
 #pragma GCC unroll 2
         for (int j = 0; j < 2; j++)
-            _mm256_maskstore_ps(t->y + (size_t)r * t->ldy + c0 + 8 * j, mk[j], acc[r][j]);
+            if (full)
+                _mm256_storeu_ps(t->y + (size_t)r * t->ldy + c0 + 8 * j, acc[r][j]);
+            else
+                _mm256_maskstore_ps(t->y + (size_t)r * t->ldy + c0 + 8 * j, mk[j], acc[r][j]);
 }
 
 __attribute__((target("avx2,fma"))) static void tile_avx2_any(int mr, const pnl_tile_t *t)
@@ -170,13 +191,24 @@ __attribute__((target("avx2,fma"))) static void tile_avx2_any(int mr, const pnl_
         pnl_tile_t q = *t;
         if (c0) /* the block's prefetches go with the first quarter */
             q.pf_lines = 0;
-        switch (mr) {
-        case 6: tile_avx2(6, &q, c0); break;
-        case 5: tile_avx2(5, &q, c0); break;
-        case 4: tile_avx2(4, &q, c0); break;
-        case 3: tile_avx2(3, &q, c0); break;
-        case 2: tile_avx2(2, &q, c0); break;
-        default: tile_avx2(1, &q, c0); break;
+        if (t->ncols - c0 >= 16) {
+            switch (mr) {
+            case 6: tile_avx2(6, 1, &q, c0); break;
+            case 5: tile_avx2(5, 1, &q, c0); break;
+            case 4: tile_avx2(4, 1, &q, c0); break;
+            case 3: tile_avx2(3, 1, &q, c0); break;
+            case 2: tile_avx2(2, 1, &q, c0); break;
+            default: tile_avx2(1, 1, &q, c0); break;
+            }
+        } else {
+            switch (mr) {
+            case 6: tile_avx2(6, 0, &q, c0); break;
+            case 5: tile_avx2(5, 0, &q, c0); break;
+            case 4: tile_avx2(4, 0, &q, c0); break;
+            case 3: tile_avx2(3, 0, &q, c0); break;
+            case 2: tile_avx2(2, 0, &q, c0); break;
+            default: tile_avx2(1, 0, &q, c0); break;
+            }
         }
     }
 }

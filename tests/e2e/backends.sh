@@ -55,6 +55,15 @@ if have_backend onednn; then
         else not_ok "MOEBENCH_PANEL=$p: onednn gives ref's ids" "$(cat "$W/err"; diff "$W/ref.out" "$W/got" | head -5)"; fi
     done
     check_fails "MOEBENCH_PANEL=bogus is refused" "MOEBENCH_PANEL=bogus: not a choice; use off" panel_translate bogus
+    # oneDNN held to AVX2 (as on an AVX2-only CPU): its fp32 matmul is no AVX-512 kernel, so the
+    # panels take the whole-sentence weights too; still ref's ids
+    if ! grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
+        skip "oneDNN held to AVX2: panels take every fp32 weight, ref's ids" "this CPU has no AVX2"
+    elif DNNL_MAX_CPU_ISA=AVX2 "$MOEBENCH" backends 2>&1 | grep -q "panel kernels avx[0-9]* (every fp32 weight)" &&
+        DNNL_MAX_CPU_ISA=AVX2 panel_translate avx2 2>"$W/err" && cmp -s "$W/got" "$W/ref.out"; then
+        ok "oneDNN held to AVX2: panels take every fp32 weight, ref's ids"
+    else not_ok "oneDNN held to AVX2: panels take every fp32 weight, ref's ids" \
+        "$(DNNL_MAX_CPU_ISA=AVX2 "$MOEBENCH" backends 2>&1 | grep onednn; cat "$W/err")"; fi
 fi
 # batches of 2 (the same ids as batch 32 since capacity is per sentence; ref runs them too)
 "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --batch 2 <"$W/src" >"$W/ref2.out" 2>/dev/null
