@@ -41,7 +41,7 @@
 
 typedef enum { ISA_BASE, ISA_AVX2, ISA_AVX512 } isa_t;
 
-static isa_t isa(void)
+static isa_t cpu_isa(void)
 {
 #ifdef FASTOPS_X86
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
@@ -51,6 +51,53 @@ static isa_t isa(void)
         return ISA_AVX2;
 #endif
     return ISA_BASE;
+}
+
+/* MOEBENCH_ISA's level, -1 when unset, -2 when not one of the names. */
+static int env_isa(void)
+{
+    const char *v = getenv(FASTOPS_ISA_ENV);
+    if (!v || !*v)
+        return -1;
+    return !strcmp(v, "sse2") ? ISA_BASE : !strcmp(v, "avx2") ? ISA_AVX2 : !strcmp(v, "avx512") ? ISA_AVX512 : -2;
+}
+
+/* The CPU's best, held down by MOEBENCH_ISA (a value the CPU cannot run, or
+ * no name, leaves it: fastops_isa_check refuses those when a backend opens). */
+static isa_t isa(void)
+{
+    static int cached = -1; /* every thread computes the same value: a race is harmless */
+    if (cached < 0) {
+        int cpu = (int)cpu_isa(), cap = env_isa();
+        cached = cap >= 0 && cap < cpu ? cap : cpu;
+    }
+    return (isa_t)cached;
+}
+
+int fastops_isa_check(mb_error_t *err)
+{
+    int cap = env_isa(), cpu = (int)cpu_isa();
+    static const char *const names[] = {"sse2", "avx2", "avx512"};
+    if (cap == -2 || cap > cpu)
+        return mb_fail(err, "%s=%s: %s; use %s%s%s, or unset it", FASTOPS_ISA_ENV, getenv(FASTOPS_ISA_ENV),
+                       cap == -2 ? "not an instruction set moebench has kernels for" : "this CPU cannot run it",
+                       names[0], cpu >= ISA_AVX2 ? ", avx2" : "", cpu >= ISA_AVX512 ? ", avx512" : "");
+    return 0;
+}
+
+/* vdpbf16ps and vcvtneps2bf16: AVX-512 BF16, unless MOEBENCH_ISA holds the ops lower */
+static int has_bf16(void)
+{
+#ifdef FASTOPS_X86
+    return isa() == ISA_AVX512 && __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
+#endif
+}
+
+int fastops_isa_level(void)
+{
+    return (int)isa();
 }
 
 const char *fastops_isa(void)
@@ -307,7 +354,7 @@ int fastops_bf16_rows(const uint16_t *W, int N, int K, long stride_k, long strid
                       int M, const float *b, float *y, int ldy, int nb0, int nb1)
 {
 #ifdef FASTOPS_X86
-    if (M >= 1 && M <= 4 && __builtin_cpu_supports("avx512bf16")) {
+    if (M >= 1 && M <= 4 && has_bf16()) {
         bf16_rows_avx512(W, N, K, stride_k, stride_n, x, ldx, M, b, y, ldy, nb0, nb1);
         return 0;
     }
@@ -320,7 +367,7 @@ int fastops_bf16_rows(const uint16_t *W, int N, int K, long stride_k, long strid
 int fastops_has_bf16_rows(void)
 {
 #ifdef FASTOPS_X86
-    return __builtin_cpu_supports("avx512bf16") != 0;
+    return has_bf16() != 0;
 #else
     return 0;
 #endif
@@ -329,7 +376,7 @@ int fastops_has_bf16_rows(void)
 void fastops_to_bf16(const float *src, uint16_t *dst, size_t n)
 {
 #ifdef FASTOPS_X86
-    if (__builtin_cpu_supports("avx512bf16")) {
+    if (has_bf16()) {
         to_bf16_avx512bf16(src, dst, n);
         return;
     }

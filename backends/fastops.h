@@ -69,7 +69,16 @@ int fastops_bf16_rows(const uint16_t *W, int N, int K, long stride_k, long strid
 int fastops_has_bf16_rows(void);
 /* dst[n] = bf16(src[n]), round to nearest even (NaN stays NaN). */
 void fastops_to_bf16(const float *src, uint16_t *dst, size_t n);
-/* Name of the instruction set the ops run with: "avx512", "avx2" or "sse2". */
+/* Name of the instruction set the ops run with: "avx512", "avx2" or "sse2":
+ * the best the CPU has, or lower where the environment variable MOEBENCH_ISA
+ * (sse2, avx2, avx512) says so: a stand-in for an older CPU, and a way to
+ * test every path on one machine. panel.c's kernels follow it too. */
 const char *fastops_isa(void);
+#define FASTOPS_ISA_ENV "MOEBENCH_ISA"
+/* 0 sse2, 1 avx2, 2 avx512 */
+int fastops_isa_level(void);
+/* -1 with a one-line message when MOEBENCH_ISA is not a name or above what
+ * the CPU can run; the fast backends call it when they open. */
+int fastops_isa_check(mb_error_t *err);
 
 #endif

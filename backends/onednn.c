@@ -689,6 +689,8 @@ static int dn_init(be_t *be, mb_error_t *err)
     const int bf16 = be->opt.precision == BE_PRECISION_BF16;
     if (be->opt.threads < 0)
         return mb_fail(err, "backend onednn: --threads %d is out of range", be->opt.threads);
+    if (fastops_isa_check(err) != 0)
+        return -1;
     dn_state_t *st = calloc(1, sizeof *st);
     if (!st || !(st->tab = calloc(TABLE_CAP, sizeof *st->tab))) {
         free(st);
@@ -717,7 +719,7 @@ static int dn_init(be_t *be, mb_error_t *err)
         if ((int)asked < 0 || asked > best) {
             dn_shutdown(be); /* frees st */
             return mb_fail(err, "backend onednn: MOEBENCH_PANEL=%s: %s; use off%s%s, or unset it", want,
-                           (int)asked < 0 ? "not a choice" : "this CPU cannot run those kernels",
+                           (int)asked < 0 ? "not a choice" : "this CPU (or MOEBENCH_ISA) does not allow those kernels",
                            best >= PNL_AVX2 ? ", avx2" : "", best >= PNL_AVX512 ? ", avx512" : "");
         }
         st->pnl = asked;

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "backends/fastops.h"
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define PNL_X86 1
@@ -217,9 +219,10 @@ __attribute__((target("avx2,fma"))) static void tile_avx2_any(int mr, const pnl_
 pnl_isa_t pnl_best_isa(void)
 {
 #ifdef PNL_X86
-    if (__builtin_cpu_supports("avx512f"))
+    const int cap = fastops_isa_level(); /* MOEBENCH_ISA holds the panels down with the other ops */
+    if (cap >= 2 && __builtin_cpu_supports("avx512f"))
         return PNL_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+    if (cap >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return PNL_AVX2;
 #endif
     return PNL_NONE;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "backends/auto.h"
+#include "backends/fastops.h"
 #include "backends/registry.h"
 
 /* The one table: name, op table when compiled in, and the build switch. */
@@ -99,6 +100,8 @@ const be_ops_t *be_find(const char *name)
 int be_open(const char *name, const be_options_t *opt, be_t *be, mb_error_t *err)
 {
     be_auto_choice_t choice;
+    if (fastops_isa_check(err) != 0) /* a bad MOEBENCH_ISA is refused for every backend, auto's pick included */
+        return -1;
     if (!strcmp(name, "auto")) { /* the chosen backend opens; be->ops->name says which */
         if (be_auto_choose(opt->threads, opt->precision, &choice, err) != 0)
             return -1;

@@ -4,6 +4,7 @@
 
 #include "backends/auto.h"
 #include "backends/backend.h"
+#include "backends/fastops.h"
 #include "backends/registry.h"
 #include "cli/cli.h"
 
@@ -21,6 +22,11 @@ int cmd_backends(int argc, char **argv)
         return cli_usagef("backends: unknown option '%s'; see 'moebench backends --help'", argv[1]);
     if (argc > 1)
         return cli_usagef("backends: unexpected argument '%s'; see 'moebench backends --help'", argv[1]);
+    mb_error_t env_err;
+    if (fastops_isa_check(&env_err) != 0) {
+        fprintf(stderr, "moebench: %s\n", env_err.msg);
+        return 1;
+    }
     printf("%-10s %-25s %s\n", "backend", "precisions", "library / summary");
     for (int i = 0; i < be_count(); i++) {
         const be_ops_t *ops = be_at(i);
@@ -38,11 +44,13 @@ int cmd_backends(int argc, char **argv)
         be_t be;
         be_options_t o = {0, BE_PRECISION_FP32};
         const char *ver = "";
-        if (be_open(ops->name, &o, &be, NULL) == 0) {
+        mb_error_t oerr;
+        if (be_open(ops->name, &o, &be, &oerr) == 0) {
             ver = ops->version ? ops->version(&be) : "";
             printf("%-10s %-25s %s: %s\n", ops->name, prec, ver, ops->summary);
             be_close(&be);
-        }
+        } else
+            printf("%-10s %-25s cannot open here: %s\n", ops->name, "-", oerr.msg);
     }
     /* what --backend auto picks here (fp32, default threads), and the figures it went by */
     be_auto_choice_t ch;

@@ -48,7 +48,7 @@ if have_backend onednn; then
         lacks=
         for f in $need; do grep -qw "$f" /proc/cpuinfo 2>/dev/null || lacks=$f; done
         if [ -n "$lacks" ]; then
-            check_fails "MOEBENCH_PANEL=$p is refused without $lacks" "MOEBENCH_PANEL=$p: this CPU cannot run those kernels" \
+            check_fails "MOEBENCH_PANEL=$p is refused without $lacks" "MOEBENCH_PANEL=$p: this CPU \(or MOEBENCH_ISA\) does not allow those kernels" \
                 panel_translate "$p"
         elif panel_translate "$p" 2>"$W/err" && cmp -s "$W/got" "$W/ref.out"; then
             ok "MOEBENCH_PANEL=$p: onednn gives ref's ids"
@@ -65,6 +65,30 @@ if have_backend onednn; then
     else not_ok "oneDNN held to AVX2: panels take every fp32 weight, ref's ids" \
         "$(DNNL_MAX_CPU_ISA=AVX2 "$MOEBENCH" backends 2>&1 | grep onednn; cat "$W/err")"; fi
 fi
+# MOEBENCH_ISA holds moebench's own kernels (element-wise ops, GEMV, panels) to an older
+# instruction set: each path this CPU can run gives ref's ids on both fast backends, and says
+# so in the version string; one it cannot run, or no name, is refused in one line
+isa_translate() { # ISA BACKEND: translate $W/src with MOEBENCH_ISA=ISA into $W/got
+    MOEBENCH_ISA=$1 "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --backend "$2" <"$W/src" >"$W/got"
+}
+for b in openblas onednn; do
+    have_backend "$b" || { skip "MOEBENCH_ISA on $b" "$b is not compiled in"; continue; }
+    for isa in sse2 avx2 avx512; do
+        case $isa in avx2) need=avx2 ;; avx512) need="avx512f avx512dq avx512bw avx512vl" ;; *) need= ;; esac
+        lacks=
+        for f in $need; do grep -qw "$f" /proc/cpuinfo 2>/dev/null || lacks=$f; done
+        if [ -n "$lacks" ]; then
+            check_fails "MOEBENCH_ISA=$isa is refused on $b without $lacks" "MOEBENCH_ISA=$isa: this CPU cannot run it" \
+                isa_translate "$isa" "$b"
+        elif isa_translate "$isa" "$b" 2>"$W/err" && cmp -s "$W/got" "$W/ref.out" &&
+            MOEBENCH_ISA=$isa "$MOEBENCH" backends 2>&1 | grep -Eq "^$b .*other ops $isa"; then
+            ok "MOEBENCH_ISA=$isa: $b gives ref's ids and says so"
+        else not_ok "MOEBENCH_ISA=$isa: $b gives ref's ids and says so" \
+            "$(cat "$W/err"; diff "$W/ref.out" "$W/got" | head -5; MOEBENCH_ISA=$isa "$MOEBENCH" backends 2>&1 | grep "^$b")"; fi
+    done
+done
+check_fails "MOEBENCH_ISA=avx9 is refused" "MOEBENCH_ISA=avx9: not an instruction set moebench has kernels for; use sse2" \
+    isa_translate avx9 ref
 # batches of 2 (the same ids as batch 32 since capacity is per sentence; ref runs them too)
 "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --batch 2 <"$W/src" >"$W/ref2.out" 2>/dev/null
 for b in openblas onednn; do
