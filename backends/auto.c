@@ -21,16 +21,34 @@
  * work could wait forever; the caller then measures in-process. */
 #define CHILD_TIMEOUT_MS 30000
 
-/* [rows, n_out, n_in]: wmt-dense's prefill FFN and attention projection
- * (64 sentences' tokens cut to 256 rows to stay short), a batch-64 decode
- * step's FFN, and batch-1 decoding's projection, which reads its weights
- * from memory. Summing their times weighs them as a translation does:
- * neither all prefill nor all decode. */
-static const int shapes[BE_AUTO_SHAPES][3] = {{256, 2048, 512}, {256, 512, 512}, {64, 2048, 512}, {1, 2048, 512}};
-static const char *const shape_names[BE_AUTO_SHAPES] = {"prefill-ffn", "prefill-proj", "decode64-ffn", "decode1-ffn"};
+/* [rows, n_out, n_in] at wmt-dense sizes: prefill (whole sentences, cut to 256
+ * rows to stay short) FFN and attention projection, a batch-64 decode step's FFN
+ * and an eighth of its 64000-word output projection (16 MiB of weights: read
+ * from memory every step, like the whole one), and batch-1 decoding's FFN.
+ * Each shape's median time is weighed by how many calls of that size a
+ * translation makes (shape_weight), so the total models the GEMM time of
+ * one: a pass that summed them unweighted was 83% prefill where translating
+ * is about a quarter, and picked openblas on a CPU held to AVX2 where onednn
+ * translates 1.3-1.5x faster (docs/backends.md). */
+static const int shapes[BE_AUTO_SHAPES][3] = {
+    {256, 2048, 512}, {256, 512, 512}, {64, 2048, 512}, {64, 8192, 512}, {1, 2048, 512}};
+static const char *const shape_names[BE_AUTO_SHAPES] = {"prefill-ffn", "prefill-proj", "decode64-ffn", "decode64-out",
+                                                        "decode1-ffn"};
+/* Calls of each shape (or the same multiply-adds in calls of that kind) in translating 64
+ * sentences of 25 source and 25 target tokens at batch 64 with wmt-dense (6+6 layers, d 512,
+ * FFN 2048, 64000 words), plus one of them at batch 1:
+ *   prefill-ffn   1600 rows / 256 = 6.25 blocks x 6 encoder layers x 2 FFN GEMMs              =   75
+ *   prefill-proj  6.25 x 6 x (4 encoder attention projections + 2 cross-attention K/V)     =  225
+ *   decode64-ffn  25 steps x 6 layers x (2 FFN + 6 projections of a quarter the size, Q K V O
+ *                 self and Q O cross: 1.5 FFN-sized)                                        =  525
+ *   decode64-out  25 steps x 64000 / 8192                                                   ~  195
+ *   decode1-ffn   25 steps x (6 x 3.5 FFN-sized + an output projection of 31.25 FFN-sized)  ~ 1300 */
+static const double shape_weight[BE_AUTO_SHAPES] = {75, 225, 525, 195, 1300};
+/* Part of the cache key: a cache line measured with other shapes or weights is not reused. */
+#define AUTO_METHOD "weighted-5"
 #define N_SHAPES BE_AUTO_SHAPES
 
-/* One backend's pass: its total and each shape's median, seconds; total < 0 when it cannot run. */
+/* One backend's pass: its weighted total and each shape's median, seconds; total < 0 when it cannot run. */
 typedef struct pass {
     double total;
     double shape[N_SHAPES];
@@ -80,7 +98,7 @@ static pass_t measure_here(const char *name, int threads, be_precision_t precisi
                     t[j] = t[j - 1];
                     t[j - 1] = tmp;
                 }
-            total += t[n / 2];
+            total += shape_weight[s] * t[n / 2];
             pass.shape[s] = t[n / 2];
             be_weight_release(&be, &w);
         }
@@ -192,8 +210,8 @@ static void make_key_here(int threads, be_precision_t precision, char *key, size
 {
     char cpu[160];
     cpu_model(cpu, sizeof cpu);
-    size_t k = (size_t)snprintf(key, len, "cpu=%s|moebench=%s|threads=%d|precision=%s", cpu, MOEBENCH_VERSION,
-                                threads, be_precision_name(precision));
+    size_t k = (size_t)snprintf(key, len, "cpu=%s|moebench=%s|auto=%s|threads=%d|precision=%s", cpu,
+                                MOEBENCH_VERSION, AUTO_METHOD, threads, be_precision_name(precision));
     for (int i = 0; i < be_count() && k < len; i++) {
         const be_ops_t *ops = be_at(i);
         be_t be;
@@ -356,7 +374,7 @@ void be_auto_describe(const be_auto_choice_t *c, char *buf, size_t len)
 {
     size_t k = (size_t)snprintf(buf, len, "%s", c->backend);
     if (c->n > 0 && k < len)
-        k += (size_t)snprintf(buf + k, len - k, " (one pass over %d GEMM shapes:", N_SHAPES);
+        k += (size_t)snprintf(buf + k, len - k, " (a translation's GEMM time, modelled from %d shapes:", N_SHAPES);
     for (int i = 0; i < c->n && k < len; i++)
         k += (size_t)snprintf(buf + k, len - k, " %s %.2f ms%s", c->name[i], c->seconds[i] * 1e3,
                               i + 1 < c->n ? "," : ")");
@@ -381,7 +399,7 @@ void be_auto_describe_shapes(const be_auto_choice_t *c, char *buf, size_t len)
         for (int i = 1; i < c->n; i++)
             if (c->shape_s[i][s] < c->shape_s[b][s])
                 b = i;
-        best_sum += c->shape_s[b][s];
+        best_sum += shape_weight[s] * c->shape_s[b][s];
         differs |= b != chosen;
         if (k < len)
             k += (size_t)snprintf(buf + k, len - k, " %s %s (%.3f ms)%s", shape_names[s], c->name[b],
@@ -393,7 +411,7 @@ void be_auto_describe_shapes(const be_auto_choice_t *c, char *buf, size_t len)
         snprintf(buf + k, len - k, " %s is fastest on every shape, so choosing per shape class would not pay here",
                  c->backend);
     else
-        snprintf(buf + k, len - k, " each shape on its fastest backend would take %.1f%% less than all on %s (%.3f "
-                 "against %.3f ms); moebench chooses one backend per machine, threads and precision",
+        snprintf(buf + k, len - k, " each shape on its fastest backend would take %.1f%% less than all on %s (%.2f "
+                 "against %.2f ms, weighted); moebench chooses one backend per machine, threads and precision",
                  100.0 * (1.0 - best_sum / c->seconds[chosen]), c->backend, best_sum * 1e3, c->seconds[chosen] * 1e3);
 }

@@ -1,11 +1,11 @@
 /* auto: `--backend auto`, the backend that measures fastest on this machine.
  *
- * A short micro-benchmark (about half a second) times every compiled-in
+ * A short micro-benchmark (about a second) times every compiled-in
  * backend that accepts the precision, except the oracle ref, on a few
  * representative linear-layer shapes (prefill, batched decode, batch-1
  * decode, at wmt-dense sizes), each backend in its own forked process so
- * that OpenMP and OpenBLAS thread pools never compete; the lowest total time
- * wins. The choice is cached in $XDG_CACHE_HOME/moebench/backend-choice (or
+ * that OpenMP and OpenBLAS thread pools never compete; each shape's time is
+ * weighed by its share of a translation, and the lowest total wins. The choice is cached in $XDG_CACHE_HOME/moebench/backend-choice (or
  * ~/.cache/moebench/backend-choice), one line per key, the key being the
  * CPU model, moebench's version, the libraries' versions, the thread count
  * and the precision, so a new machine, library or release measures again.
@@ -17,13 +17,13 @@
 #include "backends/backend.h"
 
 #define BE_AUTO_MAX 4
-#define BE_AUTO_SHAPES 4       /* the shapes of one pass (auto.c) */
+#define BE_AUTO_SHAPES 5       /* the shapes of one pass (auto.c) */
 
 typedef struct be_auto_choice {
     char backend[32];          /* the chosen backend's name */
     int cached;                /* 1: read from the cache file, 0: measured now */
     char cache_path[512];      /* "" when no cache file could be used */
-    /* the figures: seconds of one pass over the shapes, per candidate */
+    /* the figures: a translation's GEMM seconds modelled from the shapes, per candidate */
     int n;
     char name[BE_AUTO_MAX][32];
     double seconds[BE_AUTO_MAX];

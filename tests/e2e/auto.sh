@@ -21,7 +21,7 @@ fi
 
 line=$(printf '%s\n' "$out" | grep '^auto ')
 chosen=$(printf '%s\n' "$line" | awk '{ print $3 }')
-if printf '%s\n' "$line" | grep -Eq '^auto +- +(openblas|onednn) \(one pass over [0-9]+ GEMM shapes: .*[0-9.]+ ms.*\); measured now, cached in '; then
+if printf '%s\n' "$line" | grep -Eq '^auto +- +(openblas|onednn) \(a translation.s GEMM time, modelled from [0-9]+ shapes: .*[0-9.]+ ms.*\); measured now, cached in '; then
     ok "backends shows auto's choice ($chosen) with its figures, measured now"
 else not_ok "backends shows auto's choice with its figures" "$out"; fi
 if [ -f "$cache" ] && [ "$(wc -l <"$cache")" -eq 1 ] && grep -q "^cpu=.*|moebench=.*|threads=0|precision=fp32|" "$cache"; then
@@ -41,16 +41,17 @@ if have_backend $other; then
 else skip "an edited cache entry is obeyed" "only one fast backend compiled in"; fi
 
 # the figures per shape: each shape's fastest backend, and what choosing per shape would save
-if printf '%s\n' "$out" | grep -Eq '^ +per shape, fastest: prefill-ffn [a-z]+ \([0-9.]+ ms\), prefill-proj .*decode1-ffn [a-z]+ \([0-9.]+ ms\); ' &&
-   awk -F'\t' '{ n = split($3, b, " "); for (i = 1; i <= n; i++) if (split(b[i], f, "/") != 5) exit 1 }' "$cache"; then
-    ok "backends shows the fastest backend per shape; the cache keeps the 4 shape figures"
+if printf '%s\n' "$out" | grep -Eq '^ +per shape, fastest: prefill-ffn [a-z]+ \([0-9.]+ ms\), prefill-proj .*decode64-out [a-z]+ \([0-9.]+ ms\), decode1-ffn [a-z]+ \([0-9.]+ ms\); ' &&
+   awk -F'\t' '{ n = split($3, b, " "); for (i = 1; i <= n; i++) if (split(b[i], f, "/") != 6) exit 1 }' "$cache"; then
+    ok "backends shows the fastest backend per shape; the cache keeps the 5 shape figures"
 else not_ok "backends shows the fastest backend per shape" "$out; $(cat "$cache")"; fi
 if have_backend openblas && have_backend onednn; then
     cp "$cache" "$W/cache.keep"
-    # openblas 10 ms (1, 2, 3, 4 per shape), onednn 12 ms (4, 3, 1, 4): each on its fastest = 1+2+1+4 = 8 ms
-    awk -F'\t' 'BEGIN { OFS = "\t" } { $2 = "openblas"; $3 = "openblas=0.010/0.001/0.002/0.003/0.004 onednn=0.012/0.004/0.003/0.001/0.004"; print }' \
+    # shapes weighed 75, 225, 525, 195, 1300 (auto.c): openblas 1 ms each = 2320 ms; onednn 2, 2,
+    # 0.5, 0.5, 1 ms = 2260 ms; each on its fastest: 75 + 225 + 262.5 + 97.5 + 1300 = 1960 ms
+    awk -F'\t' 'BEGIN { OFS = "\t" } { $2 = "openblas"; $3 = "openblas=2.32/0.001/0.001/0.001/0.001/0.001 onednn=2.26/0.002/0.002/0.0005/0.0005/0.001"; print }' \
         "$W/cache.keep" >"$cache"
-    if "$M" backends | grep -q "decode64-ffn onednn (1.000 ms), decode1-ffn openblas (4.000 ms); each shape on its fastest backend would take 20.0% less than all on openblas (8.000 against 10.000 ms)"; then
+    if "$M" backends | grep -q "decode64-ffn onednn (0.500 ms), decode64-out onednn (0.500 ms), decode1-ffn openblas (1.000 ms); each shape on its fastest backend would take 15.5% less than all on openblas (1960.00 against 2320.00 ms, weighted)"; then
         ok "per shape: the winners and the saving are computed from the figures"
     else not_ok "per shape: the winners and the saving" "$("$M" backends | tail -2)"; fi
     awk -F'\t' 'BEGIN { OFS = "\t" } { $3 = "openblas=0.010 onednn=0.012"; print }' "$W/cache.keep" >"$cache"
