@@ -733,7 +733,7 @@ static int dn_init(be_t *be, mb_error_t *err)
                        bf16 ? " (bf16 needs AVX-512 or AMX); use --precision fp32" : "");
     }
     /* Without AVX-512, oneDNN 2.6's fp32 matmul is its AVX2 sgemm (gemm:jit), which reached
-     * 60-74% of the fp32 peak on prefill shapes where the AVX2 panels reach 82% (AMD Zen 4 held
+     * 59-71% of the fp32 peak on prefill GEMMs where the AVX2 panels reach 78-86% (AMD Zen 4 held
      * to AVX2, docs/backends.md): there the panels take every fp32 weight. */
     st->pnl_sentence = st->pnl != PNL_NONE && !strstr(kern, "avx512") && !strstr(kern, "amx");
     if (BE_PRECISION_IS_INT8(be->opt.precision)) {
