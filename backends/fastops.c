@@ -257,6 +257,29 @@ void fastops_gemv(const float *W, const float *x, const float *b, int K, int n0,
     }
 }
 
+int fastops_quantise_u8(const float *x, int K, int qmax, uint8_t *q, float *sx, int32_t *zp)
+{
+    switch (isa()) {
+#ifdef FASTOPS_X86
+    case ISA_AVX512: return quantise_u8_avx512(x, K, qmax, q, sx, zp);
+    case ISA_AVX2: return quantise_u8_avx2(x, K, qmax, q, sx, zp);
+#endif
+    default: return quantise_u8_base(x, K, qmax, q, sx, zp);
+    }
+}
+
+void fastops_dequant_row(const int32_t *a, int N, float sx, int32_t zp, const float *scale, const int32_t *qsum,
+                         const float *b, float *y)
+{
+    switch (isa()) {
+#ifdef FASTOPS_X86
+    case ISA_AVX512: dequant_row_avx512(a, N, sx, zp, scale, qsum, b, y); return;
+    case ISA_AVX2: dequant_row_avx2(a, N, sx, zp, scale, qsum, b, y); return;
+#endif
+    default: dequant_row_base(a, N, sx, zp, scale, qsum, b, y); return;
+    }
+}
+
 /* ---- fp32 -> bf16 ---- */
 
 static inline uint16_t to_bf16_one(float f)

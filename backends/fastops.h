@@ -69,6 +69,14 @@ int fastops_bf16_rows(const uint16_t *W, int N, int K, long stride_k, long strid
 int fastops_has_bf16_rows(void);
 /* dst[n] = bf16(src[n]), round to nearest even (NaN stays NaN). */
 void fastops_to_bf16(const float *src, uint16_t *dst, size_t n);
+/* int8 (onednn_int8.c). One row of activations to u8 in [0, qmax] with its own scale and zero
+ * point: x ~ sx * (q - zp), the range widened to hold 0; -1 (q untouched) when the row has an
+ * inf or a NaN. Rounding is to nearest, ties to even (lrintf's), on every instruction set. */
+int fastops_quantise_u8(const float *x, int K, int qmax, uint8_t *q, float *sx, int32_t *zp);
+/* y[n] = sx * scale[n] * (a[n] - zp * qsum[n]) + b[n] (b may be NULL): one row of s32 sums back
+ * to fp32, each output the same arithmetic on every instruction set (no FMA). */
+void fastops_dequant_row(const int32_t *a, int N, float sx, int32_t zp, const float *scale, const int32_t *qsum,
+                         const float *b, float *y);
 /* Name of the instruction set the ops run with: "avx512", "avx2" or "sse2":
  * the best the CPU has, or lower where the environment variable MOEBENCH_ISA
  * (sse2, avx2, avx512) says so: a stand-in for an older CPU, and a way to

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/fastops.h"
 #include "backends/onednn_int8.h"
 
 #define ROW_BLOCK 512          /* most rows one primitive computes (as onednn.c, same reason) */
@@ -288,25 +289,6 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 }
 
 /* Row x[K] -> q[K] u8 in [0, QMAX_X], with its scale and zero point: x ~ sx * (q - zp). */
-static void quantise_row(const float *x, int K, uint8_t *q, float *sx_out, int32_t *zp_out)
-{
-    /* the row's range, widened to hold 0 so that zero is exact (ReLU outputs) */
-    float lo = 0.0f, hi = 0.0f;
-    for (int k = 0; k < K; k++) {
-        lo = x[k] < lo ? x[k] : lo;
-        hi = x[k] > hi ? x[k] : hi;
-    }
-    float sx = hi > lo ? (hi - lo) / QMAX_X : 1.0f, inv = 1.0f / sx;
-    long zpl = lrintf(-lo * inv);
-    int32_t zp = (int32_t)(zpl < 0 ? 0 : zpl > QMAX_X ? QMAX_X : zpl);
-    for (int k = 0; k < K; k++) {
-        long v = lrintf(x[k] * inv) + zp;
-        q[k] = (uint8_t)(v < 0 ? 0 : v > QMAX_X ? QMAX_X : v);
-    }
-    *sx_out = sx;
-    *zp_out = zp;
-}
-
 int dn8_linear(dn8_cache_t *c, const dn8_weight_t *qw, const float *x, int M, const float *b, float *y)
 {
     const int N = qw->n_out, K = qw->n_in;
@@ -318,12 +300,12 @@ int dn8_linear(dn8_cache_t *c, const dn8_weight_t *qw, const float *x, int M, co
         grow((void **)&c->zp, &c->zp_cap, (size_t)M, sizeof(int32_t)) ||
         grow((void **)&c->acc, &c->acc_cap, (size_t)rb * N, sizeof(int32_t)))
         return -1;
-    for (size_t i = 0; i < nx; i++)
-        if (!isfinite(x[i])) /* inf or nan: not representable in int8 */
-            return -1;
-#pragma omp parallel for schedule(static) if (nx >= 65536)
+    int bad = 0; /* an inf or a NaN: not representable in int8 */
+#pragma omp parallel for schedule(static) reduction(| : bad) if (nx >= 65536)
     for (int m = 0; m < M; m++)
-        quantise_row(x + (size_t)m * K, K, c->xq + (size_t)m * K, &c->sx[m], &c->zp[m]);
+        bad |= fastops_quantise_u8(x + (size_t)m * K, K, QMAX_X, c->xq + (size_t)m * K, &c->sx[m], &c->zp[m]) != 0;
+    if (bad)
+        return -1;
     for (int m0 = 0; m0 < M; m0 += ROW_BLOCK) {
         int mc = M - m0 < ROW_BLOCK ? M - m0 : ROW_BLOCK;
         dn8_entry_t *e = lookup(c, mc, N, K, qw->fmt);
@@ -338,14 +320,9 @@ int dn8_linear(dn8_cache_t *c, const dn8_weight_t *qw, const float *x, int M, co
             return -1;
         /* y = sx * sw * (sum_k (qx - zp) qw) + b = sx * sw * (acc - zp * sum_k qw) + b */
 #pragma omp parallel for schedule(static) if ((size_t)mc * N >= 65536)
-        for (int i = 0; i < mc; i++) {
-            const int32_t *a = c->acc + (size_t)i * N;
-            float *yr = y + (size_t)(m0 + i) * N;
-            const float sx = c->sx[m0 + i];
-            const int32_t zp = c->zp[m0 + i];
-            for (int n = 0; n < N; n++)
-                yr[n] = sx * qw->scale[n] * (float)(a[n] - zp * qw->qsum[n]) + (b ? b[n] : 0.0f);
-        }
+        for (int i = 0; i < mc; i++)
+            fastops_dequant_row(c->acc + (size_t)i * N, N, c->sx[m0 + i], c->zp[m0 + i], qw->scale, qw->qsum, b,
+                                y + (size_t)(m0 + i) * N);
     }
     return 0;
 }

@@ -87,6 +87,19 @@ for b in openblas onednn; do
             "$(cat "$W/err"; diff "$W/ref.out" "$W/got" | head -5; MOEBENCH_ISA=$isa "$MOEBENCH" backends 2>&1 | grep "^$b")"; fi
     done
 done
+# int8's own steps (quantising each row, dequantising the sums) are the same arithmetic on every
+# instruction set, and oneDNN's int8 sums are exact: the same ids whichever MOEBENCH_ISA runs
+if have_backend onednn && "$MOEBENCH" backends 2>/dev/null | grep -Eq '^onednn +[a-z0-9,]*int8all'; then
+    i8_ok=1 i8_first=
+    for isa in sse2 avx2 avx512; do
+        MOEBENCH_ISA=$isa "$MOEBENCH" translate "$W/m.safetensors" --task en-de --ids --backend onednn \
+            --precision int8all <"$W/src" >"$W/i8.$isa" 2>/dev/null || continue # a path this CPU lacks
+        [ -s "$W/i8.$isa" ] || i8_ok=0
+        if [ -z "$i8_first" ]; then i8_first=$isa; elif ! cmp -s "$W/i8.$i8_first" "$W/i8.$isa"; then i8_ok=0; fi
+    done
+    if [ "$i8_ok" = 1 ] && [ -n "$i8_first" ]; then ok "int8all: the same ids on every MOEBENCH_ISA this CPU runs"
+    else not_ok "int8all: the same ids on every MOEBENCH_ISA this CPU runs" "$(ls -l "$W"/i8.* 2>&1)"; fi
+else skip "int8all: the same ids on every MOEBENCH_ISA this CPU runs" "no int8 on this build or CPU"; fi
 check_fails "MOEBENCH_ISA=avx9 is refused" "MOEBENCH_ISA=avx9: not an instruction set moebench has kernels for; use sse2" \
     isa_translate avx9 ref
 # batches of 2 (the same ids as batch 32 since capacity is per sentence; ref runs them too)

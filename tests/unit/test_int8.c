@@ -18,6 +18,7 @@
  * "int8all", and that backends without int8 refuse it in one line. */
 #include "testutil.h"
 
+#include "backends/fastops.h"
 #include "backends/registry.h"
 
 static int open_int8(be_t *be, be_precision_t p)
@@ -250,12 +251,86 @@ static void test_int8_refused(void **state)
     }
 }
 
+/* fastops_quantise_u8 (vectorised) against the scheme written out here with lrintf, for
+ * lengths that exercise every vector tail, rows of one sign, all zeros, and a row with an inf
+ * or a NaN (refused, output untouched): the same bytes, scale and zero point. */
+static void test_int8_quantise_row(void **state)
+{
+    (void)state;
+    unsigned seed = 11;
+    float x[80];
+    uint8_t q[80], want[80];
+    for (int K = 1; K <= 80; K++)
+        for (int kind = 0; kind < 4; kind++) {
+            for (int k = 0; k < K; k++) {
+                seed = seed * 1664525u + 1013904223u;
+                float u = (float)(seed >> 8) / (float)(1u << 24) * 4.0f - 2.0f;
+                x[k] = kind == 0 ? u : kind == 1 ? fabsf(u) : kind == 2 ? -fabsf(u) : 0.0f;
+            }
+            float lo = 0, hi = 0;
+            for (int k = 0; k < K; k++) {
+                lo = x[k] < lo ? x[k] : lo;
+                hi = x[k] > hi ? x[k] : hi;
+            }
+            float sx = hi > lo ? (hi - lo) / 127 : 1.0f, inv = 1.0f / sx;
+            long zpl = lrintf(-lo * inv);
+            int32_t zp = (int32_t)(zpl < 0 ? 0 : zpl > 127 ? 127 : zpl);
+            for (int k = 0; k < K; k++) {
+                long v = lrintf(x[k] * inv) + zp;
+                want[k] = (uint8_t)(v < 0 ? 0 : v > 127 ? 127 : v);
+            }
+            float got_sx = -1;
+            int32_t got_zp = -1;
+            assert_int_equal(fastops_quantise_u8(x, K, 127, q, &got_sx, &got_zp), 0);
+            assert_float_equal(got_sx, sx, 0.0f);
+            assert_int_equal(got_zp, zp);
+            assert_memory_equal(q, want, (size_t)K);
+        }
+    for (int K = 1; K <= 40; K += 13)
+        for (int at = 0; at < K; at += 5) {
+            for (int k = 0; k < K; k++)
+                x[k] = 0.5f;
+            x[at] = at % 2 ? INFINITY : NAN;
+            memset(q, 7, sizeof q);
+            float sx = -1;
+            int32_t zp = -1;
+            assert_int_equal(fastops_quantise_u8(x, K, 127, q, &sx, &zp), -1);
+            assert_int_equal(q[0], 7);
+        }
+}
+
+/* fastops_dequant_row against the formula written out here (float, no FMA): equal bits. */
+static void test_int8_dequant_row(void **state)
+{
+    (void)state;
+    enum { N = 77 };
+    int32_t a[N], qsum[N];
+    float scale[N], b[N], y[N];
+    for (int n = 0; n < N; n++) {
+        a[n] = (n * 7919) % 20001 - 10000;
+        qsum[n] = (n * 104729) % 4001 - 2000;
+        scale[n] = 0.001f * (float)(1 + n % 13);
+        b[n] = 0.25f * (float)(n % 9) - 1.0f;
+    }
+    for (int with_b = 0; with_b < 2; with_b++)
+        for (int len = 1; len <= N; len += 19) {
+            fastops_dequant_row(a, len, 0.037f, 5, scale, qsum, with_b ? b : NULL, y);
+            for (int n = 0; n < len; n++) {
+                volatile float prod = 0.037f * scale[n]; /* volatile: no FMA in the reference */
+                volatile float t = prod * (float)(a[n] - 5 * qsum[n]);
+                float want = t + (with_b ? b[n] : 0.0f);
+                assert_float_equal(y[n], want, 0.0f);
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_int8_linear_bound), cmocka_unit_test(test_int8_no_saturation),
         cmocka_unit_test(test_int8_out_proj),     cmocka_unit_test(test_int8_zeros),
         cmocka_unit_test(test_int8_refused),      cmocka_unit_test(test_int8_packed_equals_plain),
+        cmocka_unit_test(test_int8_quantise_row), cmocka_unit_test(test_int8_dequant_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
