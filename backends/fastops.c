@@ -66,12 +66,14 @@ static int env_isa(void)
  * no name, leaves it: fastops_isa_check refuses those when a backend opens). */
 static isa_t isa(void)
 {
-    static int cached = -1; /* every thread computes the same value: a race is harmless */
-    if (cached < 0) {
+    static int cached = -1; /* threads may race to fill it: each computes the same value */
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
         int cpu = (int)cpu_isa(), cap = env_isa();
-        cached = cap >= 0 && cap < cpu ? cap : cpu;
+        v = cap >= 0 && cap < cpu ? cap : cpu;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
     }
-    return (isa_t)cached;
+    return (isa_t)v;
 }
 
 int fastops_isa_check(mb_error_t *err)
