@@ -26,6 +26,7 @@
 #include "cli/kernels.h"
 #include "common/mb_file.h"
 #include "harness/csvout.h"
+#include "harness/sysinfo.h"
 #include "models/config.h"
 #include "models/decode.h"
 #include "models/model.h"
@@ -109,6 +110,22 @@ static void csv_header(FILE *f)
     fputc('\n', f);
 }
 
+/* The last columns, cpu_model .. backend_version, after the (empty or written) skipped cell. */
+static void csv_row_end(FILE *f, const char *version, const char *run_id, const char *timestamp)
+{
+    fputc(',', f);
+    csvout_field(f, sys_cpu_model());
+    fprintf(f, ",%d,", sys_cores());
+    csvout_field(f, sys_git_rev());
+    fputc(',', f);
+    csvout_field(f, run_id);
+    fputc(',', f);
+    csvout_field(f, timestamp);
+    fputc(',', f);
+    csvout_field(f, version ? version : "");
+    fputc('\n', f);
+}
+
 /* One CSV row; numbers < 0 are left empty. */
 void kern_csv_row(const kern_out_t *r, const char *kind, const char *name, int m, int n, int k, double flops,
                     double bytes, int reps, double median, double value, const char *unit, double limit,
@@ -159,10 +176,11 @@ void kern_csv_row(const kern_out_t *r, const char *kind, const char *name, int m
             fprintf(f, "%.6g", value);
         else if (bytes > 0 && median > 0)
             fprintf(f, "%.6g", bytes / median * 1e-9);
-        fprintf(f, ",%.6g,\n", r->triad);
+        fprintf(f, ",%.6g,", r->triad);
     } else {
-        fputs(",,,,,\n", f);
+        fputs(",,,,,", f);
     }
+    csv_row_end(f, r->version, r->run_id, r->timestamp);
 }
 
 /* --skip-unsupported: the one row of a configuration this machine cannot
@@ -171,6 +189,9 @@ void kern_csv_row(const kern_out_t *r, const char *kind, const char *name, int m
 static int write_skip_csv(const char *path, const char *backend, const char *precision, long threads,
                           const char *preset, const char *why, mb_error_t *err)
 {
+    char run_id[40], timestamp[40];
+    sys_run_id(run_id, sizeof run_id);
+    sys_timestamp(timestamp, sizeof timestamp);
     char tmp[4096];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
         return mb_fail(err, "kernels: %s: path too long; use a shorter --csv path", path);
@@ -188,7 +209,7 @@ static int write_skip_csv(const char *path, const char *backend, const char *pre
     for (int i = 0; i < 24; i++) /* name .. peak_bandwidth_gbs (23 columns) stay empty, then skipped */
         fputc(',', f);
     csvout_field(f, why);
-    fputc('\n', f);
+    csv_row_end(f, NULL, run_id, timestamp);
     int bad = ferror(f) != 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
@@ -501,7 +522,10 @@ int cmd_kernels(int argc, char **argv)
     const int bf16 = bo.precision == BE_PRECISION_BF16;
     int eff_threads = threads > 0 ? (int)threads : !strcmp(backend, "ref") ? 1 : 0;
 
-    kern_out_t r = {NULL, backend, be_precision_name(bo.precision), goals ? "wmt-dense" : preset, 0, 0, 0, 0};
+    kern_out_t r = {NULL, backend, be_precision_name(bo.precision), goals ? "wmt-dense" : preset, 0, 0, 0, 0,
+                    be.ops->version ? be.ops->version(&be) : NULL, "", ""};
+    sys_run_id(r.run_id, sizeof r.run_id);
+    sys_timestamp(r.timestamp, sizeof r.timestamp);
     char *tmp = NULL;
     if (csv_path && mb_output_check(csv_path, "kernels CSV", &err)) {
         be_close(&be);

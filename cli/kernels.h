@@ -22,6 +22,9 @@ typedef struct kern_out {
     const char *backend, *precision, *preset;
     int threads;
     double clock_ghz, peak, triad;
+    /* the machine and build, the same on every row: what `moebench report` notes per source */
+    const char *version;       /* the backend's own description (NULL: empty) */
+    char run_id[40], timestamp[40];
 } kern_out_t;
 
 /* One warm-up call, then calls until min_s have passed and min_reps were made;

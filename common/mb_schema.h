@@ -35,7 +35,8 @@
 #define MB_KERNELS_COLUMNS(X)                                                                               \
     X(backend) X(precision) X(threads) X(preset) X(kind) X(name) X(m) X(n) X(k) X(flops) X(bytes) X(reps)  \
     X(median_s) X(value) X(unit) X(limit) X(ratio) X(bound) X(target) X(met) X(clock_ghz) X(peak_gflops)   \
-    X(triad_gbytes_s) X(kernel) X(shape) X(gflops) X(bandwidth_gbs) X(peak_bandwidth_gbs) X(skipped)
+    X(triad_gbytes_s) X(kernel) X(shape) X(gflops) X(bandwidth_gbs) X(peak_bandwidth_gbs) X(skipped)      \
+    X(cpu_model) X(cores) X(git_rev) X(run_id) X(timestamp) X(backend_version)
 
 #include <stdio.h>
 #include <string.h>

@@ -146,7 +146,7 @@ check_fails "kernels: unknown preset in one line" "unknown preset 'huge'" "$MOEB
 check_fails "kernels: bad --peak-gflops in one line" "--peak-gflops" "$MOEBENCH" kernels --peak-gflops -3
 
 # the kernels table and its CSV
-HEADER='backend,precision,threads,preset,kind,name,m,n,k,flops,bytes,reps,median_s,value,unit,limit,ratio,bound,target,met,clock_ghz,peak_gflops,triad_gbytes_s,kernel,shape,gflops,bandwidth_gbs,peak_bandwidth_gbs,skipped'
+HEADER='backend,precision,threads,preset,kind,name,m,n,k,flops,bytes,reps,median_s,value,unit,limit,ratio,bound,target,met,clock_ghz,peak_gflops,triad_gbytes_s,kernel,shape,gflops,bandwidth_gbs,peak_bandwidth_gbs,skipped,cpu_model,cores,git_rev,run_id,timestamp,backend_version'
 for b in openblas onednn; do
     have_backend "$b" || { skip "kernels --backend $b --preset tiny" "$b is not compiled in"; continue; }
     if "$MOEBENCH" kernels --backend "$b" --preset tiny --min-time 0.01 --csv "$W/k.csv" >"$W/k.out" 2>"$W/k.err"; then
@@ -167,9 +167,15 @@ for b in openblas onednn; do
     else not_ok "kernels $b CSV header" "$(head -n 1 "$W/k.csv")"; fi
     rows=$(grep -c "^$b,fp32,[0-9]*,tiny,kernel," "$W/k.csv")
     triad=$(grep -c "^$b,fp32,[0-9]*,tiny,triad,triad," "$W/k.csv")
-    cols=$(awk -F, '{print NF}' "$W/k.csv" | sort -u | tr '\n' ' ')
-    if [ "$rows" -eq 18 ] && [ "$triad" -eq 1 ] && [ "$cols" = "29 " ]; then ok "kernels $b CSV rows"
+    cols=$(sed 's/"[^"]*"//g' "$W/k.csv" | awk -F, '{print NF}' | sort -u | tr '\n' ' ') # quoted fields hold commas
+    if [ "$rows" -eq 18 ] && [ "$triad" -eq 1 ] && [ "$cols" = "35 " ]; then ok "kernels $b CSV rows"
     else not_ok "kernels $b CSV rows" "kernel rows $rows, triad rows $triad, field counts $cols"; fi
+    # every row names the machine and the backend's own description, as results rows do
+    cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+    if [ -n "$cpu" ] && [ "$(grep -cF "$cpu" "$W/k.csv")" -eq "$(($(wc -l <"$W/k.csv") - 1))" ] &&
+       sed -n 2p "$W/k.csv" | grep -Eq "(OpenBLAS|oneDNN) [0-9]"; then
+        ok "kernels $b CSV rows carry the CPU model and the backend's version"
+    else not_ok "kernels $b CSV rows carry the CPU model and the backend's version" "$(sed -n 2p "$W/k.csv")"; fi
     if [ ! -e "$W/k.csv.tmp" ]; then ok "kernels $b CSV renamed into place"
     else not_ok "kernels $b CSV renamed into place" "k.csv.tmp left behind"; fi
 done
