@@ -5,10 +5,12 @@
  * representative linear-layer shapes (prefill, batched decode, batch-1
  * decode, at wmt-dense sizes), each backend in its own forked process so
  * that OpenMP and OpenBLAS thread pools never compete; each shape's time is
- * weighed by its share of a translation, and the lowest total wins. The choice is cached in $XDG_CACHE_HOME/moebench/backend-choice (or
+ * weighed by its share of a translation, and the lowest total wins. The
+ * choice is cached in $XDG_CACHE_HOME/moebench/backend-choice (or
  * ~/.cache/moebench/backend-choice), one line per key, the key being the
- * CPU model, moebench's version, the libraries' versions, the thread count
- * and the precision, so a new machine, library or release measures again.
+ * CPU model, moebench's version, the method, the libraries' versions, the
+ * thread count and the precision, so a new machine, library, release or
+ * method measures again.
  * This module owns the benchmark and the cache file; registry.c owns the
  * list of backends and calls be_auto_choose when asked for "auto". */
 #ifndef BE_AUTO_H

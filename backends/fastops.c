@@ -40,6 +40,7 @@
 #undef FO_V
 
 typedef enum { ISA_BASE, ISA_AVX2, ISA_AVX512 } isa_t;
+static const char *const isa_names[] = {"sse2", "avx2", "avx512"}; /* by isa_t; MOEBENCH_ISA's values */
 
 static isa_t cpu_isa(void)
 {
@@ -59,7 +60,10 @@ static int env_isa(void)
     const char *v = getenv(FASTOPS_ISA_ENV);
     if (!v || !*v)
         return -1;
-    return !strcmp(v, "sse2") ? ISA_BASE : !strcmp(v, "avx2") ? ISA_AVX2 : !strcmp(v, "avx512") ? ISA_AVX512 : -2;
+    for (int i = ISA_BASE; i <= ISA_AVX512; i++)
+        if (!strcmp(v, isa_names[i]))
+            return i;
+    return -2;
 }
 
 /* The CPU's best, held down by MOEBENCH_ISA (a value the CPU cannot run, or
@@ -79,11 +83,10 @@ static isa_t isa(void)
 int fastops_isa_check(mb_error_t *err)
 {
     int cap = env_isa(), cpu = (int)cpu_isa();
-    static const char *const names[] = {"sse2", "avx2", "avx512"};
     if (cap == -2 || cap > cpu)
         return mb_fail(err, "%s=%s: %s; use %s%s%s, or unset it", FASTOPS_ISA_ENV, getenv(FASTOPS_ISA_ENV),
                        cap == -2 ? "not an instruction set moebench has kernels for" : "this CPU cannot run it",
-                       names[0], cpu >= ISA_AVX2 ? ", avx2" : "", cpu >= ISA_AVX512 ? ", avx512" : "");
+                       isa_names[ISA_BASE], cpu >= ISA_AVX2 ? ", avx2" : "", cpu >= ISA_AVX512 ? ", avx512" : "");
     return 0;
 }
 
@@ -104,8 +107,7 @@ int fastops_isa_level(void)
 
 const char *fastops_isa(void)
 {
-    static const char *const names[] = {"sse2", "avx2", "avx512"};
-    return names[isa()];
+    return isa_names[isa()];
 }
 
 void fastops_layernorm(be_t *be, const float *x, const float *g, const float *b, int M, int D, float eps,

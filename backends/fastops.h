@@ -86,7 +86,7 @@ const char *fastops_isa(void);
 /* 0 sse2, 1 avx2, 2 avx512 */
 int fastops_isa_level(void);
 /* -1 with a one-line message when MOEBENCH_ISA is not a name or above what
- * the CPU can run; the fast backends call it when they open. */
+ * the CPU can run; be_open calls it before opening any backend. */
 int fastops_isa_check(mb_error_t *err);
 
 #endif

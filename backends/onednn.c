@@ -689,8 +689,6 @@ static int dn_init(be_t *be, mb_error_t *err)
     const int bf16 = be->opt.precision == BE_PRECISION_BF16;
     if (be->opt.threads < 0)
         return mb_fail(err, "backend onednn: --threads %d is out of range", be->opt.threads);
-    if (fastops_isa_check(err) != 0)
-        return -1;
     dn_state_t *st = calloc(1, sizeof *st);
     if (!st || !(st->tab = calloc(TABLE_CAP, sizeof *st->tab))) {
         free(st);

@@ -288,7 +288,6 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-/* Row x[K] -> q[K] u8 in [0, QMAX_X], with its scale and zero point: x ~ sx * (q - zp). */
 int dn8_linear(dn8_cache_t *c, const dn8_weight_t *qw, const float *x, int M, const float *b, float *y)
 {
     const int N = qw->n_out, K = qw->n_in;

@@ -43,8 +43,6 @@ static int ob_init(be_t *be, mb_error_t *err)
     if (be->opt.threads < 0 || (cap > 0 && be->opt.threads > cap))
         return mb_fail(err, "backend openblas: --threads %d is out of range: this OpenBLAS was built for at most "
                             "%d threads", be->opt.threads, cap);
-    if (fastops_isa_check(err) != 0)
-        return -1;
     ob_state_t *st = calloc(1, sizeof *st);
     if (!st)
         return mb_fail(err, "backend openblas: out of memory");
